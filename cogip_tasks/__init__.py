@@ -1,0 +1,20 @@
+"""CogIP-Bench for lmms-eval: four image-cognition tasks, answer parsing and agreement metrics."""
+
+from .dimensions import DIMENSION_KEYS, DIMENSIONS, Dimension, get_dimension
+from .metrics import METRIC_NAMES, compute_metrics
+from .scoring import PARSER_VERSION, ParsedAnswer, parse_answer, parse_answer_paper
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DIMENSIONS",
+    "DIMENSION_KEYS",
+    "METRIC_NAMES",
+    "PARSER_VERSION",
+    "Dimension",
+    "ParsedAnswer",
+    "compute_metrics",
+    "get_dimension",
+    "parse_answer",
+    "parse_answer_paper",
+]

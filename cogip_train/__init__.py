@@ -1,0 +1,1 @@
+"""Soft-label post-training of MLLMs on CogIP-Bench (see issue: cogip_train)."""

@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny random Qwen2.5-VL, a local CogIP-format dataset, and running the real lmms-eval CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_RELEASE = REPO.parent / "shared" / "cogip_release"
+TINY_MODEL_ARGS = "device=cpu,device_map=cpu,max_pixels=12544,min_pixels=3136"
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(tmp_path_factory) -> Path:
+    """A random-weight Qwen2.5-VL checkpoint with a locally trained tokenizer (built once per session)."""
+    from cogip_tasks.tiny_model import build_tiny_qwen2_5_vl
+
+    return build_tiny_qwen2_5_vl(tmp_path_factory.mktemp("tiny_qwen") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def sample_dataset_dir(tmp_path_factory) -> Path:
+    """A local CogIP-format dataset folder: 6 train + 5 test procedural images per dimension."""
+    from cogip_tasks.synthetic import build_sample_dataset
+
+    return build_sample_dataset(tmp_path_factory.mktemp("cogip_data") / "dataset", n_train=6, n_test=5, seed=0)
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LMMS_EVAL_PLUGINS", "COGIP_DATASET", "COGIP_PARSER")}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra)
+    return env
+
+
+def run_cli(command: list[str], env: dict[str, str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run a CLI in a subprocess; on failure, show its output in the assertion message."""
+    proc = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+    return proc
+
+
+def lmms_eval_command(model_dir: Path, tasks: str, output_path: Path, *extra: str, model: str = "qwen2_5_vl") -> list[str]:
+    """The lmms-eval console script of this environment, run on CPU with the tiny model."""
+    script = Path(sys.executable).with_name("lmms-eval")
+    return [
+        str(script), "eval", "--model", model, "--model_args", f"pretrained={model_dir},{TINY_MODEL_ARGS}",
+        "--tasks", tasks, "--batch_size", "4", "--output_path", str(output_path), "--log_samples", *extra,
+    ]
+
+
+def load_results(output_path: Path) -> dict:
+    from cogip_tasks.results import latest_results_file
+
+    return json.loads(latest_results_file(output_path).read_text())
