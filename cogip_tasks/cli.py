@@ -1,6 +1,9 @@
 """``cogip-eval``: lmms-eval with the CogIP plugin registered; every argument goes to lmms-eval unchanged.
 
     cogip-eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct --tasks cogip
+
+One difference: lmms-eval logs an evaluation that failed (a bad dataset row, a model that did not load) and
+still exits 0; ``cogip-eval`` exits 1 then, so scripts and CI notice.
 """
 
 from __future__ import annotations
@@ -22,10 +25,30 @@ def with_plugin(env_value: str | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     os.environ[PLUGINS_ENV] = with_plugin(os.environ.get(PLUGINS_ENV))
     # Imported only now: lmms-eval reads the plugin list when its model registry is first imported.
+    import lmms_eval.__main__ as lmms_eval_entry
     from lmms_eval.cli.dispatch import main as lmms_eval_main
 
+    failures = _record_failures(lmms_eval_entry)
     sys.argv = ["lmms-eval", *(sys.argv[1:] if argv is None else argv)]
     lmms_eval_main()
+    if failures:
+        sys.exit(1)
+
+
+def _record_failures(module) -> list[BaseException]:
+    """Wrap lmms-eval's per-run function so that an error it swallows is remembered."""
+    failures: list[BaseException] = []
+    run_one = module.cli_evaluate_single
+
+    def recording(*args, **kwargs):
+        try:
+            return run_one(*args, **kwargs)
+        except Exception as err:
+            failures.append(err)
+            raise
+
+    module.cli_evaluate_single = recording
+    return failures
 
 
 if __name__ == "__main__":

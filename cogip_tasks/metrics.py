@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from scipy import optimize, stats
@@ -160,3 +161,10 @@ def label_accuracy(pred_labels: Sequence[str | None], human: Sequence[float], di
         return float("nan")
     hits = [label is not None and label == dim.label_for(float(h)) for label, h in zip(pred_labels, human)]
     return float(np.mean(hits))
+
+
+@lru_cache(maxsize=32)
+def metrics_of_records(records: tuple[tuple[float | None, float, str | None], ...], dimension: str) -> dict[str, float]:
+    """``compute_metrics`` over ``(pred, human, label)`` records, cached: lmms-eval asks once per metric."""
+    pred, human, labels = zip(*records) if records else ((), (), ())
+    return compute_metrics(pred, human, dimension, labels)

@@ -10,7 +10,7 @@ from functools import partial
 
 from cogip_tasks.dataset import dataset_source, load_image, load_kwargs, rows_of_dimension, validate_rows
 from cogip_tasks.dimensions import DIMENSION_KEYS, get_dimension
-from cogip_tasks.metrics import METRIC_NAMES, compute_metrics
+from cogip_tasks.metrics import METRIC_NAMES, metrics_of_records
 from cogip_tasks.scoring import PARSER_VERSION, PARSERS
 
 # Read by the template through `!function`: resolved when lmms-eval loads the task, so $COGIP_DATASET applies.
@@ -69,9 +69,8 @@ def process_results(doc: dict, results: list[str]) -> dict[str, dict]:
 
 def _aggregate(items: list[dict], metric: str) -> float:
     dimension = items[0]["dimension"] if items else "aesthetics"
-    return compute_metrics(
-        [i["pred"] for i in items], [i["human"] for i in items], dimension, [i["label"] for i in items]
-    )[metric]
+    records = tuple((i["pred"], i["human"], i["label"]) for i in items)
+    return metrics_of_records(records, dimension)[metric]
 
 
 # srcc, srcc_parsed, ..., label_acc: the aggregations named in the template's metric_list.
