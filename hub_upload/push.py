@@ -1,0 +1,142 @@
+"""Publish a built folder to a Hub dataset repo as one commit, with huggingface_hub.
+
+Only a complete build is uploaded: every file its manifest (``cogip_build.json``) lists must be there with the
+recorded sha256, and with ``strict`` its audit must have no open finding. Exactly the manifest's files (plus the
+manifest) go up; shards left on the Hub by an earlier build that this one does not have are deleted in the same
+commit, so the configs' globs never read stale rows. The token comes from huggingface_hub's standard places
+(``HF_TOKEN``, the cached ``hf auth login``) and is never printed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .build import MANIFEST, sha256_file
+
+
+class PushError(RuntimeError):
+    """The folder cannot be published, or the Hub refused / could not be reached (message names why)."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    path_in_repo: str
+    local_path: Path
+    size: int
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise PushError(f"{folder}: no {MANIFEST}: not a complete `cogip-upload build` output")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise PushError(f"{path}: unreadable manifest: {err}") from None
+
+
+def check_folder(folder: str | Path, strict: bool = False) -> list[PlannedFile]:
+    """The files to upload, after checking the folder is a complete, unchanged build (and clean, if ``strict``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PushError(f"{folder}: folder not found")
+    manifest = read_manifest(folder)
+    listed = manifest.get("files") or {}
+    problems = []
+    for rel, meta in sorted(listed.items()):
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"{rel}: listed in {MANIFEST} but missing")
+        elif path.stat().st_size != meta.get("bytes") or sha256_file(path) != meta.get("sha256"):
+            problems.append(f"{rel}: changed since the build (size or sha256 differs from {MANIFEST})")
+    unlisted = sorted(p.relative_to(folder).as_posix() for p in (folder / "data").rglob("*.parquet")
+                      if p.relative_to(folder).as_posix() not in listed) if (folder / "data").is_dir() else []
+    problems += [f"{rel}: shard not listed in {MANIFEST}" for rel in unlisted]
+    if "README.md" not in listed:
+        problems.append(f"README.md: not listed in {MANIFEST} (no dataset card)")
+    if problems:
+        raise PushError(f"{folder}: incomplete or modified build, not uploading:\n  " + "\n  ".join(problems))
+    audit = manifest.get("audit") or {}
+    if strict and audit.get("open", 0):
+        raise PushError(f"{folder}: the build's audit has {audit['open']} open finding(s) (counts: {audit.get('counts')}); "
+                        f"--strict refuses to upload it (each one is listed in {MANIFEST})")
+    files = [PlannedFile(rel, folder / rel, (folder / rel).stat().st_size) for rel in sorted(listed)]
+    return files + [PlannedFile(MANIFEST, folder / MANIFEST, (folder / MANIFEST).stat().st_size)]
+
+
+def default_message(folder: Path) -> str:
+    from .build import SPLITS
+
+    rows = read_manifest(folder).get("rows", {}).get("default", {})
+    counts = ", ".join(f"{split} {rows[split]}" for split in SPLITS if split in rows)
+    return f"Upload CogIP-Bench built by cogip-upload ({counts})"
+
+
+def format_plan(files: list[PlannedFile], repo_id: str, revision: str | None, message: str, private: bool) -> str:
+    lines = [f"would upload {len(files)} file(s), {sum(f.size for f in files):,} bytes, to dataset repo {repo_id} "
+             f"(revision {revision or 'main'}, {'private' if private else 'public'} if created) as one commit:",
+             f"  message: {message}"]
+    lines += [f"  {f.path_in_repo}  ({f.size:,} bytes)" for f in files]
+    return "\n".join(lines)
+
+
+def _describe(err: Exception, token: str | None) -> str:
+    """A one-line reason for a Hub failure, with the token (if it ever appears) masked."""
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError, OfflineModeIsEnabled
+
+    if isinstance(err, OfflineModeIsEnabled):
+        text = "offline mode is enabled (HF_HUB_OFFLINE=1): unset it to push"
+    elif isinstance(err, LocalTokenNotFoundError):
+        text = "not logged in: set HF_TOKEN or run `hf auth login`"
+    elif isinstance(err, HfHubHTTPError) and getattr(err.response, "status_code", None) in (401, 403):
+        text = f"the Hub refused the token (HTTP {err.response.status_code}): check it has write access ({err})"
+    elif isinstance(err, HfHubHTTPError):
+        text = f"the Hub answered with an error: {err}"
+    else:
+        text = f"cannot reach the Hub ({type(err).__name__}: {err})"
+    return text.replace(token, "***") if token else text
+
+
+def push(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
+         message: str | None = None, strict: bool = False, dry_run: bool = False, token: str | None = None,
+         api=None, echo: Callable[[str], None] = print) -> str | None:
+    """Upload a built folder as one commit; returns the commit URL (``None`` for a dry run)."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
+
+    folder = Path(folder)
+    files = check_folder(folder, strict=strict)
+    message = message or default_message(folder)
+    if dry_run:
+        echo(format_plan(files, repo_id, revision, message, private))
+        return None
+    if constants.is_offline_mode():
+        raise PushError("cannot push: offline mode is enabled (HF_HUB_OFFLINE=1); unset it, or use --dry-run")
+    token = token or get_token()
+    if not token:
+        raise PushError("cannot push: not logged in — no Hugging Face token in HF_TOKEN or the cached login "
+                        "(`hf auth login`); --dry-run works without one")
+    api = api or HfApi(token=token)
+    try:
+        user = api.whoami().get("name", "?")
+        echo(f"pushing {len(files)} file(s) to dataset repo {repo_id} as {user}")
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
+        planned = {f.path_in_repo for f in files}
+        stale = [p for p in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+                 if p.startswith("data/") and p not in planned]
+        operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in files]
+        operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
+        commit = api.create_commit(repo_id, operations=operations, commit_message=message,
+                                   repo_type="dataset", revision=revision)
+    except PushError:
+        raise
+    except Exception as err:  # the Hub client raises HTTP, transport and auth errors of many types
+        raise PushError(f"cannot push to {repo_id}: {_describe(err, token)}") from None
+    if stale:
+        echo(f"deleted {len(stale)} stale file(s) of an earlier build: {', '.join(stale)}")
+    echo(f"pushed: {commit.commit_url}")
+    return commit.commit_url
