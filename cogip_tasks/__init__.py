@@ -1,7 +1,6 @@
 """CogIP-Bench for lmms-eval: four image-cognition tasks, answer parsing and agreement metrics."""
 
 from .dimensions import DIMENSION_KEYS, DIMENSIONS, Dimension, get_dimension
-from .metrics import METRIC_NAMES, compute_metrics
 from .scoring import PARSER_VERSION, ParsedAnswer, parse_answer, parse_answer_paper
 
 __version__ = "0.1.0"
@@ -18,3 +17,12 @@ __all__ = [
     "parse_answer",
     "parse_answer_paper",
 ]
+
+
+def __getattr__(name: str):
+    # The metrics pull in scipy (~2 s); load them only when asked, so every CLI starts fast.
+    if name in ("METRIC_NAMES", "compute_metrics"):
+        from . import metrics
+
+        return getattr(metrics, name)
+    raise AttributeError(f"module 'cogip_tasks' has no attribute {name!r}")
