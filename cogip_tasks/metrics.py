@@ -77,7 +77,8 @@ def kendall(x: np.ndarray, y: np.ndarray, name: str = "krcc") -> float:
 
 def logistic_4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
     """The 4-parameter logistic of IQA practice (VQEG): maps predictions onto the human scale."""
-    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
+    with np.errstate(over="ignore"):  # exp overflow is the flat tail of the curve: 1/(1+inf) = 0
+        return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
 def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") -> float:
@@ -99,21 +100,25 @@ def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") 
     return pearson(fitted, y, name)
 
 
-def bootstrap_srcc_ci(
-    x: np.ndarray, y: np.ndarray, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of Spearman's rho over items, reproducible with its seed."""
-    if _degenerate(x, y, "srcc_ci"):
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_resamples, len(x)))
+def resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each resample (the rows of ``idx`` index items); NaN where a side is constant."""
     rx = stats.rankdata(x[idx], axis=1)
     ry = stats.rankdata(y[idx], axis=1)
     rx -= rx.mean(axis=1, keepdims=True)
     ry -= ry.mean(axis=1, keepdims=True)
     denom = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (rx * ry).sum(axis=1) / denom
+        return np.where(denom > 0, (rx * ry).sum(axis=1) / denom, np.nan)
+
+
+def bootstrap_srcc_ci(
+    x: np.ndarray, y: np.ndarray, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman's rho over items, reproducible with its seed."""
+    if _degenerate(x, y, "srcc_ci"):
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_resamples, len(x)))
+    rho = resampled_spearman(x, y, idx)
     rho = rho[np.isfinite(rho)]  # resamples that drew a constant side have no rho
     if len(rho) == 0:
         return float("nan"), float("nan")

@@ -1,0 +1,188 @@
+"""``cogip-leaderboard``: submit, verify, build and compare CogIP-Bench leaderboard submissions.
+
+    cogip-eval --model qwen2_5_vl --model_args pretrained=... --tasks cogip --log_samples --output_path out/
+    cogip-leaderboard submit out/ --name "My-VLM-7B" -o submissions/my-vlm-7b.json
+    cogip-leaderboard verify submissions/my-vlm-7b.json          # exit status 1 when rejected
+    cogip-leaderboard build submissions/ -o site/                # site/index.html, site/leaderboard.md
+    cogip-leaderboard compare submissions/aligned.json submissions/base.json   # a - b
+
+The ground truth is the test split of --dataset (a Hub id or a local folder; default $COGIP_DATASET, else
+the Hub dataset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .report import fmt
+from .submission import SubmissionError, read_submission, submission_from_output, write_json
+from .verify import GroundTruth, Rejected, Verified, load_ground_truth, split_scores, verify_submission
+
+
+def verify_file(path: Path, truth: GroundTruth) -> Verified:
+    """Read and verify one file; unreadable files are rejected like bad ones."""
+    try:
+        return verify_submission(read_submission(path), truth, path=path)
+    except SubmissionError as err:
+        raise Rejected("(file)", str(err)) from err
+
+
+def submission_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.json")) if p.is_dir() else [p]
+    return files
+
+
+def verify_all(files: list[Path], truth: GroundTruth) -> tuple[list[Verified], list[tuple[str, str]]]:
+    """Verified models and ``(file, reason)`` rejections; a model name may be used once."""
+    from tqdm.auto import tqdm
+
+    verified: list[Verified] = []
+    rejected: list[tuple[str, str]] = []
+    names: dict[str, Path] = {}
+    for path in tqdm(files, desc="verifying", unit="submission", disable=len(files) < 2):
+        try:
+            model = verify_file(path, truth)
+            if model.name in names:
+                raise Rejected("model.name", f"{model.name!r} is already used by {names[model.name]}")
+        except Rejected as err:
+            rejected.append((str(path), str(err)))
+            continue
+        names[model.name] = path
+        verified.append(model)
+    return verified, rejected
+
+
+def train_means(source: str | None) -> dict[str, float] | None:
+    """Mean human score per dimension of the training split; None when the dataset has no train split."""
+    try:
+        parts = split_scores(source, "train")
+    except ValueError as err:  # datasets' "Unknown split"
+        print(f"note: no train-set mean reference ({err})", file=sys.stderr)
+        return None
+    if any(not scores for _, scores in parts.values()):
+        return None
+    return {key: sum(scores) / len(scores) for key, (_, scores) in parts.items()}
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    try:
+        sub = submission_from_output(args.output_path, name=args.name, results_file=args.results)
+    except (SubmissionError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    write_json(sub, args.out)
+    n = sum(len(d["items"]) for d in sub["dimensions"].values())
+    print(f"wrote {args.out}: model {sub['model']['name']!r}, {n} items, parser {sub['parser_version']}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    truth = load_ground_truth(args.dataset)
+    failed = 0
+    for path in submission_files(args.submissions):
+        try:
+            model = verify_file(path, truth)
+        except Rejected as err:
+            failed += 1
+            print(f"REJECTED {path}: {err}")
+            continue
+        print(f"OK {path}: model {model.name!r}, {truth.n_items()} items re-parsed and every metric recomputed "
+              f"(mean SRCC {fmt(model.mean['srcc'])}, parse rate {fmt(model.mean['parse_rate'])})")
+    return 1 if failed else 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .report import build_leaderboard, write_leaderboard
+
+    truth = load_ground_truth(args.dataset)
+    verified, rejected = verify_all(submission_files(args.submissions), truth)
+    for path, reason in rejected:
+        print(f"REJECTED {path}: {reason}", file=sys.stderr)
+    if rejected and not args.skip_rejected:
+        print("error: rejected submissions (fix them, or pass --skip-rejected to list them on the page)",
+              file=sys.stderr)
+        return 1
+    if not verified:
+        print("error: no verified submission to rank", file=sys.stderr)
+        return 1
+    board = build_leaderboard(verified, truth, train_means(args.dataset), rejected=rejected)
+    written = write_leaderboard(board, args.out)
+    print(f"ranked {len(verified)} model(s) with {len(board.rows) - len(verified)} reference rows; wrote "
+          f"{written['markdown']}, {written['html']} and {len(written) - 3} plots under {Path(args.out) / 'plots'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report import compare_markdown
+    from .submission import write_text
+
+    truth = load_ground_truth(args.dataset)
+    models = []
+    for path in (args.a, args.b):
+        try:
+            models.append(verify_file(Path(path), truth))
+        except Rejected as err:
+            print(f"REJECTED {path}: {err}", file=sys.stderr)
+            return 1
+    text = compare_markdown(models[0], models[1], truth)
+    if args.out:
+        write_text(text, args.out)
+    print(text, end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cogip-leaderboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log why a metric is undefined (NaN)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dataset_help = "ground-truth dataset: Hub id or local folder (default: $COGIP_DATASET, else the Hub dataset)"
+
+    p = sub.add_parser("submit", help="turn an lmms-eval output folder into a submission file")
+    p.add_argument("output_path", help="the --output_path of an `lmms-eval --tasks cogip --log_samples` run")
+    p.add_argument("-o", "--out", required=True, help="submission JSON to write")
+    p.add_argument("--name", help="model name shown on the leaderboard (default: lmms-eval's model_name)")
+    p.add_argument("--results", help="a specific *_results.json (default: the newest under output_path)")
+    p.set_defaults(run=cmd_submit)
+
+    p = sub.add_parser("verify", help="re-derive every number of submissions; exit 1 if any is rejected")
+    p.add_argument("submissions", nargs="+", help="submission files or folders of them")
+    p.add_argument("--dataset", help=dataset_help)
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("build", help="rank verified submissions: leaderboard.md, index.html, plots/")
+    p.add_argument("submissions", nargs="+", help="submission files or folders of them")
+    p.add_argument("-o", "--out", required=True, help="folder to write the leaderboard into")
+    p.add_argument("--dataset", help=dataset_help)
+    p.add_argument("--skip-rejected", action="store_true",
+                   help="leave rejected submissions out (listed on the page) instead of failing")
+    p.set_defaults(run=cmd_build)
+
+    p = sub.add_parser("compare", help="two submissions side by side: per-dimension differences with CIs")
+    p.add_argument("a", help="first submission (e.g. the aligned model)")
+    p.add_argument("b", help="second submission (e.g. its base model)")
+    p.add_argument("--dataset", help=dataset_help)
+    p.add_argument("-o", "--out", help="also write the comparison (Markdown) here")
+    p.set_defaults(run=cmd_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    # Undefined metrics (constant predictions) are shown as n/a; their per-metric log lines are noise here.
+    logging.getLogger("cogip").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    try:
+        code = args.run(args)
+    except Rejected as err:  # e.g. a dataset whose test split lacks a dimension
+        print(f"error: {err}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

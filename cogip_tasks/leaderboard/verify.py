@@ -1,0 +1,254 @@
+"""Checking a submission against the test split: every number is re-derived, nothing is taken on trust.
+
+What is re-derived: the parsed label/score of every item (``parse_answer`` on the item's answer), each item's
+human score (from the dataset, by row id) and every metric of every dimension and their means
+(``compute_metrics``). A submission is rejected, with a :class:`Rejected` that names the field, when it
+
+- misses a dimension, or holds an unknown one;
+- has a different number of items than the test split, repeats an item or names one the split does not hold
+  (by row ``id`` and by lmms-eval ``doc_id``);
+- was made with another parser version, or claims a label/score its answer does not parse to;
+- reports an aggregate that differs from the recomputation.
+
+Only the bootstrap interval depends on item order: it is checked in the order the submission lists items (the
+order lmms-eval aggregated them, which multi-process runs interleave); the leaderboard recomputes its own
+intervals in dataset order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dataset import dataset_source, load_cogip, validate_rows
+from ..dimensions import DIMENSIONS, Dimension, get_dimension
+from ..metrics import METRIC_NAMES, compute_metrics
+from ..scoring import PARSER_VERSION, parse_answer
+from .submission import FORMAT, FORMAT_VERSION, MEAN, none_to_nan
+
+TOLERANCE = 1e-6  # absolute and relative: JSON round trips and summation order, nothing more
+HUMAN_DECIMALS = 4  # the tasks log human scores rounded like this (float32 noise); the leaderboard does too
+
+
+class Rejected(ValueError):
+    """A submission that fails verification; ``field`` is the JSON path of the offending value."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The test split's row ids and human scores per dimension, in dataset (= lmms-eval doc_id) order."""
+
+    source: str
+    ids: dict[str, list[str]]
+    human: dict[str, np.ndarray]
+
+    def n_items(self) -> int:
+        return sum(len(v) for v in self.ids.values())
+
+
+@dataclass(eq=False)
+class DimensionResult:
+    """One dimension of a verified submission, aligned with :class:`GroundTruth` order."""
+
+    pred: np.ndarray  # NaN where the answer did not parse
+    labels: list[str | None]
+    metrics: dict[str, float]
+
+
+@dataclass(eq=False)
+class Verified:
+    name: str
+    submission: dict
+    dims: dict[str, DimensionResult]
+    mean: dict[str, float]
+    path: str | None = None
+    reference: bool = False  # a reference predictor computed by the leaderboard, not a submission
+    notes: list[str] = field(default_factory=list)
+
+
+def split_scores(source: str | None, split: str) -> dict[str, tuple[list[str], list[float]]]:
+    """``{dimension: (ids, scores)}`` of one split, rows checked first (images are not decoded)."""
+    source = dataset_source(source)
+    ds = load_cogip(source, split=split)
+    validate_rows(ds, where=f"{source} ({split} split)")
+    cols = ds.select_columns(["id", "dimension", "score"]).to_dict()
+    out: dict[str, tuple[list[str], list[float]]] = {key: ([], []) for key in DIMENSIONS}
+    for row_id, name, score in zip(cols["id"], cols["dimension"], cols["score"]):
+        ids, scores = out[get_dimension(str(name)).key]
+        ids.append(str(row_id))
+        scores.append(round(float(score), HUMAN_DECIMALS))
+    return out
+
+
+def load_ground_truth(source: str | None = None) -> GroundTruth:
+    """The test split of the dataset (Hub id, local folder, ``$COGIP_DATASET`` or the default)."""
+    parts = split_scores(source, "test")
+    for key, (ids, _) in parts.items():
+        if not ids:
+            raise Rejected(f"dataset {dataset_source(source)}", f"the test split holds no {key} rows")
+    return GroundTruth(
+        dataset_source(source),
+        {k: ids for k, (ids, _) in parts.items()},
+        {k: np.array(scores, dtype=np.float64) for k, (_, scores) in parts.items()},
+    )
+
+
+def same_number(claimed: Any, actual: float) -> bool:
+    """Equal up to :data:`TOLERANCE`; ``None``/NaN only matches NaN."""
+    if isinstance(claimed, bool) or not isinstance(claimed, (int, float, type(None))):
+        return False
+    claimed = none_to_nan(claimed)
+    if math.isnan(claimed) or math.isnan(actual):
+        return math.isnan(claimed) and math.isnan(actual)
+    return abs(claimed - actual) <= TOLERANCE * (1 + abs(actual))
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None or (isinstance(value, float) and math.isnan(value)) else repr(value)
+
+
+def _strip_reasoning(raw: str, tags: Any, where: str) -> str:
+    from lmms_eval.api.reasoning import strip_reasoning_tags
+
+    if tags is None:
+        return raw.strip()
+    if not isinstance(tags, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) and t for t in p) for p in tags
+    ):
+        raise Rejected(where, f"expected null or a list of [start, end] tag pairs, found {_show(tags)}")
+    return strip_reasoning_tags(raw, tags)
+
+
+def check_header(sub: dict) -> None:
+    if sub.get("format") != FORMAT:
+        raise Rejected("format", f"expected {FORMAT!r}, found {_show(sub.get('format'))} (not a CogIP submission)")
+    if sub.get("format_version") != FORMAT_VERSION:
+        raise Rejected("format_version", f"expected {FORMAT_VERSION}, found {_show(sub.get('format_version'))}")
+    if sub.get("parser_version") != PARSER_VERSION:
+        raise Rejected(
+            "parser_version",
+            f"{_show(sub.get('parser_version'))} differs from this leaderboard's parser {PARSER_VERSION!r}; "
+            "re-run lmms-eval with this cogip version (and without COGIP_PARSER=paper)",
+        )
+    name = (sub.get("model") or {}).get("name") if isinstance(sub.get("model"), dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise Rejected("model.name", f"a non-empty model name is required, found {_show(name)}")
+    if not isinstance(sub.get("dimensions"), dict):
+        raise Rejected("dimensions", "missing or not an object")
+    if not isinstance(sub.get("metrics"), dict):
+        raise Rejected("metrics", "missing or not an object")
+    for key in sub["dimensions"]:
+        if key not in DIMENSIONS:
+            raise Rejected(f"dimensions.{key}", f"not a CogIP dimension (expected {', '.join(DIMENSIONS)})")
+    for key in DIMENSIONS:
+        if key not in sub["dimensions"]:
+            raise Rejected(f"dimensions.{key}", "missing: a submission covers all four dimensions")
+
+
+def check_items(items: Any, dim: Dimension, truth: GroundTruth, tags: Any) -> list[int]:
+    """Check one dimension's items; returns each item's position in the ground truth."""
+    where = f"dimensions.{dim.key}.items"
+    if not isinstance(items, list):
+        raise Rejected(where, "missing or not a list")
+    position = {row_id: i for i, row_id in enumerate(truth.ids[dim.key])}
+    seen_ids: dict[str, int] = {}
+    order = []
+    for n, item in enumerate(items):
+        at = f"{where}[{n}]"
+        if not isinstance(item, dict):
+            raise Rejected(at, "not an object")
+        row_id, doc_id = item.get("id"), item.get("doc_id")
+        if not isinstance(row_id, str) or row_id not in position:
+            raise Rejected(f"{at}.id", f"{_show(row_id)} is not a {dim.key} item of the test split ({truth.source})")
+        if row_id in seen_ids:
+            raise Rejected(f"{at}.id", f"{row_id!r} repeated (also {where}[{seen_ids[row_id]}])")
+        seen_ids[row_id] = n
+        if isinstance(doc_id, bool) or not isinstance(doc_id, int) or doc_id != position[row_id]:
+            # lmms-eval numbers a task's docs in dataset order, so the doc id follows from the row id
+            # (and a repeated or invented doc id cannot pass once row ids are unique and known).
+            raise Rejected(f"{at}.doc_id", f"{_show(doc_id)} does not match item {row_id!r} (doc {position[row_id]})")
+        check_answer(item, dim, at, tags)
+        order.append(position[row_id])
+    expected = len(position)
+    if len(items) != expected:
+        raise Rejected(where, f"{len(items)} items, the test split has {expected} {dim.key} items ({truth.source})")
+    return order
+
+
+def check_answer(item: dict, dim: Dimension, at: str, tags: Any) -> None:
+    """The answer must come from the raw text, and the claimed parse from the answer."""
+    raw, answer = item.get("raw"), item.get("answer")
+    for key, value in (("raw", raw), ("answer", answer)):
+        if not isinstance(value, str):
+            raise Rejected(f"{at}.{key}", f"expected the model's text, found {_show(value)}")
+    if _strip_reasoning(raw, tags, "reasoning_tags") != answer.strip():
+        raise Rejected(f"{at}.answer", "is not the raw answer with its reasoning blocks removed")
+    parsed = parse_answer(answer, dim)
+    claimed_score = item.get("score")
+    if not same_number(claimed_score, none_to_nan(parsed.score)):
+        raise Rejected(f"{at}.score", f"claims {_show(claimed_score)}, the answer parses to {_show(parsed.score)}")
+    for key, actual in (("label", parsed.label), ("failure", parsed.failure)):
+        if item.get(key) != actual:
+            raise Rejected(f"{at}.{key}", f"claims {_show(item.get(key))}, the answer parses to {_show(actual)}")
+
+
+def check_metrics(claimed: Any, actual: dict[str, float], where: str) -> None:
+    if not isinstance(claimed, dict):
+        raise Rejected(where, "missing or not an object")
+    for name in METRIC_NAMES:
+        if name not in claimed:
+            raise Rejected(f"{where}.{name}", "missing")
+        if not same_number(claimed[name], actual[name]):
+            raise Rejected(
+                f"{where}.{name}",
+                f"reported {_show(claimed[name])}, recomputed from the answers {_show(actual[name])}",
+            )
+
+
+def verify_submission(
+    sub: dict, truth: GroundTruth, *, path: str | Path | None = None, n_resamples: int = 1000, seed: int = 0
+) -> Verified:
+    """Re-derive everything in ``sub``; raises :class:`Rejected` naming the first bad field."""
+    if not isinstance(sub, dict):
+        raise Rejected("(file)", "a submission is a JSON object")
+    check_header(sub)
+    tags = sub.get("reasoning_tags")
+    dims: dict[str, DimensionResult] = {}
+    as_run: dict[str, dict[str, float]] = {}
+    for key, dim in DIMENSIONS.items():
+        items = sub["dimensions"][key].get("items") if isinstance(sub["dimensions"][key], dict) else None
+        order = check_items(items, dim, truth, tags)
+        preds = [parse_answer(item["answer"], dim) for item in items]
+        score = np.array([np.nan if p.score is None else p.score for p in preds])
+        labels = [p.label for p in preds]
+        # As aggregated (submission order): only the bootstrap interval depends on it.
+        as_run[key] = compute_metrics(score, truth.human[key][order], dim, labels, n_resamples=n_resamples, seed=seed)
+        check_metrics(sub["metrics"].get(key), as_run[key], f"metrics.{key}")
+        # Dataset order from here on, so that every model is compared item by item.
+        aligned = np.empty(len(order))
+        aligned[order] = score
+        aligned_labels: list[str | None] = [None] * len(order)
+        for pos, label in zip(order, labels):
+            aligned_labels[pos] = label
+        metrics = as_run[key] if order == sorted(order) else compute_metrics(
+            aligned, truth.human[key], dim, aligned_labels, n_resamples=n_resamples, seed=seed)
+        dims[key] = DimensionResult(aligned, aligned_labels, metrics)
+    check_metrics(sub["metrics"].get(MEAN), mean_metrics(as_run.values()), f"metrics.{MEAN}")
+    mean = mean_metrics(d.metrics for d in dims.values())
+    return Verified(sub["model"]["name"].strip(), sub, dims, mean, str(path) if path else None)
+
+
+def mean_metrics(per_dimension: Iterable[dict[str, float]]) -> dict[str, float]:
+    """Each metric's plain mean over the dimensions (NaN when any is NaN), like the ``cogip`` group."""
+    rows = list(per_dimension)
+    return {m: float(np.mean([r[m] for r in rows])) for m in METRIC_NAMES}

@@ -1,0 +1,211 @@
+"""Leaderboard statistics and report on synthetic scores where the answer is known (fast, no model)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from scipy import stats as sstats
+
+from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.leaderboard.report import build_leaderboard, compare_markdown, to_html, to_markdown
+from cogip_tasks.leaderboard.stats import (
+    mean_srcc,
+    mean_srcc_interval,
+    mean_srcc_resamples,
+    paired_difference,
+    percentile_interval,
+    predictor,
+    rank,
+    reference_predictors,
+    resample_indices,
+    resampled_spearman,
+)
+from cogip_tasks.leaderboard.verify import GroundTruth
+
+N = 200
+
+
+@pytest.fixture(scope="module")
+def truth() -> GroundTruth:
+    rng = np.random.default_rng(7)
+    human = {k: np.round(rng.uniform(d.low, d.high, N), 3) for k, d in DIMENSIONS.items()}
+    human["emotional_valence"] = np.round(human["emotional_valence"])  # whole numbers, as in the data
+    return GroundTruth("synthetic", {k: [f"{k}/{i}" for i in range(N)] for k in DIMENSIONS}, human)
+
+
+def noisy(truth: GroundTruth, noise: float, seed: int, name: str, unparsed: float = 0.0):
+    """A model: human score plus noise (a share of the range), clipped; ``unparsed`` share left NaN."""
+    rng = np.random.default_rng(seed)
+    scores = {}
+    for k, d in DIMENSIONS.items():
+        s = np.clip(truth.human[k] + rng.normal(0, noise * (d.high - d.low), N), d.low, d.high)
+        s[rng.random(N) < unparsed] = np.nan
+        scores[k] = s
+    return predictor(name, scores, truth, reference=False)
+
+
+def test_resampled_spearman_matches_scipy_per_resample():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=30), rng.normal(size=30)
+    x[:5] = x[0]  # ties
+    idx = resample_indices(30, 8, seed=3, dimension="funniness")
+    rho = resampled_spearman(x, y, idx)
+    for row, value in zip(idx, rho):
+        assert value == pytest.approx(sstats.spearmanr(x[row], y[row]).statistic)
+    constant = resampled_spearman(np.ones(30), y, idx)
+    assert np.isnan(constant).all()
+
+
+def test_resample_indices_depend_only_on_seed_dimension_and_size():
+    a = resample_indices(10, 5, 0, "aesthetics")
+    assert np.array_equal(a, resample_indices(10, 5, 0, "aesthetics"))
+    assert not np.array_equal(a, resample_indices(10, 5, 0, "memorability"))
+    assert not np.array_equal(a, resample_indices(10, 5, 1, "aesthetics"))
+
+
+def test_percentile_interval_skips_nan_and_is_nan_when_empty():
+    assert percentile_interval(np.array([np.nan, *range(101)])) == pytest.approx((2.5, 97.5))
+    low, high = percentile_interval(np.array([np.nan, np.nan]))
+    assert math.isnan(low) and math.isnan(high)
+
+
+def test_paired_difference_detects_a_clearly_better_model(truth):
+    good, bad = noisy(truth, 0.05, 1, "good"), noisy(truth, 0.6, 2, "bad")
+    diff = paired_difference(good, bad, truth, n_resamples=500)
+    assert diff.delta == pytest.approx(mean_srcc(good) - mean_srcc(bad))
+    assert diff.delta > 0.3 and diff.low > 0 and diff.significant
+    assert diff.p_value < 0.01
+    reverse = paired_difference(bad, good, truth, n_resamples=500)
+    assert reverse.delta == pytest.approx(-diff.delta) and reverse.high < 0 and reverse.significant
+
+
+def test_paired_difference_of_a_model_with_itself_is_exactly_zero(truth):
+    model = noisy(truth, 0.2, 3, "m")
+    # Paired: both sides use the same resampled items, so every resampled difference is 0.
+    assert np.array_equal(mean_srcc_resamples(model, truth, 50, 0), mean_srcc_resamples(model, truth, 50, 0))
+    diff = paired_difference(model, model, truth, n_resamples=200)
+    assert (diff.delta, diff.low, diff.high, diff.p_value) == (0.0, 0.0, 0.0, 1.0)
+    assert not diff.significant
+
+
+def test_two_similar_models_are_not_significantly_different(truth):
+    a, b = noisy(truth, 0.3, 4, "a"), noisy(truth, 0.3, 5, "b")
+    diff = paired_difference(a, b, truth, n_resamples=500)
+    assert diff.low < 0 < diff.high and not diff.significant and diff.p_value > 0.05
+
+
+def test_mean_srcc_interval_covers_the_estimate_and_is_nan_when_undefined(truth):
+    model = noisy(truth, 0.2, 6, "m", unparsed=0.1)
+    low, high = mean_srcc_interval(model, truth, n_resamples=300)
+    assert low < mean_srcc(model) < high and high - low < 0.3
+    constant = reference_predictors(truth, None)[0]
+    assert all(math.isnan(v) for v in mean_srcc_interval(constant, truth))
+    nan_diff = paired_difference(model, constant, truth)
+    assert math.isnan(nan_diff.delta) and math.isnan(nan_diff.low) and not nan_diff.significant
+
+
+def test_rank_puts_undefined_last(truth):
+    good, bad = noisy(truth, 0.05, 1, "good"), noisy(truth, 0.6, 2, "bad")
+    constant = reference_predictors(truth, None)[0]
+    assert [m.name for m in rank([constant, bad, good])] == ["good", "bad", constant.name]
+
+
+def test_reference_predictors_are_scored_honestly(truth):
+    means = {k: float(i) / 10 for i, k in enumerate(DIMENSIONS)}
+    constant, train_mean, random = reference_predictors(truth, means, n_resamples=200)
+    for key, dim in DIMENSIONS.items():
+        human = truth.human[key]
+        assert constant.dims[key].metrics["mae"] == pytest.approx(np.mean(np.abs(human - dim.midpoint)))
+        assert train_mean.dims[key].metrics["mae"] == pytest.approx(np.mean(np.abs(human - means[key])))
+        assert math.isnan(constant.dims[key].metrics["srcc"])  # a constant cannot rank images
+        assert constant.dims[key].metrics["parse_rate"] == 1.0
+        assert abs(random.dims[key].metrics["srcc"]) < 0.3  # chance level on 200 items
+    assert all(r.reference for r in (constant, train_mean, random))
+    assert len(reference_predictors(truth, None)) == 2  # no train split: no train-mean row
+
+
+def test_report_ranks_marks_significance_and_escapes_names(truth):
+    evil = "<script>alert(1)</script> | [x](javascript:alert(1))"
+    good, bad = noisy(truth, 0.05, 1, evil), noisy(truth, 0.6, 2, "bad model")
+    board = build_leaderboard([bad, good], truth, {k: d.midpoint for k, d in DIMENSIONS.items()},
+                              n_resamples=200, plots=False)
+    assert [board.rank_label(r) for r in board.models()] == ["1", "2"]
+    assert board.models()[0] is good and len(board.adjacent) == 1 and board.adjacent[0][2].significant
+    md = to_markdown(board)
+    table = [line for line in md.split("\n\n")[2].splitlines()]  # the ranking table
+    widths = {len(re.split(r"(?<!\\)\|", line)) for line in table}
+    assert len(table) == 2 + 5 and len(widths) == 1  # the pipe in the name did not add a column
+    assert not re.search(r"(?<!\\)<script", md) and "\\<script\\>" in md
+    assert "\\[x\\](javascript" in md  # escaped brackets: no link
+    for title in ("Aesthetics", "Funniness", "Emotional Valence", "Memorability"):
+        assert f"{title} SRCC [95% CI]" in md
+    assert "| yes |" in md  # adjacent pair significant
+    page = to_html(board)
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count('class="reference"') == 3 * (1 + len(DIMENSIONS))  # main row + 4 detail rows each
+
+
+def test_compare_reports_per_dimension_differences(truth):
+    good, bad = noisy(truth, 0.05, 1, "aligned"), noisy(truth, 0.6, 2, "base")
+    text = compare_markdown(good, bad, truth, n_resamples=200)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [r.split(" | ")[0][2:] for r in rows[1:]] == [
+        "Aesthetics", "Funniness", "Emotional Valence", "Memorability", "Mean"]
+    for row in rows[1:]:
+        delta = float(row.split(" | ")[3])
+        assert delta > 0  # the aligned model is better on every dimension
+
+
+def synthetic_submission(truth: GroundTruth, seed: int = 0, claim_order: str = "listed") -> dict:
+    """A well-behaved submission: items listed in a shuffled order (as multi-process lmms-eval runs log them),
+    a few unparsable answers and a reasoning block; metrics as lmms-eval aggregates them (in listed order)."""
+    from cogip_tasks.leaderboard.submission import MEAN, make_submission
+    from cogip_tasks.leaderboard.verify import mean_metrics
+    from cogip_tasks.metrics import compute_metrics
+    from cogip_tasks.scoring import parse_answer
+
+    rng = np.random.default_rng(seed)
+    tags = [["<think>", "</think>"]]
+    items, metrics = {}, {}
+    for key, dim in DIMENSIONS.items():
+        order = rng.permutation(N)
+        rows = []
+        for pos in order:
+            score = float(np.clip(truth.human[key][pos] + rng.normal(0, 0.1 * (dim.high - dim.low)), dim.low, dim.high))
+            answer = f"{dim.label_for(score)} {score:.3f}" if rng.random() > 0.05 else "I cannot judge this image."
+            raw = f"<think>maybe 9.9</think>{answer}" if pos % 7 == 0 else answer
+            parsed = parse_answer(answer, dim)
+            rows.append({"doc_id": int(pos), "id": truth.ids[key][pos], "raw": raw, "answer": answer,
+                         "label": parsed.label, "score": parsed.score, "failure": parsed.failure})
+        items[key] = rows
+        claimed = order if claim_order == "listed" else np.sort(order)
+        by_pos = {r["doc_id"]: r for r in rows}
+        metrics[key] = compute_metrics([by_pos[p]["score"] for p in claimed], truth.human[key][claimed], dim,
+                                       [by_pos[p]["label"] for p in claimed])
+    metrics[MEAN] = mean_metrics(metrics[k] for k in DIMENSIONS)
+    return make_submission("synthetic", items, metrics, reasoning_tags=tags)
+
+
+def test_verify_checks_intervals_in_listed_order_and_ranks_in_dataset_order(truth):
+    from cogip_tasks.leaderboard.verify import Rejected, verify_submission
+    from cogip_tasks.metrics import compute_metrics
+
+    sub = json.loads(json.dumps(synthetic_submission(truth), allow_nan=False))  # a JSON round trip
+    model = verify_submission(sub, truth)
+    for key, dim in DIMENSIONS.items():
+        m = model.dims[key].metrics
+        assert m["srcc"] == pytest.approx(sub["metrics"][key]["srcc"]) and m["srcc"] > 0.7
+        assert 0.85 < m["parse_rate"] < 1.0
+        # The leaderboard's own numbers are in dataset order, whatever order the run logged.
+        assert m == compute_metrics(model.dims[key].pred, truth.human[key], dim, model.dims[key].labels)
+    # Intervals claimed in another order than the items are listed in do not verify.
+    with pytest.raises(Rejected, match=r"metrics\.aesthetics\.srcc_ci_(low|high)"):
+        verify_submission(synthetic_submission(truth, claim_order="dataset"), truth)
+    # A reasoning block must be what separates raw text from answer.
+    sub["dimensions"]["funniness"]["items"][0]["raw"] = "<think>x</think> very high 9.000"
+    with pytest.raises(Rejected, match=r"dimensions\.funniness\.items\[0\]\.answer"):
+        verify_submission(sub, truth)
