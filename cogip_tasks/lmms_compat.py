@@ -27,6 +27,8 @@ def plugin_task_paths() -> list[str]:
 
 
 def index_plugin_tasks() -> None:
+    if not os.environ.get(PLUGINS_ENV):  # loaded through the entry point only: nothing to add, stay cheap
+        return
     from lmms_eval.tasks import TaskManager
 
     if getattr(TaskManager.__init__, "_cogip_plugin_paths", False):

@@ -1,12 +1,26 @@
-"""lmms-eval model plugins of CogIP (read by lmms-eval when LMMS_EVAL_PLUGINS=cogip_tasks).
+"""lmms-eval model plugins of CogIP.
 
-lmms-eval maps each name to the class ``cogip_tasks.models.<name>.<ClassName>``; the same models are also
-registered through the ``lmms_eval.models`` entry-point group in pyproject.toml.
+Registered two ways: through the ``lmms_eval.models`` entry-point group (pyproject.toml names
+:func:`cogip_expected_manifest`, so ``lmms-eval --model cogip_expected`` works after ``pip install``), and through
+the deprecated ``LMMS_EVAL_PLUGINS=cogip_tasks``, where lmms-eval maps each name of ``AVAILABLE_MODELS`` to the
+class ``cogip_tasks.models.<name>.<ClassName>``. Importing this module stays cheap (no torch): lmms-eval imports
+it while it builds its model registry; the model module itself is imported only when the model is used.
 """
 
 from cogip_tasks.lmms_compat import index_plugin_tasks
 
-AVAILABLE_MODELS: dict[str, str] = {}
+AVAILABLE_MODELS: dict[str, str] = {"cogip_expected": "CogIPExpected"}
+
+
+def cogip_expected_manifest():
+    """The ``lmms_eval.models`` entry point: Qwen2.5-VL with the expected-score readout (a "simple" model)."""
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    return ModelManifest(
+        model_id="cogip_expected",
+        simple_class_path=f"{__name__}.cogip_expected.{AVAILABLE_MODELS['cogip_expected']}",
+    )
+
 
 # lmms-eval imports this module when LMMS_EVAL_PLUGINS names cogip_tasks: make its TaskManager see our tasks.
 index_plugin_tasks()

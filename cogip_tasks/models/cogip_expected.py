@@ -1,0 +1,286 @@
+"""``lmms-eval --model cogip_expected``: Qwen2.5-VL with an expected-score readout (see cogip_tasks.readout).
+
+Loading is lmms-eval's own ``qwen2_5_vl`` wrapper (same model_args); answering differs in three ways:
+
+1. ``generate`` also returns the raw logits of every generated position (``output_logits``), so reading the
+   digit distributions of the generated number costs no extra forward pass;
+2. ``readout=expected_digits`` (default) / ``expected_label`` turns them into an expected score and appends it
+   to the greedy answer as ``expected score (digits|label): <label> <score>`` (what the benchmark parser
+   reads); ``readout=greedy`` returns the greedy answer unchanged;
+3. each request's images come from its own task (lmms-eval's wrapper takes every image of a batch from the
+   batch's first task, which mixes up documents when a batch spans two CogIP tasks).
+
+``expected_digits`` needs a number in the greedy answer. When there is none (or it is out of range, or its
+digits are not one token each) the answer falls back to ``expected_label``, which is always defined, and the
+readout line says ``(label)``; the counts are logged at the end of each call. Label probabilities of words
+the greedy answer did not take (``very`` of ``very high`` after a greedy ``high``) need one teacher-forced
+forward pass per branch of the label words' token trie (one for five-level labels with Qwen's vocabulary).
+Tasks that are not CogIP tasks get the greedy answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+from loguru import logger as eval_logger
+from lmms_eval import utils
+from lmms_eval.models.simple.qwen2_5_vl import Qwen2_5_VL, process_vision_info
+from transformers import LogitsProcessor
+from tqdm import tqdm
+
+from cogip_tasks.dimensions import Dimension, get_dimension
+from cogip_tasks.readout import (
+    DIGITS,
+    READOUTS,
+    TokenPath,
+    clip_to_range,
+    expected_label_value,
+    expected_number,
+    format_readout,
+    label_position,
+    label_variants,
+    maximal_paths,
+    score_span,
+    sequence_probabilities,
+    trie_nodes,
+)
+
+
+def digit_token_ids(tokenizer) -> list[int] | None:
+    """Token id of each digit ``0..9``, or None when a digit is not a single token (no digit readout then)."""
+    ids = [tokenizer.encode(d, add_special_tokens=False) for d in DIGITS]
+    return [i[0] for i in ids] if all(len(i) == 1 for i in ids) else None
+
+
+def dimension_of(task: str) -> Dimension | None:
+    try:
+        return get_dimension(task)
+    except ValueError:
+        return None
+
+
+class ForcedAnswers(LogitsProcessor):
+    """Makes ``generate`` write the given token sequences (then EOS) whatever the model prefers.
+
+    The raw logits ``generate`` returns stay the model's, so tests and benchmarks can check a readout of a known
+    answer against the model's own distributions.
+    """
+
+    def __init__(self, answers: Sequence[Sequence[int]], eos_token_id: int):
+        self.answers = [list(a) + [eos_token_id] for a in answers]
+        self.eos = eos_token_id
+        self.start: int | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.start is None:
+            self.start = input_ids.shape[1]
+        step = input_ids.shape[1] - self.start
+        forced = torch.full_like(scores, float("-inf"))
+        for row, answer in enumerate(self.answers):
+            forced[row, answer[step] if step < len(answer) else self.eos] = 0.0
+        return forced
+
+
+class CogIPExpected(Qwen2_5_VL):
+    """Qwen2.5-VL (lmms-eval's loader) answering with an expected-score readout; ``readout`` picks the mode."""
+
+    is_simple = True
+
+    def __init__(self, readout: str = "expected_digits", dtype: str | None = None, **kwargs) -> None:
+        if readout not in READOUTS:
+            raise ValueError(f"cogip_expected: readout={readout!r}; expected one of {', '.join(READOUTS)}")
+        super().__init__(**kwargs)
+        if dtype is not None:  # lmms-eval's loader always loads bfloat16; float32 makes CPU runs exact
+            self._model.to(getattr(torch, dtype))
+        self.readout = readout
+        self.digit_ids = digit_token_ids(self.tokenizer)
+        if readout == "expected_digits" and self.digit_ids is None:
+            eval_logger.warning("cogip_expected: digits are not single tokens; expected_digits reads labels only")
+        self.generate_kwargs: dict = {}  # extra model.generate arguments (tests pass a ForcedAnswers processor)
+        self.readout_counts: Counter[str] = Counter()
+
+    # -- lmms-eval entry point -------------------------------------------------------------------------------
+    def generate_until(self, requests) -> list[str]:
+        res = []
+        # Longest prompts first (less padding, OOMs early); batches share generation kwargs.
+        re_ords = utils.Collator([r.args for r in requests], lambda x: (-len(self.tokenizer.encode(x[0])), x[0]),
+                                 grouping=True)
+        pbar = tqdm(total=len(requests), disable=(self.rank != 0), desc="Model Responding (cogip_expected)")
+        self.readout_counts.clear()
+        for chunk in re_ords.get_batched(n=self.batch_size, batch_fn=None):
+            contexts, all_gen_kwargs, doc_to_visual, doc_ids, tasks, splits = zip(*chunk)
+            visuals = [to_visual(self.task_dict[t][s][d]) for to_visual, d, t, s in zip(doc_to_visual, doc_ids, tasks, splits)]
+            answers = self.answer_batch(list(contexts), visuals, [dimension_of(t) for t in tasks], all_gen_kwargs[0])
+            for context, answer in zip(contexts, answers):
+                res.append(answer)
+                self.cache_hook.add_partial("generate_until", (context, all_gen_kwargs[0]), answer)
+                pbar.update(1)
+        pbar.close()
+        if self.readout != "greedy":
+            eval_logger.info(f"cogip_expected readout={self.readout}: {dict(self.readout_counts)}")
+        return re_ords.get_original(res)
+
+    # -- one batch ---------------------------------------------------------------------------------------------
+    def _inputs(self, contexts: list[str], visuals: list) -> dict:
+        messages = []
+        for context, images in zip(contexts, visuals):
+            text = context.replace("<image>", "")
+            if self.reasoning_prompt:
+                text = text.strip() + self.reasoning_prompt
+            # Same image encoding as lmms-eval's wrapper, so readout=greedy answers as qwen2_5_vl does.
+            content = [{"type": "image", "image": self._encode_image_data_url(img), "max_pixels": self.max_pixels,
+                        "min_pixels": self.min_pixels} for img in (images or [])]
+            messages.append([{"role": "system", "content": self.system_prompt},
+                             {"role": "user", "content": content + [{"type": "text", "text": text}]}])
+        texts = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        images, _ = process_vision_info(messages)
+        inputs = self.processor(text=texts, images=images, padding=True, padding_side="left", return_tensors="pt")
+        return inputs.to("cuda" if self.device_map == "auto" else self.device)
+
+    def answer_batch(self, contexts: list[str], visuals: list, dims: list[Dimension | None], gen_kwargs: dict) -> list[str]:
+        """Answer one batch: greedy generation, then the readout of each answer (see the module doc)."""
+        inputs = self._inputs(contexts, visuals)
+        kwargs = {"max_new_tokens": 32768, "temperature": 0.0, "top_p": None, "num_beams": 1, **gen_kwargs}
+        sample = bool(kwargs["temperature"] and kwargs["temperature"] > 0)
+        out = self.model.generate(
+            **inputs,
+            eos_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            do_sample=sample,
+            temperature=kwargs["temperature"] if sample else None,
+            top_p=kwargs["top_p"] if sample else None,
+            num_beams=kwargs["num_beams"],
+            max_new_tokens=kwargs["max_new_tokens"],
+            use_cache=self.use_cache,
+            return_dict_in_generate=True,
+            output_logits=self.readout != "greedy",  # raw logits: what the model believes, before any processor
+            **self.generate_kwargs,
+        )
+        until = gen_kwargs.get("until", [self.tokenizer.decode(self.eot_token_id)])
+        until = [t for t in ([until] if isinstance(until, str) else until) if t and t != "\n\n"]
+        stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        generated = []
+        for row in out.sequences[:, inputs["input_ids"].shape[1]:].tolist():
+            cut = next((k for k, t in enumerate(row) if t in stops), len(row))
+            generated.append(row[:cut])
+        answers = []
+        for tokens in generated:
+            answer = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            for term in until:
+                answer = answer.split(term)[0]
+            answers.append(answer)
+        if self.readout == "greedy":
+            return answers
+        return self._read_scores(inputs, out.logits, generated, answers, dims)
+
+    # -- readout -----------------------------------------------------------------------------------------------
+    def _read_scores(self, inputs, step_logits, generated, answers, dims) -> list[str]:
+        results = list(answers)
+        label_jobs = {}  # row -> (first answer token of the label, label token sequences)
+        for i, (tokens, answer, dim) in enumerate(zip(generated, answers, dims)):
+            if dim is None:
+                self.readout_counts["not_cogip"] += 1
+                continue
+            span = score_span(answer, dim)
+            if self.readout == "expected_digits":
+                score = self._digit_score(i, step_logits, tokens, answer, span)
+                if score is not None:
+                    results[i] = format_readout(answer, clip_to_range(score, dim), dim, "digits")
+                    self.readout_counts["digits"] += 1
+                    continue
+                self.readout_counts["label_fallback"] += 1
+            else:
+                self.readout_counts["label"] += 1
+            char, capitalised = label_position(answer, dim, before=span[0] if span else None)
+            k = _token_at(self.tokenizer, tokens, char)
+            lead = answer[len(self.tokenizer.decode(tokens[:k], skip_special_tokens=True)) : char]  # e.g. " "
+            label_jobs[i] = (k, {label: self.tokenizer.encode(lead + text, add_special_tokens=False)
+                                 for label, text in label_variants(dim, capitalised).items()})
+        logprobs = self._label_logprobs(inputs, step_logits, generated, label_jobs)
+        for i, (k, sequences) in label_jobs.items():
+            probs = sequence_probabilities(sequences, lambda node: logprobs[i][node])
+            results[i] = format_readout(answers[i], clip_to_range(expected_label_value(probs, dims[i]), dims[i]),
+                                        dims[i], "label")
+        return results
+
+    def _digit_score(self, row: int, step_logits, tokens: list[int], answer: str, span) -> float | None:
+        """Expected value of the greedy number from its digit positions' logits; None if it cannot be read."""
+        if span is None or self.digit_ids is None:
+            return None
+        start, end, factor = span
+        number = answer[start:end]
+        probs = []
+        for c in range(start, end):
+            if answer[c] == ".":
+                continue
+            k = _token_at(self.tokenizer, tokens, c)
+            if k >= len(tokens) or self.tokenizer.decode([tokens[k]]) != answer[c]:
+                return None  # the digit shares its token with other text: no per-digit distribution
+            probs.append(torch.softmax(step_logits[k][row, self.digit_ids].float(), -1).tolist())
+        return factor * expected_number(number, probs)
+
+    def _label_logprobs(self, inputs, step_logits, generated, jobs) -> dict[int, dict[TokenPath, torch.Tensor]]:
+        """Log-softmax after every trie node of each row's label words.
+
+        Nodes on the greedy path come from generate's logits; the others from teacher-forced forward passes over
+        prompt + greedy prefix + node, one pass per maximal trie path (all rows of the batch together).
+        """
+        found: dict[int, dict[TokenPath, torch.Tensor]] = {}
+        missing: dict[int, list[TokenPath]] = {}
+        for i, (k, sequences) in jobs.items():
+            found[i] = {}
+            nodes = trie_nodes(sequences)
+            for node in nodes:
+                step = k + len(node)
+                if tuple(generated[i][k:step]) == node and step < len(step_logits):
+                    found[i][node] = torch.log_softmax(step_logits[step][i].float(), -1)
+            missing[i] = maximal_paths([n for n in nodes if n not in found[i]])
+        for round_ in range(max((len(p) for p in missing.values()), default=0)):
+            paths = {i: p[round_] for i, p in missing.items() if len(p) > round_}
+            for i, node_logprobs in self._forced_pass(inputs, generated, jobs, paths).items():
+                found[i].update(node_logprobs)
+        return found
+
+    @torch.no_grad()
+    def _forced_pass(self, inputs, generated, jobs, paths: dict[int, TokenPath]) -> dict[int, dict[TokenPath, torch.Tensor]]:
+        """One teacher-forced pass over every row of the batch (the images are per batch); rows without a path
+        this round repeat their greedy prefix, and their output is dropped."""
+        ids, types = inputs["input_ids"], inputs["mm_token_type_ids"]
+        rows, row_types = [], []
+        for i in range(ids.shape[0]):
+            real = inputs["attention_mask"][i].bool()
+            k = jobs[i][0] if i in jobs else 0
+            tail = list(generated[i][:k]) + list(paths.get(i, ()))
+            rows.append(ids[i][real].tolist() + tail)
+            row_types.append(types[i][real].tolist() + [0] * len(tail))
+        width = max(map(len, rows))
+        pad = self.tokenizer.pad_token_id
+        device = ids.device
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+        mm_types = torch.tensor([[0] * (width - len(t)) + t for t in row_types], device=device)
+        keep = max(len(p) for p in paths.values()) + 1
+        extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
+        logits = self.model(input_ids=input_ids, attention_mask=mask, mm_token_type_ids=mm_types, use_cache=False,
+                            logits_to_keep=keep, **extra).logits
+        out = {}
+        for i, path in paths.items():
+            # Left-padded rows end with their path: position -(len(path) + 1 - j) predicts after path[:j].
+            out[i] = {tuple(path[:j]): torch.log_softmax(logits[i, keep - len(path) - 1 + j].float(), -1)
+                      for j in range(len(path) + 1)}
+        return out
+
+
+def _token_at(tokenizer, tokens: list[int], char: int) -> int:
+    """Index of the token whose decoded text holds character ``char`` of the decoded answer (binary search over
+    prefix decodes; ``len(tokens)`` when ``char`` is at or past the end)."""
+    lo, hi = 0, len(tokens)
+    while lo < hi:  # smallest k with len(decode(tokens[:k+1])) > char
+        mid = (lo + hi) // 2
+        if len(tokenizer.decode(tokens[: mid + 1], skip_special_tokens=True)) > char:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo

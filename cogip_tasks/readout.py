@@ -1,0 +1,192 @@
+"""Expected-score readout: a score read from the model's probabilities instead of its sampled text.
+
+Greedy decoding keeps one digit string and throws the rest of the distribution away. These functions turn the
+distributions the model gave at its own answer positions into a number:
+
+- ``expected_digits``: at each digit of the number the greedy answer gave (the one :func:`parse_answer`
+  reads), the distribution over the ten digit tokens, conditioned on the greedy prefix, gives an expected digit;
+  the expected digits weighted by their place values give the score (``7.2`` -> ``E[d1] + E[d2] / 10``). The
+  number keeps the greedy answer's length and sign, and its scale (``/10``, ``%``) as the parser applied it.
+- ``expected_label``: the probabilities of the dimension's label words where the answer names its label give
+  a distribution over labels; the score is the probability-weighted mean of the labels' bin midpoints
+  (Q-Align-style level scoring).
+
+Both scores are clipped to the dimension's range (a digit-wise expectation can leave it: memorability's
+leading digit may put mass on 1..9). The answer handed back to the harness is the raw greedy answer followed by
+one readout line, ``expected score (digits): high 7.412``: the benchmark parser takes the last number after a
+score cue, so it reads the expected score, and the greedy answer stays in lmms-eval's sample log
+(:func:`split_readout` separates them again).
+
+Everything here is pure (lists of probabilities in, numbers out) so tests call it directly; the model wrapper
+``cogip_tasks.models.cogip_expected`` collects the probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from .dimensions import Dimension, get_dimension
+from .scoring import parse_answer
+
+READOUTS = ("greedy", "expected_digits", "expected_label")
+DIGITS = "0123456789"
+READOUT_CUE = "expected score"  # a score cue of parse_answer: the readout line's number wins
+_READOUT_LINE = re.compile(rf"(?:^|\n\n){READOUT_CUE} \((?P<source>digits|label)\): (?P<label>[a-z ]+) (?P<score>-?\d+\.\d+)\s*$")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+
+TokenPath = tuple[int, ...]
+
+
+def place_values(number: str) -> list[float]:
+    """Place value of each digit of a decimal string: ``"7.234"`` -> ``[1, 0.1, 0.01, 0.001]``."""
+    whole, _, fraction = number.partition(".")
+    if not (whole + fraction).isdigit() or number.count(".") > 1:
+        raise ValueError(f"not an unsigned decimal number: {number!r}")
+    return [10.0 ** (len(whole) - 1 - i) for i in range(len(whole))] + [10.0 ** -(i + 1) for i in range(len(fraction))]
+
+
+def expected_digit(probs: Sequence[float]) -> float:
+    """Mean digit under a distribution over ``0..9`` (renormalised: the ten digits need not sum to one)."""
+    if len(probs) != 10:
+        raise ValueError(f"expected 10 digit probabilities, got {len(probs)}")
+    total = math.fsum(probs)
+    if not total > 0:
+        raise ValueError("digit probabilities sum to zero")
+    return math.fsum(v * p for v, p in enumerate(probs)) / total
+
+
+def expected_number(number: str, digit_probs: Sequence[Sequence[float]]) -> float:
+    """Expected value of an unsigned decimal whose digit positions have the given digit distributions.
+
+    Linear in the digits, so it is the sum of each position's expected digit times its place value.
+    """
+    places = place_values(number)
+    if len(places) != len(digit_probs):
+        raise ValueError(f"{number!r} has {len(places)} digits but {len(digit_probs)} distributions were given")
+    return math.fsum(place * expected_digit(p) for place, p in zip(places, digit_probs))
+
+
+def expected_label_value(label_probs: Mapping[str, float], dimension: str | Dimension) -> float:
+    """Probability-weighted mean of the labels' bin midpoints (renormalised over the dimension's labels)."""
+    dim = get_dimension(dimension)
+    unknown = set(label_probs) - set(dim.labels)
+    if unknown:
+        raise KeyError(f"not labels of {dim.key}: {sorted(unknown)} (labels: {', '.join(dim.labels)})")
+    total = math.fsum(label_probs.values())
+    if not total > 0:
+        raise ValueError(f"label probabilities of {dim.key} sum to zero")
+    return math.fsum(p * dim.bin_midpoint(label) for label, p in label_probs.items()) / total
+
+
+def clip_to_range(score: float, dimension: str | Dimension) -> float:
+    dim = get_dimension(dimension)
+    return min(max(score, dim.low), dim.high)
+
+
+def score_span(text: str, dimension: str | Dimension) -> tuple[int, int, float] | None:
+    """``(start, end, factor)`` of the number :func:`parse_answer` reads as the score, or None.
+
+    ``text[start:end]`` is the unsigned digit string and ``factor`` maps it onto the parsed score (sign and any
+    ``%`` or ``/N`` scale): ``score == factor * float(text[start:end])``. The number is found by behaviour, not
+    by restating the parser's rules: nudging its last digit must move the parsed score by ``factor`` times the
+    nudge. None when the answer has no in-range score.
+    """
+    dim = get_dimension(dimension)
+    parsed = parse_answer(text, dim)
+    if parsed.failure is not None or parsed.value is None:
+        return None
+    for m in reversed(list(_NUMBER.finditer(text))):
+        number = m.group()
+        last = int(number[-1])
+        nudged_digit = last - 1 if last > 0 else last + 1
+        nudged = number[:-1] + str(nudged_digit)
+        moved = parse_answer(text[: m.start()] + nudged + text[m.end() :], dim).value
+        if moved is None or moved == parsed.value:
+            continue
+        delta = float(nudged) - float(number)
+        factor = (moved - parsed.value) / delta
+        raw = float(number)
+        if raw == 0 or math.isclose(factor * raw, parsed.value, rel_tol=1e-6, abs_tol=1e-9):
+            return m.start(), m.end(), factor
+    return None
+
+
+def _label_regex(dim: Dimension) -> re.Pattern[str]:
+    words = sorted(dim.labels, key=len, reverse=True)  # "very high" before "high"
+    return re.compile(r"(?<![\w-])(" + "|".join(r"[ -]+".join(map(re.escape, w.split())) for w in words) + r")(?![\w-])",
+                      re.IGNORECASE)
+
+
+def label_position(text: str, dimension: str | Dimension, before: int | None = None) -> tuple[int, bool]:
+    """Where the answer names its label: ``(char offset, capitalised)``; ``(0, False)`` when it names none.
+
+    With ``before`` (the score's offset) it is the last label ahead of the score, as the parser pairs them;
+    otherwise the first label of the answer.
+    """
+    matches = list(_label_regex(get_dimension(dimension)).finditer(text))
+    if before is not None:
+        ahead = [m for m in matches if m.end() <= before]
+        matches = ahead[-1:] or matches[:1]
+    if not matches:
+        return 0, False
+    return matches[0].start(), matches[0].group()[0].isupper()
+
+
+def label_variants(dimension: str | Dimension, capitalised: bool = False) -> dict[str, str]:
+    """Label -> the text the model would write for it (capitalised like the greedy answer's label)."""
+    return {label: (label.capitalize() if capitalised else label) for label in get_dimension(dimension).labels}
+
+
+def trie_nodes(sequences: Mapping[str, Sequence[int]]) -> list[TokenPath]:
+    """Every proper prefix of the token sequences (root ``()`` first): the contexts whose next-token
+    distributions the sequences' probabilities need."""
+    nodes = {tuple(seq[:k]) for seq in sequences.values() for k in range(len(seq))}
+    return sorted(nodes, key=lambda n: (len(n), n))
+
+
+def maximal_paths(nodes: Sequence[TokenPath]) -> list[TokenPath]:
+    """The nodes that are no other node's prefix: one teacher-forced pass along each covers all ``nodes``."""
+    return [n for n in nodes if not any(len(o) > len(n) and o[: len(n)] == n for o in nodes)]
+
+
+def sequence_probabilities(
+    sequences: Mapping[str, Sequence[int]], logprobs_at: Callable[[TokenPath], Sequence[float]]
+) -> dict[str, float]:
+    """Probability of each token sequence: the product of its tokens' next-token probabilities.
+
+    ``logprobs_at(node)`` is the log-softmax over the vocabulary after the context extended by ``node``.
+    """
+    cache: dict[TokenPath, Sequence[float]] = {}
+    out = {}
+    for name, seq in sequences.items():
+        total = 0.0
+        for k, token in enumerate(seq):
+            node = tuple(seq[:k])
+            if node not in cache:
+                cache[node] = logprobs_at(node)
+            total += float(cache[node][token])
+        out[name] = math.exp(total)
+    return out
+
+
+def format_readout(greedy: str, score: float, dimension: str | Dimension, source: str) -> str:
+    """The answer handed to the harness: the greedy answer, then ``expected score (<source>): <label> <score>``.
+
+    The label is the bin of the expected score, so the parsed label and score agree.
+    """
+    if source not in ("digits", "label"):
+        raise ValueError(f"readout source must be 'digits' or 'label', got {source!r}")
+    dim = get_dimension(dimension)
+    score = round(score, 3)  # the label is the bin of the printed score
+    # The greedy answer stays verbatim (even when empty or blank) so split_readout gives it back exactly.
+    return f"{greedy}\n\n{READOUT_CUE} ({source}): {dim.label_for(score)} {score:.3f}"
+
+
+def split_readout(text: str) -> tuple[str, dict | None]:
+    """Undo :func:`format_readout`: ``(greedy answer, {"source", "label", "score"})``, or ``(text, None)``."""
+    m = _READOUT_LINE.search(text)
+    if m is None:
+        return text, None
+    return text[: m.start()], {"source": m["source"], "label": m["label"], "score": float(m["score"])}

@@ -1,0 +1,296 @@
+"""Expected-score readout: the pure functions, the model wrapper on a tiny Qwen2.5-VL, and the real CLI."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from conftest import TINY_MODEL_ARGS, lmms_eval_command, load_results, offline_env, run_cli
+from cogip_tasks.dimensions import DIMENSIONS, get_dimension
+from cogip_tasks.readout import (
+    clip_to_range,
+    expected_label_value,
+    expected_number,
+    format_readout,
+    label_position,
+    maximal_paths,
+    place_values,
+    score_span,
+    sequence_probabilities,
+    split_readout,
+    trie_nodes,
+)
+from cogip_tasks.scoring import parse_answer
+
+# -- pure functions ----------------------------------------------------------------------------------------------
+
+
+def test_place_values_and_expected_number():
+    assert place_values("7.234") == [1, 0.1, 0.01, 0.001]
+    assert place_values("12") == [10, 1]
+    assert place_values(".5") == [0.1]
+    with pytest.raises(ValueError):
+        place_values("-2")
+    one_hot = lambda d: [1.0 if v == d else 0.0 for v in range(10)]  # noqa: E731
+    assert expected_number("7.25", [one_hot(7), one_hot(2), one_hot(5)]) == pytest.approx(7.25)
+    half = [0.0] * 10
+    half[6] = half[8] = 0.5  # E[d] = 7 at every position; unnormalised mass is renormalised
+    assert expected_number("3.1", [half, [2 * p for p in half]]) == pytest.approx(7.7)
+    with pytest.raises(ValueError, match="2 digits"):
+        expected_number("7.2", [half])
+
+
+def test_expected_label_value_uses_bin_midpoints():
+    aes = get_dimension("aesthetics")
+    assert expected_label_value({"high": 1.0}, aes) == pytest.approx(aes.bin_midpoint("high"))
+    mixed = expected_label_value({"low": 1.0, "very high": 3.0}, aes)
+    assert mixed == pytest.approx((aes.bin_midpoint("low") + 3 * aes.bin_midpoint("very high")) / 4)
+    val = get_dimension("emotional_valence")
+    assert expected_label_value({"negative": 0.5, "positive": 0.5, "neutral": 0.0}, val) == pytest.approx(0.0)
+    with pytest.raises(KeyError, match="not labels of aesthetics"):
+        expected_label_value({"positive": 1.0}, aes)
+    assert clip_to_range(1.4, "memorability") == 1.0 and clip_to_range(-4, "emotional_valence") == -3.0
+
+
+@pytest.mark.parametrize(
+    "text, dim, number, factor",
+    [
+        ("high 7.234", "aesthetics", "7.234", 1.0),
+        ("negative -2 since it is sad", "emotional_valence", "2", -1.0),
+        ("Rating: 65% memorable", "memorability", "65", 0.01),
+        ("On a scale of 0 to 10 I give 7.5/10. high", "aesthetics", "7.5", 1.0),
+        ("Score: 3, though high 7.2 looks nicer", "aesthetics", "3", 1.0),  # the parser's choice, not the last
+    ],
+)
+def test_score_span_finds_the_number_the_parser_reads(text, dim, number, factor):
+    start, end, f = score_span(text, dim)
+    assert text[start:end] == number
+    assert f == pytest.approx(factor)
+    assert f * float(number) == pytest.approx(parse_answer(text, dim).score)
+
+
+def test_score_span_none_without_a_usable_score():
+    assert score_span("a calm street", "aesthetics") is None
+    assert score_span("high 12.5", "aesthetics") is None  # out of range
+
+
+def test_label_position():
+    assert label_position("The image: very high 8.1", "aesthetics", before=21) == (11, False)
+    assert label_position("High 8.1", "aesthetics", before=5) == (0, True)
+    assert label_position("low mood, so negative -1", "emotional_valence", before=22) == (13, False)
+    assert label_position("no label here 5", "aesthetics", before=14) == (0, False)
+
+
+def test_token_trie_and_sequence_probabilities():
+    seqs = {"very low": [5, 1], "low": [1], "very high": [5, 2], "high": [2], "medium": [3, 4]}
+    nodes = trie_nodes(seqs)
+    assert nodes == [(), (3,), (5,)]
+    assert maximal_paths(nodes) == [(3,), (5,)]
+    # A fixed next-token distribution over a vocabulary of 6, the same after every context.
+    q = [0.0, 0.2, 0.1, 0.3, 0.25, 0.15]
+    probs = sequence_probabilities(seqs, lambda node: [math.log(p) if p else -math.inf for p in q])
+    assert probs == pytest.approx({"very low": 0.03, "low": 0.2, "very high": 0.015, "high": 0.1, "medium": 0.075})
+
+
+@pytest.mark.parametrize("dim", list(DIMENSIONS))
+def test_readout_line_wins_over_the_greedy_numbers(dim):
+    d = DIMENSIONS[dim]
+    greedy = f"Score: {d.high:g}. Rated {d.low:g} to {d.high:g}, {d.labels[0]} {d.low:g}"
+    for score in (d.low, d.midpoint, d.high, d.low + 0.1234 * (d.high - d.low)):
+        text = format_readout(greedy, score, d, "digits")
+        parsed = parse_answer(text, d)
+        assert parsed.score == pytest.approx(round(score, 3)) and parsed.failure is None
+        assert parsed.label == d.label_for(round(score, 3))
+        assert split_readout(text) == (greedy, {"source": "digits", "label": d.label_for(round(score, 3)), "score": round(score, 3)})
+    for blank in ("", "\n\n\n"):  # a random model's answer: kept verbatim
+        assert split_readout(format_readout(blank, d.low, d, "label"))[0] == blank
+        assert split_readout(format_readout(blank, d.low, d, "label").strip())[0] == ""  # lmms-eval strips answers
+    assert split_readout("plain answer 7") == ("plain answer 7", None)
+
+
+# -- the model wrapper on a tiny random Qwen2.5-VL -------------------------------------------------------------
+
+
+@pytest.fixture()
+def wrapper(tiny_qwen_dir):
+    from cogip_tasks.models.cogip_expected import CogIPExpected
+
+    # The harness's own model_args parsing, as `--model_args` would be read.
+    return CogIPExpected.create_from_arg_string(f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS},dtype=float32",
+                                                {"batch_size": 4})
+
+
+def _images(n):
+    from cogip_tasks.synthetic import procedural_image
+
+    return [[procedural_image(seed)] for seed in range(n)]
+
+
+def _answer(model, answers, dims, readout, contexts=None):
+    """Run the wrapper with the greedy answers forced to ``answers`` (its logits stay the model's own)."""
+    from cogip_tasks.models.cogip_expected import ForcedAnswers
+
+    tok = model.tokenizer
+    model.readout = readout
+    model.generate_kwargs = {"logits_processor": [ForcedAnswers([tok.encode(a) for a in answers], tok.eos_token_id)]}
+    contexts = contexts or [f"Rate image {i}." for i in range(len(answers))]
+    return model.answer_batch(contexts, _images(len(answers)), [get_dimension(d) for d in dims], {"max_new_tokens": 24})
+
+
+class FixedHead(torch.nn.Module):
+    """A stub lm head: the same next-token distribution ``q`` after every context."""
+
+    def __init__(self, vocab: int, q: dict[int, float]):
+        super().__init__()
+        logits = torch.full((vocab,), -1e4)
+        for token, p in q.items():
+            logits[token] = math.log(p)
+        self.register_buffer("logits", logits)
+
+    def forward(self, hidden):
+        return self.logits.expand(*hidden.shape[:-1], -1)
+
+
+def test_expected_digits_exact_with_a_stub_head(wrapper):
+    tok = wrapper.tokenizer
+    digit = {d: tok.convert_tokens_to_ids(str(d)) for d in range(10)}
+    # Digits 2 and 6 with weights 1:3 (and mass on a non-digit, which the readout renormalises away): E[d] = 5.
+    wrapper.model.lm_head = FixedHead(wrapper.model.config.text_config.vocab_size, {digit[2]: 0.1, digit[6]: 0.3, 7: 0.6})
+    out = _answer(wrapper, ["high 7.25", "negative -2", "The image is fine: Score 0.40"],
+                  ["aesthetics", "emotional_valence", "memorability"], "expected_digits")
+    greedy, lines = zip(*map(split_readout, out))
+    assert greedy == ("high 7.25", "negative -2", "The image is fine: Score 0.40")
+    assert [line["source"] for line in lines] == ["digits"] * 3
+    assert [parse_answer(o, d).score for o, d in zip(out, ["aesthetics", "emotional_valence", "memorability"])] == [
+        5.55,  # 5 + 0.5 + 0.05
+        -3.0,  # -5, clipped to the valence range
+        1.0,  # 5.55 clipped to memorability's range
+    ]
+
+
+def test_expected_label_exact_with_a_stub_head(wrapper):
+    tok = wrapper.tokenizer
+    ne, gative, utral, posi, tive = (tok.convert_tokens_to_ids(t) for t in ("ne", "gative", "utral", "posi", "tive"))
+    assert tok.encode("negative") == [ne, gative] and tok.encode("neutral") == [ne, utral]
+    assert tok.encode("positive") == [posi, tive]
+    wrapper.model.lm_head = FixedHead(wrapper.model.config.text_config.vocab_size,
+                                      {ne: 0.3, gative: 0.1, utral: 0.2, posi: 0.2, tive: 0.2})
+    # P(negative) = .3 * .1, P(neutral) = .3 * .2, P(positive) = .2 * .2 -> (3 * -1.5 + 6 * 0 + 4 * 1.5) / 13.
+    # "negative -2" takes the "ne" branch greedily; "positive 1" needs the teacher-forced pass for it.
+    out = _answer(wrapper, ["negative -2", "positive 1"], ["emotional_valence"] * 2, "expected_label")
+    assert [split_readout(o)[1]["score"] for o in out] == [round(1.5 / 13, 3)] * 2
+    # expected_digits falls back to the labels when the answer has no number.
+    out = _answer(wrapper, ["neutral, no number"], ["emotional_valence"], "expected_digits")
+    assert split_readout(out[0])[1] == {"source": "label", "label": "positive", "score": round(1.5 / 13, 3)}
+    assert wrapper.readout_counts["label_fallback"] == 1
+
+
+def _teacher_forced_logits(model, context, image, answer):
+    """Logits of one full forward pass over prompt + answer: the reference the readout must match."""
+    inputs = model._inputs([context], [image])
+    answer_ids = torch.tensor([model.tokenizer.encode(answer)])
+    ids = torch.cat([inputs["input_ids"], answer_ids], 1)
+    extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
+    with torch.no_grad():
+        logits = model.model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                             mm_token_type_ids=torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(answer_ids)], 1),
+                             **extra).logits[0]
+    return logits[inputs["input_ids"].shape[1] - 1 :]  # row j: the distribution of answer token j
+
+
+def test_readout_matches_a_teacher_forced_reference(wrapper):
+    """Random weights: the digit and label readouts equal values computed from one full forward pass."""
+    tok = wrapper.tokenizer
+    answer, context = "high 7.25", "Rate image 0."
+    ref = _teacher_forced_logits(wrapper, context, _images(1)[0], answer)
+    ids = tok.encode(answer)
+    digit_ids = [tok.convert_tokens_to_ids(str(d)) for d in range(10)]
+    digits = [j for j, t in enumerate(ids) if tok.decode([t]).isdigit()]
+    expected = expected_number("7.25", [torch.softmax(ref[j, digit_ids], -1).tolist() for j in digits])
+    out = _answer(wrapper, [answer], ["aesthetics"], "expected_digits", [context])
+    assert split_readout(out[0])[1]["score"] == pytest.approx(expected, abs=1.5e-3)
+
+    # Labels at answer position 0: the "very" branch is not on the greedy path ("high"), so it comes from the
+    # extra teacher-forced pass; the reference reads it from a full pass over "very high".
+    ref_very = _teacher_forced_logits(wrapper, context, _images(1)[0], "very high")
+    logp0, logp_very = torch.log_softmax(ref[0], -1), torch.log_softmax(ref_very[1], -1)
+    aes = get_dimension("aesthetics")
+    probs = {}
+    for label in aes.labels:
+        seq = tok.encode(label)
+        probs[label] = math.exp(logp0[seq[0]] + (logp_very[seq[1]] if len(seq) > 1 else 0.0))
+    assert tok.encode("very") == [tok.encode("very high")[0]] and all(len(tok.encode(lab)) <= 2 for lab in aes.labels)
+    out = _answer(wrapper, [answer], ["aesthetics"], "expected_label", [context])
+    assert split_readout(out[0])[1]["score"] == pytest.approx(expected_label_value(probs, aes), abs=1.5e-3)
+
+
+def test_batched_equals_one_by_one(wrapper):
+    answers = ["very high 8.75", "The image is sad: negative -1", "medium 0.55", "no score at all"]
+    dims = ["aesthetics", "emotional_valence", "memorability", "funniness"]
+    contexts = [f"Rate image {i}, {'with a longer prompt ' * i}please." for i in range(4)]  # unequal padding
+    for readout in ("greedy", "expected_digits", "expected_label"):
+        batched = _answer(wrapper, answers, dims, readout, contexts)
+        single = [_answer_single(wrapper, a, d, readout, c, i) for i, (a, d, c) in enumerate(zip(answers, dims, contexts))]
+        for b, s, d in zip(batched, single, dims):
+            assert split_readout(b)[0] == split_readout(s)[0]
+            if readout == "greedy":
+                assert b == s
+            else:
+                assert parse_answer(b, d).score == pytest.approx(parse_answer(s, d).score, abs=1.1e-3)
+                assert split_readout(b)[1]["source"] == split_readout(s)[1]["source"]
+
+
+def _answer_single(model, answer, dim, readout, context, seed):
+    from cogip_tasks.models.cogip_expected import ForcedAnswers
+
+    tok = model.tokenizer
+    model.readout = readout
+    model.generate_kwargs = {"logits_processor": [ForcedAnswers([tok.encode(answer)], tok.eos_token_id)]}
+    return model.answer_batch([context], [_images(seed + 1)[seed]], [get_dimension(dim)], {"max_new_tokens": 24})[0]
+
+
+def test_unknown_readout_is_rejected(tiny_qwen_dir):
+    from cogip_tasks.models.cogip_expected import CogIPExpected
+
+    with pytest.raises(ValueError, match="readout='mean'"):
+        CogIPExpected(pretrained=str(tiny_qwen_dir), readout="mean", device="cpu", device_map="cpu")
+
+
+def test_manifest_registers_a_simple_model():
+    import lmms_eval.models as registry
+    from cogip_tasks.models import cogip_expected_manifest
+
+    manifest = cogip_expected_manifest()
+    assert manifest.model_id == "cogip_expected" and manifest.chat_class_path is None
+    assert "cogip_expected" in registry.list_available_models()  # through the installed entry point
+    assert registry.get_model("cogip_expected").__name__ == "CogIPExpected"
+
+
+# -- the real lmms-eval CLI --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_lmms_eval_cli_runs_cogip_expected(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """``lmms-eval --model cogip_expected`` through the entry point alone (no LMMS_EVAL_PLUGINS)."""
+    from cogip_tasks.__main__ import TASKS_PATH
+    from cogip_tasks.results import latest_results_file, read_samples, samples_file
+
+    out = tmp_path / "out"
+    cmd = lmms_eval_command(tiny_qwen_dir, "cogip", out, "--include_path", str(TASKS_PATH), model="cogip_expected")
+    cmd[cmd.index("--model_args") + 1] += ",readout=expected_digits,dtype=float32"
+    run_cli(cmd, offline_env(COGIP_DATASET=str(sample_dataset_dir)), tmp_path)
+
+    results = load_results(out)
+    for key, dim in DIMENSIONS.items():
+        # A random model rarely writes a number: expected_digits falls back to the labels, so every answer parses.
+        assert results["results"][dim.task_name]["parse_rate,none"] == 1.0
+        samples = read_samples(samples_file(latest_results_file(out), dim.task_name))
+        assert len(samples) == 5
+        for s in samples:
+            answer = s["filtered_resps"]  # the sample log keeps the whole answer: greedy text + readout line
+            answer = answer[0] if isinstance(answer, list) else answer
+            _, line = split_readout(answer)
+            assert line is not None and line["source"] in ("digits", "label"), answer
+            assert s["srcc"]["pred"] == line["score"] and dim.in_range(line["score"])
