@@ -82,9 +82,17 @@ def test_bad_dataset_stops_the_run_naming_column_row_and_value(entry, tiny_qwen_
         assert proc.returncode == 1
 
 
-def test_offline_demo_prints_the_results_table(tmp_path):
+def test_offline_demo_prints_both_tables_and_builds_the_leaderboard(tmp_path):
     proc = run_cli([str(Path(sys.executable).with_name("cogip-demo")), "--workdir", str(tmp_path / "demo"),
                     "--n-test", "3"], offline_env(), tmp_path)
-    assert "| cogip (mean) |" in proc.stdout
-    for task in TASKS:
-        assert f"| {task} |" in proc.stdout
+    greedy, expected = proc.stdout.split("### greedy readout")[1].split("### expected readout")
+    for table in (greedy, expected):
+        assert "| cogip (mean) |" in table
+        for task in TASKS:
+            assert f"| {task} |" in table
+    # the expected-score readout always yields a score: parse_rate 1 for the group
+    group_row = next(line for line in expected.splitlines() if line.startswith("| cogip (mean) |"))
+    assert group_row.split("|")[-3].strip() == "1.000"
+    page = tmp_path / "demo" / "leaderboard" / "index.html"
+    assert "tiny Qwen2.5-VL, expected readout" in page.read_text()
+    assert len(list((tmp_path / "demo" / "leaderboard" / "plots").glob("*.png"))) == 5
