@@ -2,8 +2,9 @@
 
     cogip-eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct --tasks cogip
 
-One difference: lmms-eval logs an evaluation that failed (a bad dataset row, a model that did not load) and
-still exits 0; ``cogip-eval`` exits 1 then, so scripts and CI notice.
+Two differences: lmms-eval logs an evaluation that failed (a bad dataset row, a model that did not load) and
+still exits 0; ``cogip-eval`` exits 1 then, so scripts and CI notice. And lmms-eval 0.7.3 logs its tracker
+arguments with ``$HF_TOKEN`` in them; ``cogip-eval`` masks the token in every log line.
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ def main(argv: list[str] | None = None) -> None:
     import lmms_eval.__main__ as lmms_eval_entry
     from lmms_eval.cli.dispatch import main as lmms_eval_main
 
+    _mask_hf_token()
     failures = _record_failures(lmms_eval_entry)
     sys.argv = ["lmms-eval", *(sys.argv[1:] if argv is None else argv)]
     lmms_eval_main()
     if failures:
         sys.exit(1)
+
+
+def _mask_hf_token() -> None:
+    """Replace $HF_TOKEN in every loguru message (a patcher outlives lmms-eval's ``logger.remove()``)."""
+    token = os.environ.get("HF_TOKEN")
+    if not token:
+        return
+    from loguru import logger
+
+    logger.configure(patcher=lambda record: record.update(message=record["message"].replace(token, "***")))
 
 
 def _record_failures(module) -> list[BaseException]:

@@ -67,6 +67,16 @@ def test_console_script_route_passes_arguments_through(tiny_qwen_dir, sample_dat
     assert all(s["token_counts"][0]["output_tokens"] <= 8 for s in samples)  # so did --gen_kwargs
 
 
+def test_console_script_never_prints_the_hf_token(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    secret = "hf_cogipTestSecret0123456789"
+    env = offline_env(COGIP_DATASET=str(sample_dataset_dir), HF_TOKEN=secret)
+    command = lmms_eval_command(tiny_qwen_dir, "cogip_aesthetics", tmp_path / "out", "--limit", "1")
+    command[0] = str(Path(sys.executable).with_name("cogip-eval"))
+    proc = run_cli(command, env, tmp_path)
+    assert "Evaluation tracker args" in proc.stdout + proc.stderr  # the line lmms-eval puts the token in
+    assert secret not in proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("entry", ["lmms-eval", "cogip-eval"])
 def test_bad_dataset_stops_the_run_naming_column_row_and_value(entry, tiny_qwen_dir, sample_dataset_dir, tmp_path):
     test = datasets.load_dataset(str(sample_dataset_dir), split="test")
