@@ -452,9 +452,18 @@ def test_push_refuses_incomplete_or_unclean_builds(small, built, tmp_path):
     push(dirty, "someone/x", dry_run=True, echo=lambda _: None)  # without --strict it is allowed
 
 
+def online(monkeypatch) -> None:
+    """Lift huggingface_hub's offline mode (the test command sets HF_HUB_OFFLINE=1): these tests stay local."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
 def test_push_makes_one_commit_through_hfapi(built, monkeypatch):
     """The real HfApi and CommitOperation objects; only the methods that would touch the network are replaced."""
     from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelete, HfApi
+
+    online(monkeypatch)
 
     calls: dict[str, list] = {}
 
@@ -504,8 +513,10 @@ class _Unauthorized(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_push_rejected_token_is_a_clear_error_without_the_token(built):
+def test_push_rejected_token_is_a_clear_error_without_the_token(built, monkeypatch):
     from huggingface_hub import HfApi
+
+    online(monkeypatch)
 
     server = http.server.HTTPServer(("127.0.0.1", 0), _Unauthorized)
     threading.Thread(target=server.serve_forever, daemon=True).start()
