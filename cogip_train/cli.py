@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from cogip_tasks.dimensions import DIMENSION_KEYS, get_dimension
+from cogip_tasks.files import atomic_write, write_text
 
 from .soft_label import DISTRIBUTIONS
 from .trainer import MODES
@@ -103,16 +104,10 @@ def use_bf16(choice: str) -> bool:
     return choice == "bf16"
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_log(output_dir: Path, log_history: list[dict], settings: dict) -> None:
     """train_log.json (every logged step) and loss_curve.png, each written to a temp name then renamed."""
     payload = json.dumps({"settings": settings, "log_history": log_history}, indent=1, default=str)
-    _write_atomic(output_dir / OUTPUT_FILES["log"], lambda p: p.write_text(payload))
+    write_text(output_dir / OUTPUT_FILES["log"], payload)
     steps = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
     if not steps:
         return
@@ -125,7 +120,7 @@ def write_log(output_dir: Path, log_history: list[dict], settings: dict) -> None
     ax.plot(*zip(*steps), marker="o", markersize=2)
     ax.set(xlabel="step", ylabel="training loss", title=f"cogip-train ({settings.get('loss')} loss)")
     fig.tight_layout()
-    _write_atomic(output_dir / OUTPUT_FILES["plot"], lambda p: fig.savefig(p, format="png"))
+    atomic_write(output_dir / OUTPUT_FILES["plot"], lambda handle: fig.savefig(handle, format="png"))
     plt.close(fig)
 
 

@@ -119,7 +119,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .report import compare_markdown
-    from .submission import write_text
+    from ..files import write_text
 
     truth = load_ground_truth(args.dataset)
     models = []
@@ -131,7 +131,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             return 1
     text = compare_markdown(models[0], models[1], truth)
     if args.out:
-        write_text(text, args.out)
+        write_text(args.out, text)
     print(text, end="")
     return 0
 

@@ -20,7 +20,8 @@ import numpy as np
 from ..dimensions import DIMENSIONS, Dimension
 from ..scoring import PARSER_VERSION
 from .stats import Difference, mean_srcc, mean_srcc_interval, paired_difference, rank, reference_predictors
-from .submission import nan_to_none, package_version, write_bytes, write_json, write_text
+from ..files import write_bytes, write_text
+from .submission import nan_to_none, package_version, write_json
 from .verify import GroundTruth, Verified
 
 PLOTS_DIR = "plots"
@@ -259,12 +260,12 @@ def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path
     """Write leaderboard.md, index.html, leaderboard.json and plots/*.png (each file written atomically)."""
     out = Path(out_dir)
     (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
-    written = {"markdown": write_text(to_markdown(board), out / "leaderboard.md"),
-               "html": write_text(to_html(board), out / "index.html"),
+    written = {"markdown": write_text(out / "leaderboard.md", to_markdown(board)),
+               "html": write_text(out / "index.html", to_html(board)),
                "json": write_json(to_json(board), out / "leaderboard.json")}
     for i, r in enumerate(board.rows, start=1):
         if r.name in board.plots:
-            written[f"plot:{r.name}"] = write_bytes(board.plots[r.name], out / PLOTS_DIR / plot_filename(i, r.name))
+            written[f"plot:{r.name}"] = write_bytes(out / PLOTS_DIR / plot_filename(i, r.name), board.plots[r.name])
     return written
 
 

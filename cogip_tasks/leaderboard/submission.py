@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ..dimensions import DIMENSIONS
+from ..files import write_text
 from ..results import GROUP, latest_results_file, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
 
@@ -173,28 +172,7 @@ def submission_from_output(output_path: str | Path, name: str | None = None, res
 
 def write_json(data: Any, path: str | Path) -> Path:
     """Write JSON atomically (temp file, then rename), never with NaN tokens."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n", path)
-    return path
-
-
-def write_bytes(data: bytes, path: str | Path) -> Path:
-    """Write a file atomically: a reader never sees half of it, a crash never leaves half of it."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text(text: str, path: str | Path) -> Path:
-    return write_bytes(text.encode("utf-8"), path)
+    return write_text(path, json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def read_submission(path: str | Path) -> dict:
