@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from .dimensions import Dimension, get_dimension
-from .scoring import parse_answer
+from .scoring import label_pattern, parse_answer
 
 READOUTS = ("greedy", "expected_digits", "expected_label")
 DIGITS = "0123456789"
@@ -113,19 +113,13 @@ def score_span(text: str, dimension: str | Dimension) -> tuple[int, int, float] 
     return None
 
 
-def _label_regex(dim: Dimension) -> re.Pattern[str]:
-    words = sorted(dim.labels, key=len, reverse=True)  # "very high" before "high"
-    return re.compile(r"(?<![\w-])(" + "|".join(r"[ -]+".join(map(re.escape, w.split())) for w in words) + r")(?![\w-])",
-                      re.IGNORECASE)
-
-
 def label_position(text: str, dimension: str | Dimension, before: int | None = None) -> tuple[int, bool]:
     """Where the answer names its label: ``(char offset, capitalised)``; ``(0, False)`` when it names none.
 
     With ``before`` (the score's offset) it is the last label ahead of the score, as the parser pairs them;
     otherwise the first label of the answer.
     """
-    matches = list(_label_regex(get_dimension(dimension)).finditer(text))
+    matches = list(label_pattern(dimension).finditer(text))
     if before is not None:
         ahead = [m for m in matches if m.end() <= before]
         matches = ahead[-1:] or matches[:1]

@@ -21,6 +21,7 @@ without a number dropped) for comparison with the published figures.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import NamedTuple
@@ -65,18 +66,16 @@ def _clean(text: str) -> str:
     return re.sub(r"[*_`#>|\\]", " ", text)  # markdown emphasis, code, headings, quotes, tables
 
 
-def _label_pattern(dim: Dimension) -> re.Pattern[str]:
-    words = sorted(dim.labels, key=len, reverse=True)  # "very high" before "high"
+@functools.lru_cache(maxsize=None)
+def label_pattern(dimension: str | Dimension) -> re.Pattern[str]:
+    """The dimension's label words as a regex (any case, "very high" before "high", space or hyphen inside)."""
+    words = sorted(get_dimension(dimension).labels, key=len, reverse=True)
     alternatives = "|".join(r"[\s-]+".join(map(re.escape, w.split())) for w in words)
     return re.compile(rf"(?<![\w-])({alternatives})(?![\w-])", re.IGNORECASE)
 
 
-_LABEL_PATTERNS: dict[str, re.Pattern[str]] = {}
-
-
 def _labels_in(text: str, dim: Dimension) -> list[tuple[int, str]]:
-    pattern = _LABEL_PATTERNS.get(dim.key) or _LABEL_PATTERNS.setdefault(dim.key, _label_pattern(dim))
-    return [(m.end(), " ".join(m.group(1).lower().replace("-", " ").split())) for m in pattern.finditer(text)]
+    return [(m.end(), " ".join(m.group(1).lower().replace("-", " ").split())) for m in label_pattern(dim).finditer(text)]
 
 
 def _scale_spans(text: str) -> set[tuple[int, int]]:
