@@ -7,36 +7,40 @@ Layout of the output (a Hub dataset repo as is)::
     data/<dimension_key>/<split>-00000-of-00001.parquet
 
 Configs: ``default`` reads every dimension's shards, ``<dimension_key>`` one dimension's. The folder is written
-under a temporary name next to ``out`` and renamed into place only when complete, so a failed build leaves no
-partial output (and an older build stays untouched).
+under a temporary name next to ``out`` and moved into place only when complete, so a failed build leaves no
+partial output (and an older build stays untouched); only the files an earlier build wrote are ever replaced
+(:mod:`hub_upload.outdir`). The ``test`` split is the release's own draw by default (:mod:`hub_upload.testsplit`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
 import shutil
-import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from cogip_tasks.errors import CogIPError
 from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.files import sha256_file
 
 from .audit import AuditReport, audit_release
-from .release import Item, Release, read_release
+from .outdir import MANIFEST, check_output, clean_leftovers, replace_output, work_folder
+from .release import InputError, Item, Release, messages_path, read_release
+from .testsplit import (DEFAULT_DRAW_ORDER, DEFAULT_SEED, TEST_PER_DIMENSION, TestIds, check_test_size,
+                        pinned_indices, release_draw)
 
 SPLITS = ("train", "test", "test_full")
-MANIFEST = "cogip_build.json"
-DEFAULT_SEED = 42
-TEST_PER_DIMENSION = 120  # the paper's 480-item test set: 120 per dimension
+# More missing or unreadable images than this share of those the release names: a wrong --images folder, not a
+# few bad files (a real set loses none; a handful of bad downloads stays far below it).
+MAX_MISSING_SHARE = 0.05
 ROW_GROUP_SIZE = 100  # the Hub's choice for image datasets: the viewer reads one small group at a time
 MAX_SHARD_BYTES = 500 * 1024 * 1024
-BUILDER_VERSION = 1  # bump when the output for the same inputs changes
+BUILDER_VERSION = 2  # bump when the output for the same inputs changes (2: the release's test draw, stand-in flag)
 # Image rows the build cannot embed; they are left out (and stay findings).
 UNUSABLE = ("missing_image", "unreadable_image")
 
@@ -58,20 +62,26 @@ def features():
     )
 
 
-class AuditFailed(RuntimeError):
+class AuditFailed(CogIPError, RuntimeError):
     """``--strict`` and the audit has open findings: nothing was written."""
 
     def __init__(self, report: AuditReport):
         self.report = report
-        super().__init__(f"audit failed in strict mode with {len(report.open_findings)} open finding(s); nothing written")
+        first = report.open_findings[0] if report.open_findings else "none"
+        super().__init__(f"audit failed in strict mode with {len(report.open_findings)} open finding(s) "
+                         f"(first: {first}); nothing written")
 
 
 @dataclass
 class BuildOptions:
     seed: int = DEFAULT_SEED
     test_per_dimension: int = TEST_PER_DIMENSION
+    draw_order: tuple[str, ...] = DEFAULT_DRAW_ORDER  # release names, the order the draw visits them
+    test_ids: TestIds | None = None  # pins the test split (seed, size and order then play no part)
     strict: bool = False
-    drop_suspicious: bool = False
+    drop_suspicious: bool = False  # default keep: the paper's protocol kept Memorability's placeholder zeros
+    force: bool = False  # build into an --out holding foreign files (left untouched)
+    allow_missing_images: bool = False  # build even if more than MAX_MISSING_SHARE of the images are unusable
     max_shard_bytes: int = MAX_SHARD_BYTES
     progress: bool = True
 
@@ -85,14 +95,6 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
 
 
-def sample_test(pool: list[Item], n: int, seed: int, dimension_index: int) -> list[Item]:
-    """``n`` items drawn without replacement by ``numpy.random.default_rng([seed, dimension_index])``, in pool order."""
-    if n >= len(pool):
-        return list(pool)
-    picked = np.random.default_rng([seed, dimension_index]).choice(len(pool), size=n, replace=False)
-    return [pool[i] for i in sorted(picked.tolist())]
-
-
 def _first_of_each(items: list[Item]) -> list[Item]:
     seen, kept = set(), []
     for item in items:
@@ -102,20 +104,67 @@ def _first_of_each(items: list[Item]) -> list[Item]:
     return kept
 
 
+def test_split_record(options: BuildOptions) -> dict:
+    """How ``test`` was chosen, for the manifest and the card."""
+    if options.test_ids is not None:
+        return {"method": "ids", "ids_file_sha256": options.test_ids.sha256, "count": len(options.test_ids.ids)}
+    return {"method": "release_draw", "seed": options.seed, "per_dimension": options.test_per_dimension,
+            "order": list(options.draw_order),
+            "procedure": "random.seed(seed); for each dimension in order: sorted(random.sample(range(N), n)) over "
+                         "the N entries of test_msg_file/<Dim>/<Dim>_messages.json, the whole pool when n == N"}
+
+
+def _pools(release: Release) -> dict[str, list[Item]]:
+    """Dimension key -> the test pool's entries in messages-file order (index = entry number)."""
+    return {key: [i for i in release.test_pool if i.dimension == key] for key in DIMENSIONS}
+
+
+def check_options(release: Release, options: BuildOptions) -> None:
+    """Option values the release cannot satisfy; checked before the (slow) audit."""
+    if options.test_ids is None:
+        pools = _pools(release)
+        check_test_size(options.test_per_dimension, {k: len(v) for k, v in pools.items()},
+                        {k: messages_path(DIMENSIONS[k]) for k in DIMENSIONS})
+
+
+def test_indices(release: Release, options: BuildOptions) -> dict[str, list[int]]:
+    pools = _pools(release)
+    if options.test_ids is not None:
+        return pinned_indices(pools, options.test_ids, {i.id for i in release.training})
+    return release_draw({k: len(v) for k, v in pools.items()}, options.test_per_dimension, options.seed,
+                        options.draw_order)
+
+
 def select_rows(release: Release, report: AuditReport, options: BuildOptions) -> tuple[dict[str, dict[str, list[Item]]], list[str]]:
-    """dimension key -> split -> items, after leaving out unusable (and, if asked, suspicious) rows."""
-    left_out = {i for kind in UNUSABLE for i in report.ids_of(kind)}
+    """dimension key -> split -> items, after leaving out unusable (and, if asked, suspicious) rows.
+
+    The test items are chosen over the release's whole pool (so they are the release's draw), then rows the
+    build cannot or may not keep are left out of it: ``test`` may then hold fewer items, and a note says so.
+    """
+    why: dict[str, str] = {i: "missing or unreadable image" for kind in UNUSABLE for i in report.ids_of(kind)}
     if options.drop_suspicious:
-        left_out |= report.ids_of("suspicious_placeholder")
+        why.update({i: "suspicious placeholder score" for i in report.ids_of("suspicious_placeholder") if i not in why})
     notes = []
     selected: dict[str, dict[str, list[Item]]] = {}
-    for index, (key, dim) in enumerate(DIMENSIONS.items()):
-        train = _first_of_each([i for i in release.training if i.dimension == key and i.id not in left_out])
-        pool = _first_of_each([i for i in release.test_pool if i.dimension == key and i.id not in left_out])
-        test = sample_test(pool, options.test_per_dimension, options.seed, index)
-        if len(pool) < options.test_per_dimension:
-            notes.append(f"{dim.release_name}: test pool has {len(pool)} usable items (< {options.test_per_dimension}); test = the whole pool")
+    picks = test_indices(release, options)
+    for key, raw in _pools(release).items():
+        dim = DIMENSIONS[key]
+        train = _first_of_each([i for i in release.training if i.dimension == key and i.id not in why])
+        pool = _first_of_each([i for i in raw if i.id not in why])
+        drawn = [raw[j] for j in picks[key]]
+        test = _first_of_each([i for i in drawn if i.id not in why])
+        if len(test) < len(drawn):
+            reasons = Counter(why[i.id] for i in drawn if i.id in why)
+            if len(drawn) - len(test) > sum(reasons.values()):
+                reasons["duplicate entry"] = len(drawn) - len(test) - sum(reasons.values())
+            notes.append(f"{dim.release_name}: {len(drawn) - len(test)} of the {len(drawn)} test items chosen are "
+                         "left out (" + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")")
         selected[key] = {"train": train, "test": test, "test_full": pool}
+        empty = [split for split, items in selected[key].items() if not items]
+        if empty:  # an empty shard is no dataset: load_dataset cannot read it
+            raise InputError(f"{dim.release_name}: no rows left for {', '.join(empty)} after leaving out "
+                             f"{len(why)} row(s) (missing or unreadable images"
+                             f"{', suspicious placeholder scores' if options.drop_suspicious else ''}); nothing written")
     return selected, notes
 
 
@@ -160,22 +209,19 @@ def write_shards(items: list[Item], images_root: Path, folder: Path, split: str,
     return paths, num_bytes
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_manifest(tmp: Path, release: Release, report: AuditReport, options: BuildOptions,
-                    rows: dict[str, dict[str, int]], notes: list[str]) -> None:
+                    rows: dict[str, dict[str, int]], notes: list[str], stand_in: str | None) -> None:
     files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
     manifest = {
         "builder": "hub_upload",
         "builder_version": BUILDER_VERSION,
         "options": {"seed": options.seed, "test_per_dimension": options.test_per_dimension,
-                    "strict": options.strict, "drop_suspicious": options.drop_suspicious},
+                    "strict": options.strict, "drop_suspicious": options.drop_suspicious,
+                    "allow_missing_images": options.allow_missing_images},
+        "test_split": test_split_record(options),
+        "suspicious_placeholders": "dropped" if options.drop_suspicious else "kept",
+        "stand_in_images": stand_in is not None,  # push refuses these unless --allow-stand-in
+        "stand_in_evidence": stand_in,
         "release_files": {rel: sha256_file(release.root / rel) for rel in release.files()},
         "rows": rows,
         "notes": notes,
@@ -185,36 +231,59 @@ def _write_manifest(tmp: Path, release: Release, report: AuditReport, options: B
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp`` only if ``out`` is absent, empty or an earlier build (never someone's folder)."""
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
-            raise FileExistsError(f"{out}: exists and is not an earlier build (no {MANIFEST}); choose another --out")
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
+def check_images_root(images_root: Path) -> None:
+    if not images_root.is_dir():
+        raise InputError(f"--images {images_root}: {'not a folder' if images_root.exists() else 'no such folder'}")
+
+
+def check_scores_in_range(report: AuditReport) -> None:
+    """Out-of-range scores are an error, strict or not: they would be published as the human truth."""
+    bad = [f for f in report.findings if f.kind == "score_out_of_range"]
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise InputError(f"{bad[0].file}: {bad[0].id}: {bad[0].message}{more}")
+
+
+def check_image_coverage(report: AuditReport, images_root: Path, allow_missing: bool) -> None:
+    """An empty image set is always an error; a mostly-missing one unless ``allow_missing``."""
+    bad = [f for f in report.findings if f.kind in UNUSABLE]
+    if not bad:
+        return
+    share = len(bad) / max(report.n_images, 1)
+    what = (f"--images {images_root}: {len(bad)} of the {report.n_images} images the release names are missing or "
+            f"unreadable (first: {bad[0].file})")
+    if len(bad) >= report.n_images:
+        raise InputError(f"{what}: no usable image; is this the image root holding <Dimension>/NNNNNN.jpg?")
+    if share > MAX_MISSING_SHARE and not allow_missing:
+        raise InputError(f"{what}: more than {MAX_MISSING_SHARE:.0%}; wrong folder? --allow-missing-images "
+                         "builds without them")
 
 
 def build(release_dir: str | Path, images_dir: str | Path, out_dir: str | Path,
           options: BuildOptions | None = None) -> BuildResult:
-    """Parse, audit and write the dataset folder; raise ReleaseError / AuditFailed before writing anything."""
+    """Parse, audit and write the dataset folder; raise InputError / AuditFailed / OutputConflict before writing."""
     from .card import write_card
+    from .standin import stand_in_evidence
 
     options = options or BuildOptions()
     release = read_release(release_dir)
     images_root, out = Path(images_dir), Path(out_dir)
+    check_images_root(images_root)
+    check_options(release, options)
+    check_output(out, options.force)  # early: refuse before the slow part; checked again at the end
     report = audit_release(release, images_root, progress=options.progress)
+    check_scores_in_range(report)
+    check_image_coverage(report, images_root, options.allow_missing_images)
     if options.drop_suspicious:
         report.resolve("suspicious_placeholder")
     if options.strict and report.open_findings:
         raise AuditFailed(report)
     selected, notes = select_rows(release, report, options)
+    stand_in = stand_in_evidence(release, images_root, report)
     out.parent.mkdir(parents=True, exist_ok=True)
+    cleaned = clean_leftovers(out)
     # A sibling (same filesystem, so the final rename is atomic); mkdir, not mkdtemp, keeps the umask's mode.
-    tmp = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = work_folder(out, "building")
     tmp.mkdir()
     try:
         rows: dict[str, dict[str, int]] = {}
@@ -228,11 +297,14 @@ def build(release_dir: str | Path, images_dir: str | Path, out_dir: str | Path,
             num_bytes.setdefault(key, {})[split] = size
             shard_bytes.setdefault(key, {})[split] = sum(p.stat().st_size for p in paths)
         rows["default"] = {split: sum(rows[k][split] for k in DIMENSIONS) for split in SPLITS}
-        write_card(tmp, features(), rows, num_bytes, shard_bytes, report, options, notes)
-        _write_manifest(tmp, release, report, options, rows, notes)
-        _move_into_place(tmp, out)
+        suspicious_in_test = len(report.ids_of("suspicious_placeholder")
+                                 & {i.id for k in DIMENSIONS for i in selected[k]["test"]})
+        write_card(tmp, features(), rows, num_bytes, shard_bytes, report, options, notes,
+                   test_split_record(options), stand_in, suspicious_in_test)
+        _write_manifest(tmp, release, report, options, rows, notes, stand_in)
+        replace_output(tmp, out, options.force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    return BuildResult(out, report, rows, files, notes)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    return BuildResult(out, report, rows, sorted(manifest["files"]) + [MANIFEST], cleaned + notes)

@@ -14,9 +14,10 @@ from .audit import AuditReport
 
 PAPER_TITLE = "From Pixels to Feelings: Aligning MLLMs with Human Cognitive Perception of Images"
 ARXIV_ID = "2511.22805"
-# Authors are not listed here: the release files do not name them; see the arXiv page.
-CITATION = f"""@misc{{cogip_bench_2025,
+AUTHORS = ("Yiming Chen", "Junlin Han", "Tianyi Bai", "Shengbang Tong", "Filippos Kokkinos", "Philip Torr")
+CITATION = f"""@misc{{chen2025pixels,
   title         = {{{PAPER_TITLE}}},
+  author        = {{{" and ".join(f"{n.split()[-1]}, {' '.join(n.split()[:-1])}" for n in AUTHORS)}}},
   year          = {{2025}},
   eprint        = {{{ARXIV_ID}}},
   archivePrefix = {{arXiv}},
@@ -27,9 +28,25 @@ TAGS = ["cogip-bench", "image-assessment", "aesthetics", "funniness", "emotional
 TASK_CATEGORIES = ["visual-question-answering", "image-text-to-text"]
 SPLIT_TEXT = {
     "train": "the release's 3,200 SFT rows (800 per dimension, images 000000-000799)",
-    "test": "the evaluation set: {n} items per dimension drawn from the test pool (see below)",
+    "test": "the evaluation set: {n} (see below)",
     "test_full": "the whole test pool of the release (images 000800 upward)",
 }
+
+
+# The Hub's size_categories buckets: (upper bound, name), the first bound above the row count wins.
+SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+                   (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T")]
+
+
+def size_category(n_rows: int) -> str:
+    """The Hub's bucket for a dataset of ``n_rows`` distinct rows."""
+    return next((name for bound, name in SIZE_CATEGORIES if n_rows < bound), "n>1T")
+
+
+def distinct_rows(rows) -> int:
+    """Rows of the dataset: train + test_full (``test`` is a subset of ``test_full``)."""
+    return rows["default"]["train"] + rows["default"]["test_full"]
 
 
 def data_files(key: str | None, split: str) -> str | list[str]:
@@ -40,7 +57,7 @@ def data_files(key: str | None, split: str) -> str | list[str]:
 
 
 def card_data(feats, rows, num_bytes, shard_bytes):
-    """``DatasetCardData`` with license, categories, tags, configs and per-config ``dataset_info``."""
+    """``DatasetCardData`` with license, size category, task categories, tags, configs and per-config ``dataset_info``."""
     import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
@@ -61,7 +78,7 @@ def card_data(feats, rows, num_bytes, shard_bytes):
         license="cc-by-4.0",
         language=["en"],
         pretty_name="CogIP-Bench",
-        size_categories=["1K<n<10K"],
+        size_categories=[size_category(distinct_rows(rows))],
         task_categories=TASK_CATEGORIES,
         tags=TAGS,
     )
@@ -78,12 +95,43 @@ def _table(header: list[str], body: list[list[object]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in body])
 
 
-def card_text(rows, report: AuditReport, options, notes: list[str]) -> str:
-    """The prose part of the card."""
-    from .build import SPLITS
+def test_text(test_split: dict) -> str:
+    """How ``test`` was chosen: the release's draw (its order stated) or a pinned id list."""
+    if test_split["method"] == "ids":
+        return (f"**How `test` was chosen.** Pinned to an explicit list of {test_split['count']} ids (`--test-ids`, "
+                f"file sha256 `{test_split['ids_file_sha256']}`), each looked up in the release's test pool; rows are "
+                "kept in pool order. `test_full` holds the whole pool.")
+    n, seed, order = test_split["per_dimension"], test_split["seed"], test_split["order"]
+    how = " (the test_msg_file folder names, sorted)" if list(order) == sorted(order) else " (`--draw-order`)"
+    return f"""**How `test` was drawn.** By the release's own evaluation protocol (`evaluation/qwen/cog_test.py`,
+whose `cog_test.sh` passes `--sample-n 120 --seed 19`; here n = {n}, seed = {seed}): Python `random.seed({seed})`
+once, then for each dimension in turn `sorted(random.sample(range(N), {n}))` over the N entries of its
+`test_msg_file/<Dim>/<Dim>_messages.json`, in file order; a pool of exactly {n} entries is used whole and draws
+nothing (the script samples only when {n} < N; Aesthetics' pool is exactly 120). Dimension order of the draw:
+**{", ".join(order)}**{how}. The release's script took the order from `os.listdir`, which depends on the
+filesystem, and each dimension's draw depends on those before it: these are the paper's exact items if its listdir
+order was this one. Rebuild with `--draw-order` for another order, or `--test-ids FILE` to pin an explicit id
+list. `test_full` holds the whole pool."""
 
+
+def _stand_in_text(stand_in: str | None) -> str:
+    if stand_in is None:
+        return ""
+    return (f"\n> **Stand-in build: not the benchmark's images.** The images here are procedural stand-ins "
+            f"({stand_in}); the scores and prompts are the release's. Use it to try the pipeline only: do not "
+            "evaluate on it or publish it as CogIP-Bench.\n")
+
+
+def card_text(rows, report: AuditReport, options, notes: list[str], test_split: dict | None = None,
+              stand_in: str | None = None, suspicious_in_test: int = 0) -> str:
+    """The prose part of the card."""
+    from .build import SPLITS, test_split_record
+
+    test_split = test_split or test_split_record(options)
     dims = list(DIMENSIONS.values())
-    split_rows = [[f"`{s}`", SPLIT_TEXT[s].format(n=options.test_per_dimension), rows["default"][s]]
+    test_what = (f"{test_split['count']} pinned ids" if test_split["method"] == "ids"
+                 else f"{test_split['per_dimension']} items per dimension drawn from the test pool")
+    split_rows = [[f"`{s}`", SPLIT_TEXT[s].format(n=test_what), rows["default"][s]]
                   + [rows[d.key][s] for d in dims] for s in SPLITS]
     scale_rows = [[d.release_name, f"`{d.key}`", f"{d.low:g} to {d.high:g}", ", ".join(d.labels)] for d in dims]
     audit_lines = [f"- `{kind}`: {count}" for kind, count in report.counts().items()] or ["- no findings"]
@@ -92,11 +140,11 @@ def card_text(rows, report: AuditReport, options, notes: list[str]) -> str:
 CogIP-Bench (Cognition Image Property Benchmark) asks a multimodal LLM to judge four subjective properties of an
 image — aesthetics, funniness, emotional valence and memorability — with a *describe-then-predict* answer
 (`high 7.234`: a label, then a score) and measures agreement with human scores. It accompanies the paper
-*{PAPER_TITLE}* ([arXiv {ARXIV_ID}](https://arxiv.org/abs/{ARXIV_ID})).
-
+*{PAPER_TITLE}* by {", ".join(AUTHORS)} ([arXiv {ARXIV_ID}](https://arxiv.org/abs/{ARXIV_ID})).
+{_stand_in_text(stand_in)}
 This repository was built from the public annotation release by `cogip-upload build` (the `hub_upload` package
 of CogIP); `cogip_build.json` records the options, the sha256 of every input file and of
-every file here, and the full audit.
+every file here, the full audit, how `test` was chosen, and whether the images are stand-ins.
 
 ## Loading
 
@@ -129,12 +177,7 @@ The first five columns match the earlier Hub copy, so tools written for it read 
 
 {_table(["split", "what", "all"] + [d.key for d in dims], split_rows)}
 
-**How `test` was drawn.** For the dimension at position *i* of ({", ".join(DIMENSIONS)}), `test` holds
-{options.test_per_dimension} items drawn without replacement from that dimension's usable test pool with
-`numpy.random.default_rng([{options.seed}, i]).choice(len(pool), {options.test_per_dimension}, replace=False)`,
-kept in pool order (seed **{options.seed}**; a pool of at most {options.test_per_dimension} items is taken whole —
-Aesthetics' pool is exactly 120). The release does not list the paper's own 480 items, so this draw is
-reproducible but need not be the paper's exact sample; `test_full` holds the whole pool.
+{test_text(test_split)}
 {"".join(chr(10) + "- " + n for n in notes)}
 
 ## Audit
@@ -145,11 +188,18 @@ range, disagreement between the release files, suspicious placeholder values); e
 
 {chr(10).join(audit_lines)}
 
-{_placeholder_text(report, options)}
+{_placeholder_text(report, options, suspicious_in_test)}
+
+## Images: sources and licences
+
+The images are embedded as the builder received them{" (here: procedural stand-ins)" if stand_in else ""}. The
+annotation release does not state where the images come from or under which licences they may be shared: their
+sources and licences are **unknown** here. Check them before redistributing the images.
 
 ## License and citation
 
-The annotations are released under CC-BY-4.0.
+The annotation release (scores, labels, prompts) is released under CC-BY-4.0; that licence says nothing about the
+images (see above). Please cite the paper:
 
 ```bibtex
 {CITATION}
@@ -157,8 +207,8 @@ The annotations are released under CC-BY-4.0.
 """
 
 
-def _placeholder_text(report: AuditReport, options) -> str:
-    """Say what the suspicious placeholder findings are and whether the rows were left out."""
+def _placeholder_text(report: AuditReport, options, suspicious_in_test: int = 0) -> str:
+    """Say what the suspicious placeholder findings are, whether the rows were left out, and why that default."""
     first_per_file: dict[str, str] = {}
     for f in report.findings:
         if f.kind == "suspicious_placeholder":
@@ -167,16 +217,21 @@ def _placeholder_text(report: AuditReport, options) -> str:
         return ""
     what = "; ".join(f"`{file}`: {message}" for file, message in first_per_file.items())
     if options.drop_suspicious:
-        return f"Rows with suspicious placeholder scores were **left out** ({what})."
-    return (f"Rows with suspicious placeholder scores are **kept** as released ({what}). Filter them out or rebuild "
-            "with `--drop-suspicious`.")
+        return (f"Rows with suspicious placeholder scores were **left out** (`--drop-suspicious`; {what}). Numbers on "
+                "this `test` split are not comparable with the paper's, whose test items include them.")
+    return (f"Rows with suspicious placeholder scores are **kept** as released ({what}); {suspicious_in_test} of them "
+            "are in `test`. This is the default (`--keep-suspicious`) because the paper's protocol kept them: its test "
+            "pool includes them, so numbers on this `test` split are comparable with the paper's. Filter them out "
+            "or rebuild with `--drop-suspicious` for a cleaner (but not comparable) set.")
 
 
-def write_card(folder: Path, feats, rows, num_bytes, shard_bytes, report: AuditReport, options, notes: list[str]) -> Path:
+def write_card(folder: Path, feats, rows, num_bytes, shard_bytes, report: AuditReport, options, notes: list[str],
+               test_split: dict | None = None, stand_in: str | None = None, suspicious_in_test: int = 0) -> Path:
     from huggingface_hub import DatasetCard
 
     data = card_data(feats, rows, num_bytes, shard_bytes)
-    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_text(rows, report, options, notes)}")
+    text = card_text(rows, report, options, notes, test_split, stand_in, suspicious_in_test)
+    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{text}")
     path = folder / "README.md"
     path.write_text(str(card), encoding="utf-8")
     return path

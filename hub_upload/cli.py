@@ -1,6 +1,7 @@
 """``cogip-upload`` / ``python -m hub_upload``: build, audit and push CogIP-Bench as a Hub dataset.
 
 Exit status: 0 done, 1 the audit failed in --strict mode or the push was refused, 2 bad input or usage.
+Every error is one line on stderr naming the file, field or value; no traceback.
 """
 
 from __future__ import annotations
@@ -10,14 +11,17 @@ import json
 import sys
 from pathlib import Path
 
-from .audit import audit_release
-from .build import DEFAULT_SEED, TEST_PER_DIMENSION, AuditFailed, BuildOptions, build
-from .push import PushError, push
-from .release import ReleaseError, read_release
-from .standin import write_standin_images
+from cogip_tasks.errors import EXIT_FAILURE, EXIT_OK, CogIPError, fail
+from cogip_tasks.files import write_text
 
-EXIT_AUDIT = 1
-EXIT_INPUT = 2
+from .audit import audit_release
+from .build import AuditFailed, BuildOptions, build, check_images_root
+from .push import push
+from .release import InputError, read_release
+from .standin import write_standin_images
+from .testsplit import DEFAULT_DRAW_ORDER, DEFAULT_SEED, TEST_PER_DIMENSION, parse_draw_order, read_test_ids
+
+PROG = "cogip-upload"
 
 
 def _release_args(parser: argparse.ArgumentParser) -> None:
@@ -38,12 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="audit the release and write a Hub dataset folder (Parquet + dataset card)")
     _release_args(b)
-    b.add_argument("--out", required=True, type=Path, help="output folder (replaced only if it holds an earlier build)")
-    b.add_argument("--drop-suspicious", action="store_true",
-                   help="leave out rows with suspicious placeholder scores (e.g. Memorability's 0.000s)")
-    b.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the test split's draw (default {DEFAULT_SEED})")
-    b.add_argument("--test-size", type=int, default=TEST_PER_DIMENSION,
-                   help=f"test items per dimension (default {TEST_PER_DIMENSION}, the paper's 480 in all)")
+    b.add_argument("--out", required=True, type=Path,
+                   help="output folder: new, empty, or an earlier build (only the files its manifest lists are replaced)")
+    b.add_argument("--force", action="store_true",
+                   help="build into an --out that also holds other files (.git/, your notes): they are left untouched")
+    sus = b.add_mutually_exclusive_group()
+    sus.add_argument("--keep-suspicious", dest="drop_suspicious", action="store_false",
+                     help="keep rows with suspicious placeholder scores (Memorability's 0.000s) as released: the "
+                          "default, as the paper's protocol did")
+    sus.add_argument("--drop-suspicious", dest="drop_suspicious", action="store_true",
+                     help="leave those rows out (a cleaner set, no longer the paper's test items)")
+    b.set_defaults(drop_suspicious=False)  # keep: the paper's test items include them
+    b.add_argument("--allow-missing-images", action="store_true",
+                   help="build even if more than 5%% of the images are missing or unreadable (never if all are)")
+    b.add_argument("--seed", type=int, help=f"seed of the release's test draw (default {DEFAULT_SEED}, the paper's)")
+    b.add_argument("--test-size", type=int,
+                   help=f"test items per dimension, 1 to the smallest pool (default {TEST_PER_DIMENSION}: the paper's 480)")
+    b.add_argument("--draw-order", help="dimension order of the draw, comma-separated release names (default "
+                                        f"{','.join(DEFAULT_DRAW_ORDER)}: sorted folder names)")
+    b.add_argument("--test-ids", type=Path, metavar="FILE",
+                   help="pin the test split to these ids (one a line, or a JSON list; e.g. Aesthetics/000800) "
+                        "instead of the draw")
 
     a = sub.add_parser("audit", help="audit the release and its images without writing a dataset")
     _release_args(a)
@@ -62,14 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--release", required=True, type=Path)
     s.add_argument("--out", required=True, type=Path, help="image root to write <Dimension>/NNNNNN.jpg into")
     s.add_argument("--size", type=int, default=48, help="side in pixels (default 48)")
+
+
+    p.add_argument("--allow-stand-in", action="store_true",
+                   help="push a build whose images are procedural stand-ins (refused otherwise)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def build_options(args: argparse.Namespace) -> BuildOptions:
+    """The build's options from the command line; --test-ids replaces the draw, so the draw's options clash."""
+    if args.test_ids is not None:
+        given = [f"--{n}" for n, v in (("seed", args.seed), ("test-size", args.test_size), ("draw-order", args.draw_order))
+                 if v is not None]
+        if given:
+            raise InputError(f"--test-ids pins the test split; {', '.join(given)} would have no effect: drop it")
+    return BuildOptions(
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        test_per_dimension=TEST_PER_DIMENSION if args.test_size is None else args.test_size,
+        draw_order=parse_draw_order(args.draw_order),
+        test_ids=read_test_ids(args.test_ids) if args.test_ids is not None else None,
+        strict=args.strict, drop_suspicious=args.drop_suspicious, force=args.force,
+        allow_missing_images=args.allow_missing_images, progress=not args.no_progress,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "build":
-        options = BuildOptions(seed=args.seed, test_per_dimension=args.test_size, strict=args.strict,
-                               drop_suspicious=args.drop_suspicious, progress=not args.no_progress)
-        result = build(args.release, args.images, args.out, options)
+        result = build(args.release, args.images, args.out, build_options(args))
         print(f"images: {args.images}")
         print(result.report.summary())
         for note in result.notes:
@@ -79,37 +118,36 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {len(result.files)} file(s) to {result.out}")
         return 0
     if args.command == "audit":
-        report = audit_release(read_release(args.release), args.images, progress=not args.no_progress)
+        release = read_release(args.release)
+        check_images_root(args.images)
+        report = audit_release(release, args.images, progress=not args.no_progress)
         print(f"images: {args.images}")
         print(report.summary())
         if args.json:
-            args.json.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
-        return EXIT_AUDIT if args.strict and report.open_findings else 0
+            write_text(args.json, json.dumps(report.to_json(), indent=1) + "\n")
+        return EXIT_FAILURE if args.strict and report.open_findings else EXIT_OK
     if args.command == "push":
         push(args.folder, args.repo_id, private=args.private, revision=args.revision, message=args.message,
-             strict=args.strict, dry_run=args.dry_run)
+             strict=args.strict, dry_run=args.dry_run, allow_stand_in=args.allow_stand_in)
         return 0
     if args.command == "stand-in-images":
-        n = write_standin_images(read_release(args.release), args.out, size=args.size)
+        n = write_standin_images(read_release(args.release), args.out, size=args.size, progress=not args.no_progress)
         print(f"wrote {n} stand-in images to {args.out}")
         return 0
     raise AssertionError(args.command)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status as every CogIP CLI (cogip_tasks/errors.py): 1 with one ``cogip-upload: error:`` line for bad
+    input, a refused push or a ``--strict`` audit with open findings; 2 for usage errors."""
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
     except AuditFailed as err:
-        print(err.report.summary(), file=sys.stderr)
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_AUDIT
-    except PushError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_AUDIT
-    except (ReleaseError, FileExistsError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_INPUT
+        print(err.report.summary())  # the full list on stdout; the one-line reason on stderr
+        return fail(PROG, err)
+    except (CogIPError, OSError) as err:  # OSError: FileExistsError (OutputConflict), permissions, a full disk
+        return fail(PROG, err)
 
 
 if __name__ == "__main__":

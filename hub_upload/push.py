@@ -1,7 +1,8 @@
 """Publish a built folder to a Hub dataset repo as one commit, with huggingface_hub.
 
 Only a complete build is uploaded: every file its manifest (``cogip_build.json``) lists must be there with the
-recorded sha256, and with ``strict`` its audit must have no open finding. Exactly the manifest's files (plus the
+recorded sha256, with ``strict`` its audit must have no open finding, and a stand-in build (procedural images,
+``stand_in_images`` in the manifest) is refused unless ``allow_stand_in``. Exactly the manifest's files (plus the
 manifest) go up; shards left on the Hub by an earlier build that this one does not have are deleted in the same
 commit, so the configs' globs never read stale rows. The token comes from huggingface_hub's standard places
 (``HF_TOKEN``, the cached ``hf auth login``) and is never printed.
@@ -14,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .build import MANIFEST, sha256_file
+from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import sha256_file
+
+from .build import MANIFEST
+from .outdir import safe_relative
+
+_SHOWN = 5  # problems named in the one-line refusal; the rest are counted
 
 
-class PushError(RuntimeError):
+class PushError(CogIPError, RuntimeError):
     """The folder cannot be published, or the Hub refused / could not be reached (message names why)."""
 
 
@@ -33,22 +40,36 @@ def read_manifest(folder: Path) -> dict:
     if not path.is_file():
         raise PushError(f"{folder}: no {MANIFEST}: not a complete `cogip-upload build` output")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise PushError(f"{path}: unreadable manifest: {err}") from None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise PushError(f"{path}: unreadable manifest: {type(err).__name__}: {err}") from None
+    if not isinstance(manifest, dict):
+        raise PushError(f"{path}: the manifest must be a JSON object, got {type(manifest).__name__}")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise PushError(f"{path}: field 'files' must be an object of path -> {{bytes, sha256}}, got {type(files).__name__}")
+    for rel, meta in files.items():
+        if not safe_relative(rel) or rel == MANIFEST:
+            raise PushError(f"{path}: field 'files': path {rel!r} is not a relative path inside the folder")
+        if not isinstance(meta, dict):
+            raise PushError(f"{path}: field 'files': {rel!r}: expected {{bytes, sha256}}, got {type(meta).__name__}")
+    if not isinstance(manifest.get("stand_in_images"), bool):
+        raise PushError(f"{path}: field 'stand_in_images' missing or not true/false (a build by an older "
+                        "cogip-upload?): rebuild the folder")
+    return manifest
 
 
-def check_folder(folder: str | Path, strict: bool = False) -> list[PlannedFile]:
+def check_folder(folder: str | Path, strict: bool = False, allow_stand_in: bool = False) -> list[PlannedFile]:
     """The files to upload, after checking the folder is a complete, unchanged build (and clean, if ``strict``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise PushError(f"{folder}: folder not found")
     manifest = read_manifest(folder)
-    listed = manifest.get("files") or {}
+    listed = manifest["files"]
     problems = []
     for rel, meta in sorted(listed.items()):
         path = folder / rel
-        if not path.is_file():
+        if path.is_symlink() or not path.is_file():
             problems.append(f"{rel}: listed in {MANIFEST} but missing")
         elif path.stat().st_size != meta.get("bytes") or sha256_file(path) != meta.get("sha256"):
             problems.append(f"{rel}: changed since the build (size or sha256 differs from {MANIFEST})")
@@ -58,8 +79,12 @@ def check_folder(folder: str | Path, strict: bool = False) -> list[PlannedFile]:
     if "README.md" not in listed:
         problems.append(f"README.md: not listed in {MANIFEST} (no dataset card)")
     if problems:
-        raise PushError(f"{folder}: incomplete or modified build, not uploading:\n  " + "\n  ".join(problems))
-    audit = manifest.get("audit") or {}
+        more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
+        raise PushError(f"{folder}: incomplete or modified build, not uploading: " + "; ".join(problems[:_SHOWN]) + more)
+    if manifest["stand_in_images"] and not allow_stand_in:
+        raise PushError(f"{folder}: a stand-in build ({manifest.get('stand_in_evidence') or 'procedural images'}): "
+                        "its images are not the benchmark's; --allow-stand-in pushes it anyway")
+    audit = manifest.get("audit") if isinstance(manifest.get("audit"), dict) else {}
     if strict and audit.get("open", 0):
         raise PushError(f"{folder}: the build's audit has {audit['open']} open finding(s) (counts: {audit.get('counts')}); "
                         f"--strict refuses to upload it (each one is listed in {MANIFEST})")
@@ -70,9 +95,12 @@ def check_folder(folder: str | Path, strict: bool = False) -> list[PlannedFile]:
 def default_message(folder: Path) -> str:
     from .build import SPLITS
 
-    rows = read_manifest(folder).get("rows", {}).get("default", {})
+    manifest = read_manifest(folder)
+    rows = manifest.get("rows") if isinstance(manifest.get("rows"), dict) else {}
+    rows = rows.get("default") if isinstance(rows.get("default"), dict) else {}
     counts = ", ".join(f"{split} {rows[split]}" for split in SPLITS if split in rows)
-    return f"Upload CogIP-Bench built by cogip-upload ({counts})"
+    stand_in = " with STAND-IN images" if manifest["stand_in_images"] else ""
+    return f"Upload CogIP-Bench built by cogip-upload ({counts}){stand_in}"
 
 
 def format_plan(files: list[PlannedFile], repo_id: str, revision: str | None, message: str, private: bool) -> str:
@@ -102,12 +130,12 @@ def _describe(err: Exception, token: str | None) -> str:
 
 def push(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
          message: str | None = None, strict: bool = False, dry_run: bool = False, token: str | None = None,
-         api=None, echo: Callable[[str], None] = print) -> str | None:
+         api=None, echo: Callable[[str], None] = print, allow_stand_in: bool = False) -> str | None:
     """Upload a built folder as one commit; returns the commit URL (``None`` for a dry run)."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 
     folder = Path(folder)
-    files = check_folder(folder, strict=strict)
+    files = check_folder(folder, strict=strict, allow_stand_in=allow_stand_in)
     message = message or default_message(folder)
     if dry_run:
         echo(format_plan(files, repo_id, revision, message, private))

@@ -10,19 +10,31 @@ format is an error (:class:`ReleaseError`); disagreements between readable files
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cogip_tasks.errors import CogIPError
 from cogip_tasks.dimensions import DIMENSIONS, Dimension, get_dimension
 
 SCORES_DIR = "cognition_scores"
 TRAINING_FILE = "cognition_training.json"
 TEST_DIR = "test_msg_file"
 IMAGE_PLACEHOLDER = "<image>"
+# The largest finite float32: the dataset's score column is float32, so anything larger would be stored as inf.
+FLOAT32_MAX = 3.4028234663852886e38
+# An image file name's stem: letters, digits, "_" and "-" only (the release uses NNNNNN), so that no name read
+# from a release can leave the image root or the stand-in folder ("../x", "/etc/x", "a/b").
+_STEM = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class ReleaseError(ValueError):
+class InputError(CogIPError, ValueError):
+    """Bad input or option (a file, a folder, a value); the one-line message names it."""
+
+
+class ReleaseError(InputError):
     """A release file that cannot be read; the message names the file and the entry."""
 
 
@@ -92,13 +104,24 @@ def clean_prompt(text: str) -> str:
 
 
 def parse_number(text: str, where: str) -> float:
+    """A score as a finite float that float32 (the dataset's column) can hold; anything else names ``where``."""
     try:
         value = float(text)
     except (TypeError, ValueError):
         raise ReleaseError(f"{where}: score {text!r} is not a number") from None
-    if value != value:  # NaN
-        raise ReleaseError(f"{where}: score is NaN")
+    if not math.isfinite(value):  # inf, -inf, NaN
+        raise ReleaseError(f"{where}: score {text!r} is not a finite number")
+    if abs(value) > FLOAT32_MAX:  # 1e39 is finite here but inf in the float32 column
+        raise ReleaseError(f"{where}: score {text!r} overflows float32 (the dataset's score column)")
     return value
+
+
+def check_stem(name: str, where: str) -> str:
+    """``"000123.jpg"`` -> ``"000123"``; a name that could leave its folder (``../x.jpg``) is an error."""
+    stem = name.removesuffix(".jpg") if isinstance(name, str) and name.endswith(".jpg") else None
+    if stem is None or not _STEM.fullmatch(stem):
+        raise ReleaseError(f"{where}: image name {name!r} is not a plain file name '<letters, digits, _ or ->.jpg'")
+    return stem
 
 
 def parse_answer_string(text: Any, where: str) -> tuple[str, float]:
@@ -118,7 +141,9 @@ def split_image_path(image: Any, where: str) -> tuple[Dimension, str]:
         dim = get_dimension(folder)
     except ValueError as err:
         raise ReleaseError(f"{where}: image {image!r}: {err}") from None
-    return dim, name.removesuffix(".jpg")
+    if folder != dim.release_name:  # the path is used as is under the image root: one spelling per dimension
+        raise ReleaseError(f"{where}: image {image!r}: folder must be spelled {dim.release_name!r}")
+    return dim, check_stem(name, f"{where}: image {image!r}")
 
 
 def _read_text(root: Path, rel: str) -> str:
@@ -150,9 +175,8 @@ def read_scores(root: Path, dim: Dimension) -> list[ScoreLine]:
         if len(parts) != 2:
             raise ReleaseError(f"{where}: expected 'NNNNNN.jpg<TAB>score', got {line!r}")
         name, score = parts
-        if not name.endswith(".jpg"):
-            raise ReleaseError(f"{where}: image name {name!r} does not end in .jpg")
-        lines.append(ScoreLine(dim.key, name.removesuffix(".jpg"), parse_number(score, f"{where} ({name})"), rel, number))
+        stem = check_stem(name, where)
+        lines.append(ScoreLine(dim.key, stem, parse_number(score, f"{where} ({name})"), rel, number))
     return lines
 
 

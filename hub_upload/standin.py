@@ -2,12 +2,16 @@
 
 Every image a release names gets a procedural picture (``cogip_tasks.synthetic``) under its own file name,
 seeded by dimension and image number so that no two stand-ins share bytes (which the audit would call leakage).
+The image root gets a marker file (:data:`STAND_IN_MARKER`); a build whose images carry the marker, or whose
+sampled images are byte-identical to the stand-ins, is marked a stand-in build (manifest and card), and
+``push`` refuses it unless ``--allow-stand-in``.
 :func:`write_synthetic_release` writes annotation files in the release's exact format with random scores, for
 tests and for benchmarking when ``../shared/cogip_release`` is absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,11 +19,16 @@ import numpy as np
 
 from tqdm import tqdm
 
-from cogip_tasks.dimensions import DIMENSIONS, Dimension
+from cogip_tasks.dimensions import DIMENSIONS, Dimension, format_target
 from cogip_tasks.prompts import DEFAULT_PROMPTS
 from cogip_tasks.synthetic import jpeg_bytes, procedural_image
 
-from .release import Release
+from .release import InputError, Release
+
+#: Written into every stand-in image root; a visible name, so that copying the folder's files keeps it.
+STAND_IN_MARKER = "COGIP_STAND_IN_IMAGES.txt"
+_MARKER_TEXT = ("The images in this folder are procedural stand-ins written by `cogip-upload stand-in-images`,\n"
+                "not the CogIP-Bench images. A dataset built from them is marked as a stand-in build.\n")
 
 
 def image_paths(release: Release) -> list[str]:
@@ -29,21 +38,73 @@ def image_paths(release: Release) -> list[str]:
     return sorted(paths)
 
 
+MIN_SIZE, MAX_SIZE = 8, 4096  # sides in pixels: below 8 JPEG has nothing to draw; above 4096 is hours of work
+
+
 def standin_seed(image: str) -> int:
     folder, name = image.split("/")
     index = [d.release_name for d in DIMENSIONS.values()].index(folder)
-    return index * 1_000_000 + int(name.removesuffix(".jpg"))
+    stem = name.removesuffix(".jpg")
+    if stem.isascii() and stem.isdigit():
+        return index * 1_000_000 + int(stem)
+    return index * 1_000_000 + 100_000_000 + int(hashlib.sha256(stem.encode()).hexdigest()[:12], 16)
+
+
+def standin_bytes(image: str, size: int) -> bytes:
+    return jpeg_bytes(procedural_image(standin_seed(image), size=size))
+
+
+def _target(root: Path, image: str) -> Path:
+    """``root / image``, refusing a path that would leave ``root`` (the release parser already refuses these)."""
+    target = (root / image).resolve()
+    if not target.is_relative_to(root.resolve()) or Path(image).is_absolute():
+        raise InputError(f"stand-in image {image!r}: leaves the output folder {root}; refused")
+    return target
 
 
 def write_standin_images(release: Release, root: str | Path, size: int = 48, progress: bool = True) -> int:
-    """Write a JPEG for every image of the release under ``root``; returns how many were written."""
+    """Write a JPEG for every image of the release under ``root``; returns how many were written.
+
+    ``root`` must be new, empty or an earlier stand-in folder (it has the marker): real images are never
+    overwritten by stand-ins.
+    """
     root = Path(root)
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise InputError(f"--size {size}: must be between {MIN_SIZE} and {MAX_SIZE} pixels")
+    if root.exists() and not root.is_dir():
+        raise InputError(f"--out {root}: exists and is not a folder")
+    if root.is_dir() and any(root.iterdir()) and not (root / STAND_IN_MARKER).is_file():
+        raise InputError(f"--out {root}: holds files but no {STAND_IN_MARKER}: stand-ins are written only into a new, "
+                         "empty or earlier stand-in folder (never over real images)")
     paths = image_paths(release)
-    for image in tqdm(paths, desc="stand-in images", unit="img", disable=not progress):
-        target = root / image
+    targets = [_target(root, image) for image in paths]  # all checked before anything is written
+    root.mkdir(parents=True, exist_ok=True)
+    (root / STAND_IN_MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+    for image, target in tqdm(list(zip(paths, targets)), desc="stand-in images", unit="img", disable=not progress):
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(jpeg_bytes(procedural_image(standin_seed(image), size=size)))
+        target.write_bytes(standin_bytes(image, size))
     return len(paths)
+
+
+def stand_in_evidence(release: Release, images_root: str | Path, report) -> str | None:
+    """Why these images are stand-ins (marker file, or sampled images byte-identical to stand-ins), else None."""
+    from PIL import Image
+
+    images_root = Path(images_root)
+    if (images_root / STAND_IN_MARKER).is_file():
+        return f"the image folder holds {STAND_IN_MARKER}"
+    first: dict[str, str] = {}  # one readable image per dimension folder, the first in sorted order
+    for image in sorted(report.image_sha256):
+        first.setdefault(image.split("/")[0], image)
+    for image in first.values():
+        try:
+            with Image.open(images_root / image) as img:
+                width, height = img.size
+        except Exception:  # unreadable now: not evidence either way
+            continue
+        if width == height and hashlib.sha256(standin_bytes(image, width)).hexdigest() == report.image_sha256[image]:
+            return f"{image} is byte-identical to the procedural stand-in for that name"
+    return None
 
 
 # The real release's test-pool sizes (train: 800 per dimension).
@@ -68,7 +129,7 @@ def write_synthetic_release(root: str | Path, n_train: int = 4, pool_sizes: dict
         prompt = "<image>  \n" + DEFAULT_PROMPTS[dim.key] + "  \n\n"  # as the release writes it
         stems = [f"{i:06d}" for i in range(n_train)] + [f"{800 + i:06d}" for i in range(n_pool)]
         scores = {stem: _random_score(dim, rng) for stem in stems}
-        answer = {stem: f"{dim.label_for(scores[stem])} {scores[stem]:.3f}" for stem in stems}
+        answer = {stem: format_target(scores[stem], dim) for stem in stems}
         (root / "cognition_scores" / f"{dim.release_name}_scores.txt").write_text(
             "\n".join(f"{stem}.jpg\t{scores[stem]:.3f}" for stem in stems))
         training += [{"id": f"{i:05d}", "image": [f"{dim.release_name}/{stem}.jpg"],

@@ -13,7 +13,6 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import SHARED_RELEASE, lmms_eval_command, load_results, offline_env, run_cli
@@ -126,16 +125,48 @@ def test_small_release_builds_a_folder_load_dataset_reads(small, tmp_path):
         assert row["image"].size == (32, 32)
 
 
-def test_test_split_is_the_draw_the_card_states(small, tmp_path):
-    release, images = small
-    build(release, images, tmp_path / "out", _opts(seed=7))
+def release_protocol_ids(release: Path, n: int, seed: int, order: list[str]) -> dict[str, list[str]]:
+    """The release's evaluation script's draw, written out independently: random.seed once, then per folder in
+    ``order`` ``sorted(random.sample(range(N), n))`` over the messages file -- only when n < N."""
+    import random
+
+    random.seed(seed)
+    picked = {}
+    for folder in order:
+        messages = json.loads((release / "test_msg_file" / folder / f"{folder}_messages.json").read_text())
+        idxs = sorted(random.sample(range(len(messages)), n)) if n < len(messages) else range(len(messages))
+        picked[folder] = [messages[i][0]["content"][0]["image"].removesuffix(".jpg") for i in idxs]
+    return picked
+
+
+def _test_ids_by_dimension(folder: Path, cache: Path) -> dict[str, list[str]]:
+    ds = _load(folder, cache)
+    return {d.release_name: [i for i in ds["test"]["id"] if i.startswith(d.release_name + "/")] for d in DIMENSIONS.values()}
+
+
+def test_test_split_is_the_release_protocol_draw_the_card_states(tmp_path):
+    release = make_release(tmp_path / "release", n_pool=9)
+    images = tmp_path / "images"
+    write_standin_images(read_release(release), images, size=16, progress=False)
+    build(release, images, tmp_path / "out", _opts(test_per_dimension=4))
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "numpy.random.default_rng([7, i]).choice(len(pool), 3, replace=False)" in card
-    ds = _load(tmp_path / "out", tmp_path / "cache")
-    for i, key in enumerate(DIMENSIONS):
-        pool = [r for r in ds["test_full"]["id"] if r.startswith(DIMENSIONS[key].release_name + "/")]
-        expected = [pool[j] for j in sorted(np.random.default_rng([7, i]).choice(len(pool), 3, replace=False))]
-        assert [r for r in ds["test"]["id"] if r in pool] == expected
+    assert "`random.seed(19)`" in card and "sorted(random.sample(range(N), 4))" in card
+    assert "**Aesthetics, Emotional_Valence, Funniness, Memorability** (the test_msg_file folder names, sorted)" in card
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert manifest["test_split"]["method"] == "release_draw" and manifest["test_split"]["seed"] == 19
+    assert manifest["test_split"]["order"] == ["Aesthetics", "Emotional_Valence", "Funniness", "Memorability"]
+    expected = release_protocol_ids(release, 4, 19, sorted(d.release_name for d in DIMENSIONS.values()))
+    assert _test_ids_by_dimension(tmp_path / "out", tmp_path / "cache") == expected
+    # --seed stays meaningful, and another order is another draw (each dimension's depends on those before it)
+    build(release, images, tmp_path / "s7", _opts(test_per_dimension=4, seed=7))
+    assert _test_ids_by_dimension(tmp_path / "s7", tmp_path / "cache") == release_protocol_ids(
+        release, 4, 7, sorted(d.release_name for d in DIMENSIONS.values()))
+    listdir = ["Memorability", "Funniness", "Emotional_Valence", "Aesthetics"]
+    code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "lst"),
+                 "--test-size", "4", "--draw-order", ",".join(listdir), "--no-progress"])
+    assert code == 0
+    got = _test_ids_by_dimension(tmp_path / "lst", tmp_path / "cache")
+    assert got == release_protocol_ids(release, 4, 19, listdir) and got != expected
 
 
 def test_same_inputs_give_byte_identical_files(small, tmp_path):
@@ -164,7 +195,7 @@ def test_rebuild_replaces_an_earlier_build_but_never_a_foreign_folder(small, tmp
     assert json.loads((tmp_path / "out" / MANIFEST).read_text())["options"]["seed"] == 3
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(FileExistsError, match="not an earlier build"):
+    with pytest.raises(FileExistsError, match="does not own: notes.txt"):
         build(release, images, tmp_path / "mine", _opts())
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     assert not list(tmp_path.glob(".*building*"))
@@ -217,7 +248,13 @@ def test_real_release_drop_suspicious_strict(real_images, tmp_path):
     result = build(SHARED_RELEASE, real_images, tmp_path / "out",
                    BuildOptions(strict=True, drop_suspicious=True, progress=False))
     assert result.report.open_findings == []
-    assert result.rows["memorability"] == {"train": 682, "test": 120, "test_full": 609}
+    drawn = release_protocol_ids(SHARED_RELEASE, 120, 19, sorted(d.release_name for d in DIMENSIONS.values()))
+    zeros = {line.split("\t")[0][:-4] for line in (SHARED_RELEASE / "cognition_scores/Memorability_scores.txt")
+             .read_text().splitlines() if float(line.split("\t")[1]) == 0.0}
+    dropped = sum(i.split("/")[1] in zeros for i in drawn["Memorability"])
+    assert dropped == 19  # the release's draw (this order) holds 19 placeholder zeros: left out, not replaced
+    assert result.rows["memorability"] == {"train": 682, "test": 120 - dropped, "test_full": 609}
+    assert f"Memorability: {dropped} of the 120 test items chosen are left out ({dropped} suspicious" in " ".join(result.notes)
     memo = _load(tmp_path / "out", tmp_path / "cache", "memorability")
     assert min(list(memo["train"]["score"]) + list(memo["test_full"]["score"])) == pytest.approx(0.2, abs=1e-6)
     assert "were **left out**" in (tmp_path / "out" / "README.md").read_text()
@@ -316,7 +353,7 @@ def test_strict_exits_nonzero_and_writes_nothing(small, tmp_path, capsys):
     assert code == 1 and "leakage" in capsys.readouterr().out
     assert main(["audit", "--release", str(release), "--images", str(images), "--no-progress"]) == 0
     code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"),
-                 "--strict", "--no-progress"])
+                 "--strict", "--test-size", "3", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1 and "Emotional_Valence/000803" in err and "strict" in err
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".*building*"))
@@ -327,7 +364,7 @@ def test_build_without_strict_leaves_unusable_rows_out_and_reports_them(small, t
     _missing(release, images)
     _placeholders(release, images)
     code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"),
-                 "--test-size", "3", "--drop-suspicious", "--no-progress"])
+                 "--test-size", "4", "--drop-suspicious", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0 and "missing_image: 1" in out and "suspicious_placeholder: 6" in out
     ds = _load(tmp_path / "out", tmp_path / "cache")
@@ -383,7 +420,7 @@ def test_malformed_release_fails_naming_file_and_entry(small, tmp_path, capsys, 
         read_release(release)
     assert message in str(err.value)
     code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"), "--no-progress"])
-    assert code == 2 and file in capsys.readouterr().err
+    assert code == 1 and file in capsys.readouterr().err
     assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
     assert not list(tmp_path.glob(".*building*"))
 
@@ -424,7 +461,7 @@ def _cli(*args: str, env: dict[str, str]) -> "subprocess.CompletedProcess":
 def test_push_dry_run_lists_exactly_the_files(built, tmp_path):
     env = offline_env(HF_TOKEN=FAKE_TOKEN)
     proc = _cli("push", str(built), "--repo-id", "someone/CogIP-Bench", "--revision", "v1", "--message", "first build",
-                "--dry-run", env=env)
+                "--dry-run", "--allow-stand-in", env=env)
     assert proc.returncode == 0, proc.stderr
     listed = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ") and "bytes)" in line]
     manifest = json.loads((built / MANIFEST).read_text())
@@ -448,8 +485,8 @@ def test_push_refuses_incomplete_or_unclean_builds(small, built, tmp_path):
     _leak(release, images)
     dirty = build(release, images, tmp_path / "dirty", _opts()).out
     with pytest.raises(PushError, match="open finding"):
-        push(dirty, "someone/x", strict=True, dry_run=True)
-    push(dirty, "someone/x", dry_run=True, echo=lambda _: None)  # without --strict it is allowed
+        push(dirty, "someone/x", strict=True, dry_run=True, allow_stand_in=True)
+    push(dirty, "someone/x", dry_run=True, echo=lambda _: None, allow_stand_in=True)  # without --strict it is allowed
 
 
 def online(monkeypatch) -> None:
@@ -483,7 +520,7 @@ def test_push_makes_one_commit_through_hfapi(built, monkeypatch):
     monkeypatch.setattr(HfApi, "create_commit", record("create_commit", commit))
     lines: list[str] = []
     url = push(built, "someone/CogIP-Bench", private=True, revision="v1", message="CogIP-Bench v1",
-               token=FAKE_TOKEN, echo=lines.append)
+               token=FAKE_TOKEN, echo=lines.append, allow_stand_in=True)
 
     assert url == commit.commit_url
     assert calls["create_repo"] == [(("someone/CogIP-Bench",), {"repo_type": "dataset", "private": True, "exist_ok": True})]
@@ -523,7 +560,7 @@ def test_push_rejected_token_is_a_clear_error_without_the_token(built, monkeypat
     try:
         api = HfApi(endpoint=f"http://127.0.0.1:{server.server_port}", token=FAKE_TOKEN)
         with pytest.raises(PushError, match=r"refused the token \(HTTP 401\)") as err:
-            push(built, "someone/CogIP-Bench", token=FAKE_TOKEN, api=api, echo=lambda _: None)
+            push(built, "someone/CogIP-Bench", token=FAKE_TOKEN, api=api, echo=lambda _: None, allow_stand_in=True)
     finally:
         server.shutdown()
     assert FAKE_TOKEN not in str(err.value)
@@ -538,7 +575,7 @@ def test_push_offline_or_unauthenticated_fails_clearly(built, tmp_path, case):
         env.update(HF_HUB_OFFLINE="1", HF_TOKEN=FAKE_TOKEN)
     if case == "unreachable":
         env.update(HF_TOKEN=FAKE_TOKEN, HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens on the discard port
-    proc = _cli("push", str(built), "--repo-id", "someone/CogIP-Bench", env=env)
+    proc = _cli("push", str(built), "--repo-id", "someone/CogIP-Bench", "--allow-stand-in", env=env)
     expected = {"no_token": "not logged in", "offline": "offline mode is enabled", "unreachable": "cannot reach the Hub"}
     assert proc.returncode == 1 and expected[case] in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and FAKE_TOKEN not in proc.stdout + proc.stderr
