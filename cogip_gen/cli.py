@@ -7,6 +7,9 @@
 
 The aligned encoder and the judge are named as in lmms-eval (``--model``, ``--model_args``); the encoder also
 takes ``adapter=<peft adapter dir>`` in its model_args. Both commands resume: rerun them after an interruption.
+
+Exit status: 0 done; 1 bad input or a failed run (one line on stderr naming the file, option or value);
+2 a command-line usage error (argparse's own).
 """
 
 from __future__ import annotations
@@ -14,15 +17,46 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .encoders import EncoderError
-from .generate import ManifestError
-from .harness import ModelArgsError
-from .judge import JudgeError
-from .pipeline import OFFLOAD_CHOICES, GenSettings, PipelineError
+from cogip_tasks.errors import EXIT_INTERRUPTED, EXIT_OK, CogIPError, fail
+
+from .generate import MAX_SEED
+from .pipeline import OFFLOAD_CHOICES, GenSettings
 from .prompts import PromptFileError
 
-_USER_ERRORS = (PromptFileError, EncoderError, PipelineError, ManifestError, JudgeError, ModelArgsError)
+# Exit status as every CogIP CLI (cogip_tasks/errors.py): 1 for a CogIPError or an OSError (an output folder
+# that cannot be written is the user's to fix, named by the error's own path), 2 for usage errors.
 _DEFAULTS = GenSettings()
+
+
+def _bounded_int(low: int, high: int | None = None):
+    """argparse type: a whole number in [low, high]; anything else is a usage error naming the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range (must be {bound})")
+        return value
+
+    return parse
+
+
+def _finite_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+_POSITIVE = _bounded_int(1)
 
 
 def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -30,7 +64,7 @@ def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument(f"--{prefix}dimensions", dest=f"{dest}dimensions", nargs="+", metavar="DIM",
                         help="dimension(s) to judge (aesthetics, funniness, emotional_valence/emotion, memorability, "
                              "or all); None: the manifest's target dimension")
-    parser.add_argument(f"--{prefix}batch_size", dest=f"{dest}batch_size", type=int, default=1,
+    parser.add_argument(f"--{prefix}batch_size", dest=f"{dest}batch_size", type=_POSITIVE, default=1,
                         help="judge batch size")
     parser.add_argument(f"--{prefix}gen_kwargs", dest=f"{dest}gen_kwargs", default=None,
                         help="override the CogIP tasks' generation settings, e.g. max_new_tokens=128")
@@ -52,19 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompts", nargs="+", default=[], metavar="FILE",
                      help="JSON prompt file(s): a list of strings or an object name -> prompt")
     gen.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="an inline prompt (repeatable)")
-    gen.add_argument("--limit", type=int, default=None, help="use only the first N prompts of each file")
-    gen.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds; each prompt is generated per seed")
+    gen.add_argument("--limit", type=_POSITIVE, default=None, help="use only the first N (>= 1) prompts of each file")
+    gen.add_argument("--seeds", nargs="+", type=_bounded_int(0, MAX_SEED), default=[0],
+                     help="seeds; each prompt is generated per seed (repeats are dropped)")
     gen.add_argument("--output_dir", "--output-dir", required=True, help="folder for base/, aligned/, grids/, manifest")
+    gen.add_argument("--overwrite", action="store_true",
+                     help="the folder holds images but no valid manifest.json proves their settings: regenerate them "
+                          "(a corrupt manifest is kept as manifest.json.corrupt-<time>) instead of refusing")
     gen.add_argument("--dimension", default=None,
                      help="the trait the prompts target; None: from the prompt file name (emotion.json -> "
                           "emotional_valence)")
-    gen.add_argument("--steps", type=int, default=_DEFAULTS.steps, help="denoising steps")
-    gen.add_argument("--true_cfg_scale", type=float, default=_DEFAULTS.true_cfg_scale,
+    gen.add_argument("--steps", type=_POSITIVE, default=_DEFAULTS.steps, help="denoising steps")
+    gen.add_argument("--true_cfg_scale", type=_finite_float, default=_DEFAULTS.true_cfg_scale,
                      help="true classifier-free guidance scale (<= 1 turns CFG off)")
-    gen.add_argument("--width", type=int, default=_DEFAULTS.width)
-    gen.add_argument("--height", type=int, default=_DEFAULTS.height)
+    gen.add_argument("--width", type=_POSITIVE, default=_DEFAULTS.width)
+    gen.add_argument("--height", type=_POSITIVE, default=_DEFAULTS.height)
     gen.add_argument("--negative_prompt", default=_DEFAULTS.negative_prompt, help="negative prompt of true CFG")
-    gen.add_argument("--max_sequence_length", type=int, default=_DEFAULTS.max_sequence_length)
+    gen.add_argument("--max_sequence_length", type=_bounded_int(1, 1024), default=_DEFAULTS.max_sequence_length,
+                     help="prompt tokens kept (Qwen-Image takes at most 1024)")
     gen.add_argument("--dtype", default=_DEFAULTS.dtype, help="pipeline and encoder dtype")
     gen.add_argument("--device", default=None, help="execution device; None: cuda if available, else cpu")
     gen.add_argument("--offload", choices=OFFLOAD_CHOICES, default="none",
@@ -106,18 +145,29 @@ def _target_dimension(args: argparse.Namespace) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "n/a" if x is None else fmt.format(x)
+
+
 def format_report(report: dict) -> str:
-    lines = [f"{'dimension':<18} {'pairs':>5} {'parsed':>6} {'base':>7} {'aligned':>7} {'diff':>7} {'p':>8} {'win':>5}"]
+    """The paired statistics per dimension (over prompts), then how valence prompts were given a direction."""
+    header = (f"{'dimension':<18} {'prompts':>7} {'pairs':>11} {'base':>7} {'aligned':>7} {'diff':>7} {'p':>8} "
+              f"{'win':>5}")
+    lines = [header]
+    notes = []
     for key, s in report["dimensions"].items():
         p = s["paired"]
-
-        def num(x, fmt="{:.3f}"):
-            return "n/a" if x is None else fmt.format(x)
-
-        lines.append(f"{key:<18} {s['pairs']:>5} {p['n']:>6} {num(p['mean_base']):>7} {num(p['mean_aligned']):>7} "
-                     f"{num(p['mean_diff'], '{:+.3f}'):>7} {num(p['p_value'], '{:.3g}'):>8} "
-                     f"{num(p['win_rate'], '{:.0%}'):>5}")
-    return "\n".join(lines)
+        pairs = f"{p['pairs_used']}/{s['pairs']}"
+        lines.append(f"{key:<18} {p['n']:>3}/{s['prompts']:<3} {pairs:>11} {_num(p['mean_base']):>7} "
+                     f"{_num(p['mean_aligned']):>7} {_num(p['mean_diff'], '{:+.3f}'):>7} "
+                     f"{_num(p['p_value'], '{:.3g}'):>8} {_num(p['win_rate'], '{:.0%}'):>5}")
+        if "direction_rules" in s:
+            d, r = s["directions"], s["direction_rules"]
+            notes.append(f"{key}: scored in each prompt's direction — {d['positive']} positive, {d['negative']} "
+                         f"negative, {d['either']} either (|valence|); chosen by: {r['explicit']} explicit, "
+                         f"{r['keywords']} keywords, {r['fallback']} fallback")
+    lines.append("prompts: with a parsed pair / all (the unit of the statistics); pairs: parsed image pairs / all")
+    return "\n".join(lines + notes)
 
 
 def _judge(output_dir: str, model: str, model_args: str, dimensions, batch_size: int, gen_kwargs, report_dir,
@@ -128,7 +178,7 @@ def _judge(output_dir: str, model: str, model_args: str, dimensions, batch_size:
                        gen_kwargs=gen_kwargs, report_dir=report_dir, force_simple=force_simple, progress=not quiet)
     where = report_dir or f"{output_dir}/{JUDGE_DIR}"
     print(format_report(report))
-    print(f"report: {where}/{REPORT}  plot: {where}/{PLOT}  (paired = both answers parsed; see the report)")
+    print(f"report: {where}/{REPORT}  plot: {where}/{PLOT}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_generation(args.output_dir, prompts, args.seeds, pipeline=args.pipeline,
                                      encoder_model=args.model, encoder_args=args.model_args,
                                      settings=_settings(args), device=args.device, offload=args.offload,
-                                     dimension=_target_dimension(args), progress=not args.quiet)
+                                     dimension=_target_dimension(args), progress=not args.quiet,
+                                     overwrite=args.overwrite)
             print(f"generated {summary['generated']} image(s), {summary['skipped']} already there, "
                   f"{summary['grids']} new grid(s); manifest: {summary['manifest']}")
             if args.judge_model:
@@ -151,10 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _judge(args.output_dir, args.model, args.model_args, args.dimensions, args.batch_size, args.gen_kwargs,
                    args.report_dir, args.force_simple, args.quiet)
-    except _USER_ERRORS as err:
-        print(f"cogip-gen: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    except (CogIPError, OSError) as err:
+        return fail("cogip-gen", err)
+    except KeyboardInterrupt:
+        print("cogip-gen: interrupted; everything written so far is kept: rerun the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .harness import format_model_args, load_lmms_model, parse_model_args, public_model_args
+from cogip_tasks.errors import CogIPError
+from .harness import ModelArgsError, format_model_args, load_lmms_model, parse_model_args, public_model_args
 
 
-class EncoderError(ValueError):
+class EncoderError(CogIPError, ValueError):
     """An aligned encoder that cannot stand in for the pipeline's text encoder; the message says why."""
 
 
@@ -89,7 +90,7 @@ def config_hidden_size(pretrained: str) -> int:
 
     try:
         return text_hidden_size(AutoConfig.from_pretrained(pretrained))
-    except OSError as err:
+    except (OSError, ValueError, KeyError, AttributeError) as err:  # missing, unknown model type, no hidden size
         raise EncoderError(f"aligned encoder pretrained={pretrained}: cannot read its config ({err})") from None
 
 
@@ -104,7 +105,13 @@ def load_aligned_encoder(model: str, model_args: str | dict[str, Any], *, pipeli
     name = f"{model}:{args['pretrained']}" + (f"+{adapter}" if adapter else "")
     if pipeline_dim is not None:
         check_hidden_size(config_hidden_size(str(args["pretrained"])), pipeline_dim, name, pipeline_name)
-    wrapper = load_lmms_model(model, args)
+    try:
+        wrapper = load_lmms_model(model, args)
+    except ModelArgsError:
+        raise
+    except Exception as err:  # any wrapper, any loader: missing weights, bad args, out of memory ...
+        raise EncoderError(f"aligned encoder {name}: lmms-eval's {model!r} wrapper cannot load it "
+                           f"({type(err).__name__}: {err})") from err
     net = wrapper.model
     if not hasattr(net, "config") or not isinstance(net, torch.nn.Module):
         raise EncoderError(f"--model {model}: the lmms-eval wrapper exposes no Hugging Face model (.model)")

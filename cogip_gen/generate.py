@@ -7,9 +7,15 @@ Output folder::
     grids/<name>__seed<seed>.png     base | aligned with the prompt as caption
     manifest.json                    prompts, seeds, every setting, file names, model ids
 
-Resumable: an image whose file exists is not generated again (a rerun with nothing left loads no model), every
-file is written to a temporary name and renamed, and the manifest is rewritten after each image. A rerun whose
-settings or models differ from the manifest's stops with the differences instead of mixing two experiments.
+Resumable: every file is written to a temporary name and renamed, and after each image the manifest records it
+(the item's ``written`` list). A rerun regenerates only what the manifest does not record (a rerun with nothing
+left loads no model). A rerun whose settings or models differ from the manifest's stops with the differences
+instead of mixing two experiments.
+
+Only a valid manifest proves how an image was made. A folder that holds images but no readable manifest (it was
+deleted, or is corrupt) is refused, because its images may come from other settings; ``overwrite=True``
+(``--overwrite``) regenerates every image of the run instead (a corrupt manifest is kept beside it as
+``manifest.json.corrupt-<time>``), and images the run does not plan stay unrecorded, so no later run reuses them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cogip_tasks.errors import CogIPError
+from .encoders import resolve_encoder_args
 from .files import save_png, write_json
 from .grid import comparison_grid
 from .harness import parse_model_args, public_model_args
@@ -31,16 +39,21 @@ from .pipeline import (
     place,
     render,
     text_encoder_in,
+    torch_dtype,
     uses_cfg,
 )
-from .prompts import Prompt
+from .prompts import DIRECTIONS, SAFE_NAME, Prompt
 
 VARIANTS = ("base", "aligned")
+GRID = "grid"
 MANIFEST = "manifest.json"
-FORMAT = "cogip-gen-1"
+FORMAT = "cogip-gen-2"
+_LEGACY_FORMATS = ("cogip-gen-1",)  # no `written` lists: the files it names were made with its settings
+IMAGE_FOLDERS = ("base", "aligned", "grids")
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes 0 .. 2**64 - 1
 
 
-class ManifestError(ValueError):
+class ManifestError(CogIPError, ValueError):
     """An output folder whose manifest does not fit this run; the message names the differing entries."""
 
 
@@ -49,6 +62,7 @@ class Item:
     name: str
     prompt: str
     seed: int
+    direction: str | None = None  # the emotional direction stated in the prompts file (see prompts.py)
 
     @property
     def key(self) -> str:
@@ -62,27 +76,95 @@ class Item:
         return f"grids/{self.key}.png"
 
     def record(self) -> dict[str, Any]:
-        return {"name": self.name, "prompt": self.prompt, "seed": self.seed, "base": self.file("base"),
-                "aligned": self.file("aligned"), "grid": self.grid}
+        return {"name": self.name, "prompt": self.prompt, "seed": self.seed, "direction": self.direction,
+                "base": self.file("base"), "aligned": self.file("aligned"), "grid": self.grid, "written": []}
+
+
+def item_key(record: dict[str, Any]) -> str:
+    """``<name>__seed<seed>`` of a manifest item: its file names and its key in the judge's answers."""
+    return Item(record["name"], record["prompt"], record["seed"]).key
+
+
+def check_seeds(seeds: list[int]) -> list[int]:
+    """Seeds as given, repeats dropped (a repeated seed would make the same image twice)."""
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED]
+    if bad:
+        raise ManifestError(f"--seeds {bad[0]!r}: a seed is a whole number from 0 to {MAX_SEED}")
+    return list(dict.fromkeys(seeds))
 
 
 def plan(prompts: list[Prompt], seeds: list[int]) -> list[Item]:
-    return [Item(p.name, p.text, int(s)) for p in prompts for s in seeds]
+    return [Item(p.name, p.text, int(s), p.direction) for p in prompts for s in check_seeds(seeds)]
+
+
+def _check_item(record: object, where: str, legacy: bool) -> dict[str, Any]:
+    """One manifest item, checked field by field; its file names must be the ones its name and seed give (a
+    manifest never points the judge outside the folder)."""
+    if not isinstance(record, dict):
+        raise ManifestError(f"{where}: expected an object, got {type(record).__name__}")
+    for key, kind in (("name", str), ("prompt", str), ("seed", int)):
+        if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+            raise ManifestError(f"{where}.{key}: expected {kind.__name__}, got {record.get(key)!r:.60}")
+    if not SAFE_NAME.match(record["name"]) or not 0 <= record["seed"] <= MAX_SEED:
+        raise ManifestError(f"{where}: name {record['name']!r:.60} / seed {record['seed']} not usable in file names")
+    if record.get("direction") not in (None, *DIRECTIONS):
+        raise ManifestError(f"{where}.direction: {record.get('direction')!r:.60} is not one of {DIRECTIONS}")
+    expected = Item(record["name"], record["prompt"], record["seed"]).record()
+    for key in (*VARIANTS, GRID):
+        if record.get(key) != expected[key]:
+            raise ManifestError(f"{where}.{key}: {record.get(key)!r:.80} (expected {expected[key]!r})")
+    if not legacy:
+        written = record.get("written")
+        if not isinstance(written, list) or not set(written) <= {*VARIANTS, GRID}:
+            raise ManifestError(f"{where}.written: {written!r:.80} (a list of {', '.join((*VARIANTS, GRID))})")
+    return record
 
 
 def read_manifest(output_dir: str | Path) -> dict[str, Any] | None:
+    """The folder's manifest, checked; None when there is none. A manifest of the previous format (no ``written``
+    lists) is read as recording every file it names that exists."""
     import json
 
-    path = Path(output_dir) / MANIFEST
+    out = Path(output_dir)
+    path = out / MANIFEST
     if not path.exists():
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ManifestError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    except RecursionError:
+        raise ManifestError(f"{path}: not a cogip-gen manifest (JSON nested too deeply)") from None
+    except OSError as err:
+        raise ManifestError(f"{path}: cannot read it ({err})") from None
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if fmt != FORMAT and fmt not in _LEGACY_FORMATS:
         raise ManifestError(f"{path}: not a cogip-gen manifest (format {FORMAT!r} expected)")
+    for key, kind in (("items", list), ("runs", list), ("settings", dict), ("aligned_encoder", dict)):
+        if not isinstance(manifest.get(key), kind):
+            raise ManifestError(f"{path}: field {key!r} must be a {kind.__name__}, got {manifest.get(key)!r:.60}")
+    legacy = fmt in _LEGACY_FORMATS
+    manifest["items"] = [_check_item(r, f"{path}: items[{i}]", legacy) for i, r in enumerate(manifest["items"])]
+    first: dict[str, int] = {}
+    for i, record in enumerate(manifest["items"]):
+        j = first.setdefault(item_key(record), i)
+        if j != i:
+            raise ManifestError(f"{path}: items[{i}] repeats items[{j}] ({item_key(record)})")
+    if legacy:
+        for record in manifest["items"]:
+            record["written"] = [k for k in (*VARIANTS, GRID) if (out / record[k]).exists()]
+        manifest["format"] = FORMAT
     return manifest
+
+
+def proven(output_dir: Path, record: dict[str, Any], part: str) -> bool:
+    """Whether the manifest records ``part`` (a variant or the grid) of this item as written and the file is there."""
+    return part in record.get("written", []) and (output_dir / record[part]).is_file()
+
+
+def unproven_images(output_dir: Path) -> list[Path]:
+    """Images in the generation sub-folders (used when no valid manifest says how they were made)."""
+    return sorted(p for sub in IMAGE_FOLDERS if (output_dir / sub).is_dir() for p in (output_dir / sub).glob("*.png"))
 
 
 def encoder_identity(model: str, model_args: str | dict) -> dict[str, Any]:
@@ -102,9 +184,11 @@ def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: lis
     old_enc, new_enc = manifest.get("aligned_encoder", {}), header["aligned_encoder"]
     diffs += [f"aligned_encoder.{k}: {old_enc.get(k)!r} -> {new_enc[k]!r}"
               for k in ("model", "pretrained", "adapter") if old_enc.get(k) != new_enc[k]]
-    known = {i["name"]: i["prompt"] for i in manifest.get("items", [])}
-    diffs += [f"prompt {it.name!r}: {known[it.name]!r:.60} -> {it.prompt!r:.60}"
-              for it in items if it.name in known and known[it.name] != it.prompt]
+    known = {i["name"]: i for i in manifest.get("items", [])}
+    diffs += [f"prompt {it.name!r}: {known[it.name]['prompt']!r:.60} -> {it.prompt!r:.60}"
+              for it in items if it.name in known and known[it.name]["prompt"] != it.prompt]
+    diffs += [f"prompt {it.name!r} direction: {known[it.name].get('direction')!r} -> {it.direction!r}"
+              for it in items if it.name in known and known[it.name].get("direction") != it.direction]
     if diffs:
         raise ManifestError(
             f"{where / MANIFEST}: this folder holds images made differently; use a new --output_dir or the same "
@@ -112,28 +196,70 @@ def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: lis
         )
 
 
-def _merge_items(manifest: dict[str, Any], items: list[Item]) -> None:
-    by_key = {f"{i['name']}__seed{i['seed']}": i for i in manifest.get("items", [])}
+def _merge_items(manifest: dict[str, Any], items: list[Item]) -> dict[str, dict[str, Any]]:
+    """Add the planned items the manifest lacks; returns the manifest's item records by key."""
+    by_key = {item_key(i): i for i in manifest.get("items", [])}
     for it in items:
         by_key.setdefault(it.key, it.record())
     manifest["items"] = list(by_key.values())
+    return by_key
 
 
-def make_grids(output_dir: Path, items: list[Item], dimension: str | None = None) -> int:
-    """Grids for items that have both images and no grid yet; returns how many were written."""
-    from PIL import Image
+def _open_image(path: Path):
+    """``PIL.Image.open`` + decode; a damaged file is a one-line error naming it (delete it and rerun)."""
+    from PIL import Image, UnidentifiedImageError
 
+    try:
+        image = Image.open(path)
+        image.load()
+        return image
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        raise ManifestError(f"{path}: not a readable image ({err}); delete it and rerun to regenerate it") from None
+
+
+def make_grids(output_dir: Path, records: dict[str, dict[str, Any]], keys: list[str], manifest: dict[str, Any],
+               dimension: str | None = None) -> int:
+    """Grids for the items of ``keys`` whose two images are recorded and whose grid is not; returns how many."""
     written = 0
-    for it in items:
-        files = [output_dir / it.file(v) for v in VARIANTS]
-        if (output_dir / it.grid).exists() or not all(f.exists() for f in files):
+    for key in keys:
+        record = records[key]
+        if proven(output_dir, record, GRID) or not all(proven(output_dir, record, v) for v in VARIANTS):
             continue
-        with Image.open(files[0]) as base, Image.open(files[1]) as aligned:
-            footer = f"seed {it.seed}" + (f" · target: {dimension}" if dimension else "")
-            grid = comparison_grid([base, aligned], ["base encoder", "aligned encoder"], it.prompt, footer)
-        save_png(grid, output_dir / it.grid)
+        base, aligned = (_open_image(output_dir / record[v]) for v in VARIANTS)
+        with base, aligned:
+            footer = f"seed {record['seed']}" + (f" · target: {dimension}" if dimension else "")
+            grid = comparison_grid([base, aligned], ["base encoder", "aligned encoder"], record["prompt"], footer)
+        save_png(grid, output_dir / record[GRID])
+        record["written"].append(GRID)
+        write_json(output_dir / MANIFEST, manifest)
         written += 1
     return written
+
+
+def _start_manifest(out: Path, header: dict[str, Any], items: list[Item], dimension: str | None,
+                    overwrite: bool) -> dict[str, Any]:
+    """The folder's manifest checked against this run, or a new one where no valid manifest proves anything."""
+    try:
+        manifest = read_manifest(out)
+    except ManifestError as err:
+        if not overwrite:
+            raise ManifestError(f"{err}; its images' settings are unknown: use a new --output_dir, or --overwrite "
+                                "to regenerate them") from None
+        backup = out / f"{MANIFEST}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        (out / MANIFEST).replace(backup)  # kept for the user, never read again
+        manifest = None
+    images = unproven_images(out)
+    if manifest is not None and not images and not any(r["written"] for r in manifest["items"]):
+        manifest = None  # it records no image (a run that failed before its first): nothing to stay consistent with
+    if manifest is not None:
+        _check_same_run(manifest, header, items, out)
+        return manifest
+    if images and not overwrite:
+        raise ManifestError(
+            f"{out}: holds {len(images)} image(s) ({images[0].relative_to(out)}, ...) but no {MANIFEST} records how "
+            "they were made; use a new --output_dir, or --overwrite to regenerate them"
+        )
+    return {"format": FORMAT, **header, "dimension": dimension, "items": [], "runs": []}
 
 
 def default_device() -> str:
@@ -145,35 +271,38 @@ def default_device() -> str:
 def run_generation(output_dir: str | Path, prompts: list[Prompt], seeds: list[int], *, pipeline: str,
                    encoder_model: str, encoder_args: str | dict, settings: GenSettings | None = None,
                    device: str | None = None, offload: str = "none", dimension: str | None = None,
-                   progress: bool = True) -> dict[str, Any]:
-    """Generate the missing base/aligned images, then the grids; returns counts (``generated``, ``skipped``, ...)."""
+                   progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Generate the base/aligned images the manifest does not record, then the grids; returns counts
+    (``generated``, ``skipped``, ...). ``overwrite``: see the module docstring."""
     from tqdm.auto import tqdm
 
     settings = settings or GenSettings()
+    torch_dtype(settings.dtype)  # a typo fails now, not after the encoders ran
 
     out = Path(output_dir)
     items = plan(prompts, seeds)
     if not items:
-        raise ValueError("nothing to generate: no prompts or no seeds")
+        raise ManifestError("nothing to generate: no prompts or no seeds")
     header = {"pipeline": str(pipeline), "settings": settings.as_dict(),
               "aligned_encoder": encoder_identity(encoder_model, encoder_args)}
-    manifest = read_manifest(out)
-    if manifest is not None:
-        _check_same_run(manifest, header, items, out)
-    else:
-        manifest = {"format": FORMAT, **header, "dimension": dimension, "items": [], "runs": []}
+    manifest = _start_manifest(out, header, items, dimension, overwrite)
     if dimension and not manifest.get("dimension"):
         manifest["dimension"] = dimension
-    _merge_items(manifest, items)
+    records = _merge_items(manifest, items)
 
-    todo = [(it, v) for it in items for v in VARIANTS if not (out / it.file(v)).exists()]
+    todo = [(it, v) for it in items for v in VARIANTS if not proven(out, records[it.key], v)]
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     if todo:
         device = device or default_device()
         check_placement(device, offload)  # before anything loads
-        manifest.update(_render_all(out, todo, manifest, header, (encoder_model, encoder_args), settings, device,
-                                    offload, progress, tqdm))
-    grids = make_grids(out, items, manifest.get("dimension"))
+        if any(v == "aligned" for _, v in todo):
+            resolve_encoder_args(encoder_args)  # the adapter and its base exist: checked before any download
+        out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails before the models load
+        for it, v in todo:  # about to be (re)made: neither it nor a grid built from it is recorded any more
+            records[it.key]["written"] = [w for w in records[it.key]["written"] if w not in (v, GRID)]
+        manifest.update(_render_all(out, todo, manifest, records, header, (encoder_model, encoder_args), settings,
+                                    device, offload, progress, tqdm))
+    grids = make_grids(out, records, [it.key for it in items], manifest, manifest.get("dimension"))
     manifest["runs"].append({"started": started, "generated": len(todo), "grids": grids,
                              "device": device if todo else None, "offload": offload if todo else None})
     write_json(out / MANIFEST, manifest)
@@ -181,16 +310,15 @@ def run_generation(output_dir: str | Path, prompts: list[Prompt], seeds: list[in
             "manifest": str(out / MANIFEST)}
 
 
-def _render_all(out: Path, todo: list[tuple[Item, str]], manifest: dict[str, Any], header: dict[str, Any],
-                encoder: tuple[str, str | dict], settings: GenSettings, device: str, offload: str, progress: bool,
-                tqdm) -> dict[str, Any]:
+def _render_all(out: Path, todo: list[tuple[Item, str]], manifest: dict[str, Any],
+                records: dict[str, dict[str, Any]], header: dict[str, Any], encoder: tuple[str, str | dict],
+                settings: GenSettings, device: str, offload: str, progress: bool, tqdm) -> dict[str, Any]:
     """Encode every needed prompt with each encoder in turn, then place the pipeline and denoise."""
     from .encoders import (
         check_hidden_size,
         check_same_tokenizer,
         config_hidden_size,
         load_aligned_encoder,
-        resolve_encoder_args,
     )
 
     enc = header["aligned_encoder"]
@@ -232,9 +360,11 @@ def _render_all(out: Path, todo: list[tuple[Item, str]], manifest: dict[str, Any
 
     place(pipe, device, offload)
     manifest.update(extra)
+    write_json(out / MANIFEST, manifest)  # before the first image: a folder never holds images but no manifest
     for it, variant in tqdm(todo, desc="generating images", disable=not progress):
         table = embeds[variant]
         image = render(pipe, table[it.prompt], table.get(negative) if negative is not None else None, it.seed, settings)
         save_png(image, out / it.file(variant))
+        records[it.key]["written"].append(variant)
         write_json(out / MANIFEST, manifest)  # a crash keeps the record of everything written so far
     return extra

@@ -6,40 +6,13 @@ dtype, attention implementation and image-resolution options are the harness's, 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-# model_args keys whose values must never be written to a manifest or a report (API keys, Hub tokens).
-_SECRET_KEY = re.compile(r"token|key|secret|password", re.IGNORECASE)
+from cogip_tasks.model_args import ModelArgsError, format_model_args, parse_model_args, scrub_args
 
-
-class ModelArgsError(ValueError):
-    """A ``--model``/``--model_args`` pair that lmms-eval cannot use; the message names the bad part."""
-
-
-def parse_model_args(model_args: str | dict[str, Any] | None) -> dict[str, Any]:
-    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` with lmms-eval's own parser (quotes and JSON values as it allows)."""
-    if model_args is None:
-        return {}
-    if isinstance(model_args, dict):
-        return dict(model_args)
-    from lmms_eval.utils import simple_parse_args_string
-
-    try:
-        return simple_parse_args_string(model_args)
-    except ValueError:
-        bad = [part for part in model_args.split(",") if "=" not in part]
-        raise ModelArgsError(f"--model_args {model_args!r}: expected key=value pairs separated by commas; "
-                             f"not key=value: {bad}") from None
-
-
-def format_model_args(args: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in args.items())
-
-
-def public_model_args(args: dict[str, Any]) -> dict[str, Any]:
-    """The args with secret-looking values masked, for manifests, reports and logs."""
-    return {k: ("***" if _SECRET_KEY.search(k) else v) for k, v in args.items()}
+# Re-exported: cogip_gen's modules and users import them from here.
+__all__ = ["ModelArgsError", "format_model_args", "load_lmms_model", "parse_model_args", "public_model_args"]
+public_model_args = scrub_args  # manifests and reports record model args scrubbed like every CogIP output
 
 
 def load_lmms_model(model: str, model_args: dict[str, Any], batch_size: int = 1, force_simple: bool = False):

@@ -14,11 +14,13 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
+from cogip_tasks.errors import CogIPError
+
 
 OFFLOAD_CHOICES = ("none", "model", "sequential")
 
 
-class PipelineError(ValueError):
+class PipelineError(CogIPError, ValueError):
     """A pipeline source or placement that cannot work; the message says which and why."""
 
 

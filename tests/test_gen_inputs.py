@@ -8,16 +8,29 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO, SHARED_RELEASE
 from scipy import stats
 
 from cogip_gen.encoders import EncoderError, resolve_encoder_args
 from cogip_gen.harness import ModelArgsError, parse_model_args, public_model_args
-from cogip_gen.judge import JudgeError, plot_report, resolve_dimensions, summarize, task_generation_kwargs, wilcoxon
-from cogip_gen.prompts import PromptFileError, collect_prompts, dimension_from_path, load_prompts
+from cogip_gen.judge import (
+    JudgeError,
+    plot_report,
+    resolve_dimensions,
+    summarize,
+    target,
+    task_generation_kwargs,
+    wilcoxon,
+)
+from cogip_gen.prompts import (
+    PromptFileError,
+    collect_prompts,
+    dimension_from_path,
+    keyword_direction,
+    load_prompts,
+    valence_direction,
+)
 from cogip_tasks.scoring import parse_answer
-
-from conftest import REPO, SHARED_RELEASE
-
 
 # --- prompts ---------------------------------------------------------------------------------------------------
 
@@ -39,6 +52,11 @@ def test_prompt_list_and_object(tmp_path):
         ('{"ok": null}', "entry 'ok': expected a string prompt, got NoneType"),
         ("42", "expected a JSON list of prompt strings or an object"),
         ("[]", "no prompts in file"),
+        ('{"sunset": "a sunset", "cat": "a cat", "sunset": "a dawn"}', "key 'sunset' appears more than once"),
+        ('[{"prompt": "a", "direction": "up"}]', "entry [0]: direction 'up' is not one of positive, negative, either"),
+        ('[{"prompt": "a", "mood": "sad"}]', "entry [0]: unknown field(s) ['mood']"),
+        ('{"x": {"direction": "positive"}}', "entry 'x': entry object without a 'prompt'"),
+        ('[{"prompt": "a", "direction": "positive", "direction": "negative"}]', "key 'direction' appears more than"),
     ],
 )
 def test_malformed_prompt_files_name_file_and_entry(tmp_path, content, expected):
@@ -58,6 +76,50 @@ def test_prompt_name_clash_and_missing_file(tmp_path):
         load_prompts(tmp_path / "nope.json")
     with pytest.raises(PromptFileError, match="no prompts"):
         collect_prompts([], [])
+
+
+@pytest.mark.parametrize("limit", [0, -1, True])
+def test_limit_must_be_at_least_one(tmp_path, limit):
+    (tmp_path / "a.json").write_text(json.dumps(["one", "two", "three"]))
+    with pytest.raises(PromptFileError, match=r"--limit .*: must be a whole number >= 1"):
+        collect_prompts([tmp_path / "a.json"], limit=limit)
+    assert [p.text for p in collect_prompts([tmp_path / "a.json"], limit=2)] == ["one", "two"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_cli_limit_is_a_usage_error(tmp_path, value):
+    (tmp_path / "a.json").write_text(json.dumps(["one", "two"]))
+    proc = subprocess.run([sys.executable, "-m", "cogip_gen", "generate", "--model_args", "pretrained=x",
+                           "--prompts", str(tmp_path / "a.json"), "--limit", value, "--output_dir", str(tmp_path / "o")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2 and "argument --limit:" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_prompt_directions_explicit_keywords_fallback(tmp_path):
+    path = tmp_path / "emotion.json"
+    path.write_text(json.dumps({"a": {"prompt": "a funeral at dawn", "direction": "positive"},
+                                "b": "a widow alone at a grave, grief in her hands",
+                                "c": "friends laughing, joy and relief after a long wait",
+                                "d": "smiling through tears", "e": {"prompt": "a dog at a door"}}))
+    prompts = {p.name: p for p in load_prompts(path)}
+    assert prompts["a"].direction == "positive" and prompts["e"].direction is None
+    found = {n: valence_direction(p.text, p.direction) for n, p in prompts.items()}
+    assert found == {"a": ("positive", "explicit"), "b": ("negative", "keywords"), "c": ("positive", "keywords"),
+                     "d": ("either", "fallback"), "e": ("either", "fallback")}
+    assert keyword_direction("LOVE, love and one goodbye") == "positive"  # every occurrence counts, any case
+    assert keyword_direction("lovely lost-and-found") == "negative"  # whole words only: "lovely" is not "love"
+    record = {"prompt": "pure joy", "direction": None}
+    assert target("emotional_valence", record) == {"direction": "positive", "rule": "keywords"}
+    assert target("aesthetics", record) == {"direction": "higher", "rule": "scale"}
+
+
+@pytest.mark.skipif(not (SHARED_RELEASE / "generation_prompts").is_dir(), reason="release prompts not present")
+def test_release_emotion_prompts_get_a_direction_each():
+    prompts = load_prompts(SHARED_RELEASE / "generation_prompts" / "emotion.json")
+    rules = [valence_direction(p.text, p.direction) for p in prompts]
+    counts = {d: sum(r[0] == d for r in rules) for d in ("positive", "negative", "either")}
+    assert counts == {"positive": 37, "negative": 21, "either": 44}  # the keyword rule on the release's 102 prompts
 
 
 def test_dimension_from_prompt_file_name():
@@ -81,8 +143,9 @@ def test_cli_reports_malformed_prompts_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cogip_gen", "generate", "--model_args", "pretrained=x",
                            "--prompts", str(bad), "--output_dir", str(tmp_path / "out")],
                           cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # bad input: 1, like cogip-train (2 is argparse's usage error)
     assert f"{bad}: entry 'broken': expected a string prompt, got int" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
@@ -123,15 +186,21 @@ def test_model_args_parsing_and_masking():
     with pytest.raises(ModelArgsError, match="not key=value"):
         parse_model_args("pretrained")
     assert public_model_args({"pretrained": "x", "api_key": "sk-1", "hf_token": "hf_x"}) == {
-        "pretrained": "x", "api_key": "***", "hf_token": "***"}
+        "pretrained": "x", "api_key": "<removed>", "hf_token": "<removed>"}
 
 
 # --- judge statistics --------------------------------------------------------------------------------------------
 
-def _rows(answers: list[tuple[str, str]], dim: str = "aesthetics") -> list[dict]:
+def _rows(answers: list[tuple[str, str]], dim: str = "aesthetics", names: list[str] | None = None,
+          prompts: list[str] | None = None) -> list[dict]:
+    """Report rows as the judge builds them; ``names`` repeats a name for several seeds of one prompt."""
     rows = []
+    names = names or [f"p{i}" for i in range(len(answers))]
     for i, (base, aligned) in enumerate(answers):
-        row = {"key": f"p{i}__seed0", "dimension": dim}
+        seed = names[:i].count(names[i])
+        record = {"prompt": prompts[i] if prompts else "a scene", "direction": None}
+        row = {"key": f"{names[i]}__seed{seed}", "name": names[i], "seed": seed, "dimension": dim,
+               "target": target(dim, record)}
         for variant, text in (("base", base), ("aligned", aligned)):
             parsed = parse_answer(text, dim)
             row[variant] = {"image": f"{variant}/p{i}.png", "answer": text, "score": parsed.score,
@@ -152,12 +221,56 @@ def test_summarize_paired_statistics_and_parse_accounting():
     assert s["aligned"]["parsed"] == 6 and s["aligned"]["failures"] == {"no_number": 1}
     base, aligned = np.array([5, 4, 7, 5.5, 2]), np.array([7, 6.5, 6, 5.5, 6])
     p = s["paired"]
-    assert p["n"] == 5 and p["excluded_unparsed"] == 2
+    assert p["n"] == 5 and p["excluded_unparsed"] == 2 and p["unit"] == "prompt" and p["pairs_used"] == 5
     assert p["mean_diff"] == pytest.approx((aligned - base).mean())
     assert p["median_diff"] == pytest.approx(np.median(aligned - base))
     assert (p["wins"], p["ties"], p["losses"]) == (3, 1, 1)
     assert p["win_rate"] == pytest.approx(3.5 / 5)
     assert p["p_value"] == pytest.approx(stats.wilcoxon(aligned, base, zero_method="wilcox").pvalue)
+
+
+def _valence_answers(base: list[float], factor: float) -> list[tuple[str, str]]:
+    def say(v: float) -> str:
+        return f"{'positive' if v > 0.5 else 'negative' if v < -0.5 else 'neutral'} {v:.3f}"
+
+    return [(say(b), say(factor * b)) for b in base]
+
+
+def test_valence_is_judged_in_each_prompts_direction():
+    """Every emotion 1.5x stronger in its own direction: a win for every prompt, however the set mixes them."""
+    base = [1.0, -1.2, 1.4, -1.6, 0.8, -1.8, 1.1, -0.9, 1.3, -1.5]
+    prompts = ["joy at a reunion" if b > 0 else "grief at a funeral" for b in base]
+    rows = _rows(_valence_answers(base, 1.5), "emotional_valence", prompts=prompts)
+    p = summarize(rows)["paired"]
+    assert (p["win_rate"], p["wins"], p["n"]) == (1.0, 10, 10)
+    assert p["p_value"] == pytest.approx(2 / 2**10) and p["p_value"] < 0.01  # exact two-sided signed-rank, n = 10
+    assert p["mean_diff"] == pytest.approx(np.mean(np.abs(base)) * 0.5)
+    # no direction known: |valence| (intensity) gives the same verdict
+    s = summarize(_rows(_valence_answers(base, 1.5), "emotional_valence", prompts=["a scene"] * 10))
+    assert s["paired"]["win_rate"] == 1.0 and s["direction_rules"] == {"explicit": 0, "keywords": 0, "fallback": 10}
+    # ... while the encoder that weakens every emotion loses everywhere
+    assert summarize(_rows(_valence_answers(base, 0.5), "emotional_valence", prompts=prompts))["paired"]["win_rate"] == 0
+    # the signed difference would have cancelled: half the prompts "lose"
+    signed = np.array(base) * 1.5 - np.array(base)
+    assert (signed > 0).mean() == 0.5 and stats.wilcoxon(signed).pvalue > 0.5
+
+
+def test_several_seeds_are_averaged_per_prompt_first():
+    # prompt a: 3 seeds, wins on each; prompt b: 1 seed, a loss; prompt c: 2 seeds that cancel (a tie)
+    answers = [("low 4.000", "medium 5.000"), ("low 4.000", "medium 5.500"), ("low 4.500", "medium 6.000"),
+               ("high 7.000", "medium 6.000"), ("medium 5.000", "medium 5.700"), ("medium 5.700", "medium 5.000")]
+    s = summarize(_rows(answers, names=["a", "a", "a", "b", "c", "c"]))
+    p = s["paired"]
+    assert (p["n"], p["pairs_used"], p["wins"], p["ties"], p["losses"]) == (3, 6, 1, 1, 1)
+    assert p["win_rate"] == pytest.approx(1.5 / 3)
+    assert p["mean_diff"] == pytest.approx(np.mean([np.mean([1, 1.5, 1.5]), -1, 0]))
+    per_image = s["per_image_pairs"]
+    assert (per_image["n"], per_image["wins"], per_image["ties"], per_image["losses"]) == (6, 4, 0, 2)
+    assert [(q["name"], q["pairs"], q["parsed_pairs"]) for q in s["per_prompt"]] == [("a", 3, 3), ("b", 1, 1),
+                                                                                        ("c", 2, 2)]
+    # the order rows arrive in changes nothing
+    rows = _rows(answers, names=["a", "a", "a", "b", "c", "c"])
+    assert summarize(rows[::-1]) == summarize(rows)
 
 
 def test_wilcoxon_degenerate_cases():

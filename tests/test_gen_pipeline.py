@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_MODEL_ARGS
 from PIL import Image
 
 import cogip_gen.generate as gen_module
@@ -19,8 +20,6 @@ from cogip_gen.pipeline import GenSettings, load_pipeline
 from cogip_gen.prompts import load_prompts
 from cogip_gen.tiny import build_tiny_qwen_image
 from cogip_tasks.tiny_model import build_tiny_qwen2_5_vl
-
-from conftest import TINY_MODEL_ARGS
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +183,7 @@ def test_judge_cli_report_plot_and_resume(generated, tiny_qwen_dir, monkeypatch,
     assert main(argv) == 0
     assert "emotional_valence" in capsys.readouterr().out
     report = json.loads((out / "judge/report.json").read_text())
-    assert report["pairs"] == 4 and report["missing_images"] == []
+    assert report["pairs"] == 4 and report["prompts"] == 2 and report["missing_images"] == []
     assert report["generation_kwargs"]["max_new_tokens"] == 6
     assert set(report["dimensions"]) == {"aesthetics", "emotional_valence"}
     for s in report["dimensions"].values():
@@ -192,9 +191,12 @@ def test_judge_cli_report_plot_and_resume(generated, tiny_qwen_dir, monkeypatch,
         for variant in ("base", "aligned"):
             v = s[variant]
             assert v["n"] == 4 and v["parsed"] + v["unparsed"] == 4 and sum(v["failures"].values()) == v["unparsed"]
-        paired = s["paired"]
-        assert paired["n"] + paired["excluded_unparsed"] == 4
+        paired = s["paired"]  # over prompts (2), each the mean of its parsed seeds
+        assert paired["unit"] == "prompt" and paired["n"] <= 2
+        assert paired["pairs_used"] + paired["excluded_unparsed"] == 4 == s["per_image_pairs"]["n"] + \
+            paired["excluded_unparsed"]
         assert paired["wins"] + paired["ties"] + paired["losses"] == paired["n"]
+        assert [q["pairs"] for q in s["per_prompt"]] == [2, 2]
     assert len(report["scores"]) == 8
     assert all(isinstance(r[v]["answer"], str) for r in report["scores"] for v in ("base", "aligned"))
     assert (out / "judge/report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -239,9 +241,41 @@ def test_cli_generate(tmp_path, tiny_pipe, aligned_dir, capsys):
     assert manifest["dimension"] == "memorability" and manifest["settings"]["steps"] == 2
     assert (tmp_path / "out/grids/prompt0__seed3.png").exists()
     assert main(argv[:-1] + ["--offload", "model", "--quiet"]) == 0  # nothing left to do: no placement at all
-    assert main(argv[:-1] + ["--seeds", "4", "--offload", "model", "--quiet"]) == 2
+    assert main(argv[:-1] + ["--seeds", "4", "--offload", "model", "--quiet"]) == 1
     assert "--offload needs an accelerator" in capsys.readouterr().err
     assert not (tmp_path / "out/base/prompt0__seed4.png").exists()
     assert main(["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", str(tmp_path / "o2"),
-                 "--dimension", "beauty"]) == 2
+                 "--dimension", "beauty"]) == 1
     assert "unknown CogIP dimension 'beauty'" in capsys.readouterr().err
+
+
+def test_a_lost_manifest_never_lets_old_images_pass_for_new_settings(generated, tiny_pipe, aligned_dir, tmp_path,
+                                                                     tiny_qwen_dir, capsys):
+    """The issue-12 scenario: manifest corrupt -> user deletes it -> rerun with other settings."""
+    import shutil
+
+    _, _, prompts_file = generated
+    out = tmp_path / "out"
+    shutil.copytree(generated[0], out, ignore=shutil.ignore_patterns("judge"))
+    judge_argv = ["judge", str(out), "--model", "qwen2_5_vl", "--model_args",
+                  f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}", "--gen_kwargs", "max_new_tokens=4", "--quiet"]
+    assert main(judge_argv) == 0
+    assert len((out / "judge/answers.jsonl").read_text().splitlines()) == 8
+    (out / "manifest.json").write_text('{"format": "cogip-gen-2", "items": [')
+    other = GenSettings(**{**SETTINGS.as_dict(), "steps": 3})
+    with pytest.raises(ManifestError, match="not valid JSON.*--overwrite"):
+        _run(out, tiny_pipe, aligned_dir, settings=other, prompts_file=prompts_file)
+    (out / "manifest.json").unlink()
+    before = {p.relative_to(out): _pixels(p) for p in out.glob("*/*.png")}
+    with pytest.raises(ManifestError, match="no manifest.json records how they were made.*--overwrite"):
+        _run(out, tiny_pipe, aligned_dir, settings=other, prompts_file=prompts_file)
+    summary = run_generation(out, load_prompts(prompts_file), SEEDS, pipeline=str(tiny_pipe),
+                             encoder_model="qwen2_5_vl", encoder_args=_encoder_args(aligned_dir), settings=other,
+                             device="cpu", dimension="aesthetics", progress=False, overwrite=True)
+    assert (summary["generated"], summary["skipped"], summary["grids"]) == (8, 0, 4)
+    assert json.loads((out / "manifest.json").read_text())["settings"]["steps"] == 3
+    changed = [name for name, pixels in before.items() if not np.array_equal(pixels, _pixels(out / name))]
+    assert len(changed) == 12  # every base, aligned and grid image was made again with 3 steps
+    capsys.readouterr()
+    assert main(judge_argv) == 0  # new image bytes: nothing of the old judge answers is reused
+    assert len((out / "judge/answers.jsonl").read_text().splitlines()) == 16
