@@ -1,19 +1,24 @@
-"""Time the scoring path of a full test split: parse 480 answers, every metric, 1,000-resample bootstrap.
+"""Time the scoring path of a full test split, and both parsers on hostile answers.
 
-    python benchmarks/bench_scoring.py [--items 480] [--resamples 1000] [--repeats 5]
+    python benchmarks/bench_scoring.py [--items 480] [--resamples 1000] [--repeats 5] [--hostile-size 1048576]
 
-Target: well under 1 s on a 2-core machine. Prints the median of --repeats runs and its parts.
+Split: parse 480 answers, every metric, 1,000-resample bootstrap; target well under 1 s on a 2-core machine.
+Hostile: each adversarial answer shape of --hostile-size characters through parse_answer and
+parse_answer_release; target < 100 ms each (a leaderboard re-parses every answer of every submission).
+Prints medians of --repeats runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 
 import numpy as np
 
 from cogip_tasks import DIMENSIONS, compute_metrics, parse_answer
+from cogip_tasks.scoring import parse_answer_release
 
 
 def synthetic_answers(n_items: int, seed: int = 0) -> list[tuple[str, str, float]]:
@@ -49,11 +54,62 @@ def score_split(rows, resamples: int) -> tuple[float, float]:
     return after_parse - start, end - after_parse
 
 
+def adversarial_answers(size: int = 1 << 20) -> dict[str, str]:
+    """Answer shapes that made cogip-parse-1 quadratic or worse, and others aimed at each rule, ``size`` chars."""
+
+    def rep(unit: str) -> str:
+        return (unit * (size // len(unit) + 1))[:size]
+
+    rng = random.Random(0)
+    alphabet = "0123456789 .,-+%/eE\u2212\u2013()\n:=" + "very high low medium score rated give of"
+    return {
+        "digits": "7" * size,
+        "digits, one '.5' at the end": "7" * (size - 2) + ".5",
+        "'high 7 ' repeated": rep("high 7 "),
+        "'7 - 8 - 9 - ' chain": rep("7 - 8 - 9 - "),
+        "'7-8-' chain": rep("7-8-"),
+        "'score ' repeated": rep("score "),
+        "'score: (' repeated": rep("score: ("),
+        "'very high ' labels": rep("very high "),
+        "'very ' repeated": rep("very "),
+        "dashes": "-" * size,
+        "'-7 ' repeated": rep("-7 "),
+        "Unicode minus": "\u2212" * size,
+        "'\u22127 ' repeated": rep("\u22127 "),
+        "'50% ' repeated": rep("50% "),
+        "'7/10/' chain": rep("7/10/"),
+        "'7 out of 10 out of ' chain": rep("7 out of 10 out of "),
+        "'1.2,' separators": rep("1.2,"),
+        "'on a scale of 0 to 10 '": rep("on a scale of 0 to 10 "),
+        "'between 1 and '": rep("between 1 and "),
+        "spaces, then 'high 7'": " " * (size - 6) + "high 7",
+        "NFKC-expanding U+FDFA": rep("\ufdfa "),
+        "random from the parser's alphabet": "".join(rng.choices(alphabet, k=size)),
+    }
+
+
+def time_hostile(size: int, repeats: int) -> list[tuple[str, float, float]]:
+    """(shape, parse_answer ms, parse_answer_release ms), medians of ``repeats`` runs."""
+    rows = []
+    for name, text in adversarial_answers(size).items():
+        times = []
+        for parser in (parse_answer, parse_answer_release):
+            runs = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                parser(text, "emotional_valence")
+                runs.append(time.perf_counter() - start)
+            times.append(statistics.median(runs) * 1000)
+        rows.append((name, *times))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=480)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--hostile-size", type=int, default=1 << 20, help="characters per adversarial answer")
     args = parser.parse_args()
     rows = synthetic_answers(args.items)
     score_split(rows, args.resamples)  # warm-up: imports, regex compilation
@@ -65,6 +121,13 @@ def main() -> None:
     print(f"parse:                  {parse_s * 1000:8.1f} ms")
     print(f"metrics + bootstrap CI: {metric_s * 1000:8.1f} ms")
     print(f"total (median):         {total * 1000:8.1f} ms   target < 1000 ms")
+    print(f"\nhostile answers of {args.hostile_size:,} characters (median ms; target < 100 ms each)")
+    print(f"{'shape':36s} {'parse_answer':>12s} {'release':>9s}")
+    worst = 0.0
+    for name, cogip_ms, release_ms in time_hostile(args.hostile_size, args.repeats):
+        worst = max(worst, cogip_ms, release_ms)
+        print(f"{name:36s} {cogip_ms:12.1f} {release_ms:9.1f}")
+    print(f"worst: {worst:.1f} ms   {'OK' if worst < 100 else 'OVER'} (target < 100 ms)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """CogIP-Bench for lmms-eval: four image-cognition tasks, answer parsing and agreement metrics."""
 
 from .dimensions import DIMENSION_KEYS, DIMENSIONS, Dimension, get_dimension
-from .scoring import PARSER_VERSION, ParsedAnswer, parse_answer, parse_answer_paper
+from .scoring import PARSER_VERSION, ParsedAnswer, parse_answer, parse_answer_paper, parse_answer_release
 
 __version__ = "0.1.0"
 
@@ -16,6 +16,7 @@ __all__ = [
     "get_dimension",
     "parse_answer",
     "parse_answer_paper",
+    "parse_answer_release",
 ]
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from pathlib import Path
 
-from .lmms_compat import PLUGINS_ENV
+from .lmms_compat import PLUGINS_ENV, index_plugin_tasks
 
 PLUGIN = "cogip_tasks"
 
@@ -23,18 +25,109 @@ def with_plugin(env_value: str | None) -> str:
     return ",".join(plugins if PLUGIN in plugins else [*plugins, PLUGIN])
 
 
+HELP = f"""\
+cogip-eval: lmms-eval with the CogIP-Bench tasks registered (cogip, cogip_aesthetics, cogip_funniness,
+cogip_emotional_valence, cogip_memorability) and the cogip_expected model. Every argument goes to lmms-eval.
+
+Environment:
+  COGIP_DATASET   the benchmark to load: a Hub repo id, a local dataset folder (e.g. cogip-upload build's
+                  output) or a save_to_disk directory (default: foolen/CogIP-Bench)
+  COGIP_PARSER    cogip (default: the benchmark's parser) or release (the authors' evaluation script's
+                  parser, for comparison with the paper)
+Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image.
+Exit status: 0 on success; 1 when the dataset or parser is unusable or lmms-eval logged a failed evaluation
+(plain lmms-eval exits 0 then); 2 on a usage error. $HF_TOKEN is masked in every log line.
+
+lmms-eval's own options follow.
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in args) or not args:
+        print(HELP, flush=True)
+    if requested_cogip_tasks(args):
+        problem = preflight()
+        if problem:
+            print(f"cogip-eval: error: {problem}", file=sys.stderr)
+            sys.exit(1)
     os.environ[PLUGINS_ENV] = with_plugin(os.environ.get(PLUGINS_ENV))
     # Imported only now: lmms-eval reads the plugin list when its model registry is first imported.
     import lmms_eval.__main__ as lmms_eval_entry
     from lmms_eval.cli.dispatch import main as lmms_eval_main
 
+    index_plugin_tasks()  # also for `cogip-eval tasks list`, which never imports lmms-eval's model registry
     _mask_hf_token()
     failures = _record_failures(lmms_eval_entry)
-    sys.argv = ["lmms-eval", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["lmms-eval", *args]
+    started = time.time()
     lmms_eval_main()
     if failures:
         sys.exit(1)
+    report_truncation(args, since=started)
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg.startswith(f"{name}="):
+            return arg.partition("=")[2]
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+def report_truncation(args: list[str], since: float) -> None:
+    """Warn, per task, about answers that used every allowed new token (cut short: their score may be lost)."""
+    output_path = _option(args, "--output_path")
+    if output_path is None or not Path(output_path).is_dir():
+        return
+    from .results import RunOutputError, truncated_answers
+
+    for results_file in Path(output_path).rglob("*_results.json"):
+        if results_file.stat().st_mtime < since:
+            continue
+        try:
+            counts = truncated_answers(results_file)
+        except RunOutputError:
+            continue
+        for task, (cut, counted, limit) in counts.items():
+            if cut:
+                print(f"cogip-eval: warning: {task}: {cut} of {counted} answers used all max_new_tokens={limit} "
+                      "and may be cut short; raise it with --gen_kwargs max_new_tokens=N", file=sys.stderr)
+
+
+def requested_cogip_tasks(args: list[str]) -> bool:
+    """True when ``--tasks`` names a CogIP task or the ``cogip`` group."""
+    for i, arg in enumerate(args):
+        value = arg.partition("=")[2] if arg.startswith("--tasks=") else (
+            args[i + 1] if arg == "--tasks" and i + 1 < len(args) else None)
+        if value is not None and any(t.strip().startswith("cogip") for t in value.split(",")):
+            return True
+    return False
+
+
+def preflight() -> str | None:
+    """What would stop the CogIP tasks, found before lmms-eval loads the model (minutes on a large one).
+
+    Checks ``$COGIP_PARSER``'s value, that the dataset loads, and every test row, score and image — the same
+    checks the tasks run, which lmms-eval only reaches after the model is loaded.
+    """
+    from .dataset import CogIPDataError, dataset_source, dimension_rows, load_cogip
+    from .dimensions import DIMENSION_KEYS
+    from .scoring import parser_name_from_env
+
+    try:
+        parser_name_from_env()
+    except ValueError as err:
+        return str(err)
+    source = dataset_source()
+    try:
+        test = load_cogip(source, split="test")
+        for key in DIMENSION_KEYS:
+            dimension_rows(test, key, where=f"{source} (test split)")
+    except CogIPDataError as err:
+        return str(err)
+    return None
 
 
 def _mask_hf_token() -> None:

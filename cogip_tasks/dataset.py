@@ -8,20 +8,27 @@ repo id, a local folder laid out as a Hub dataset repo (e.g. the output of ``cog
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from .dimensions import Dimension, get_dimension
+from .errors import CogIPError
+from .files import sha256_file
 
 DEFAULT_DATASET = "foolen/CogIP-Bench"
 DATASET_ENV = "COGIP_DATASET"
 REQUIRED_COLUMNS = ("id", "image", "dimension", "prompt", "score")
+MANIFEST = "cogip_build.json"  # written by `cogip-upload build` beside the data files
 
 
-class CogIPDataError(ValueError):
+class CogIPDataError(CogIPError, ValueError):
     """A dataset row that the benchmark cannot use; the message names the column, row id and value."""
 
 
@@ -36,24 +43,117 @@ def is_saved_to_disk(source: str) -> bool:
     return path.is_dir() and ((path / "dataset_dict.json").exists() or (path / "state.json").exists())
 
 
+def is_local_folder(source: str) -> bool:
+    """True for a local folder that ``load_dataset`` reads as a dataset repo (not a ``save_to_disk`` one)."""
+    return Path(source).is_dir() and not is_saved_to_disk(source)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+def looks_like_path(source: str) -> bool:
+    """A source the user meant as a local path: a Hub id is ``name`` or ``owner/name``, nothing else."""
+    return Path(source).expanduser().exists() or not _HUB_ID.fullmatch(source)
+
+
+def _data_files(folder: Path) -> list[Path]:
+    """Every file ``load_dataset`` may read from a repo folder (hidden files and folders such as .git skipped)."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint_of(stats: tuple[tuple[str, int, int], ...], folder: str) -> str:
+    lines = "".join(f"{relative}\0{size}\0{sha256_file(Path(folder) / relative)}\n" for relative, size, _ in stats)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def content_fingerprint(folder: str | Path) -> str:
+    """sha256 over the names, sizes and bytes of a local dataset folder's files (memoised per file state)."""
+    folder = Path(folder).resolve()
+    stats = tuple((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in _data_files(folder))
+    return _fingerprint_of(stats, str(folder))
+
+
+def local_cache_dir(folder: str | Path) -> str:
+    """A datasets cache directory keyed by the folder's *content*.
+
+    ``datasets`` (5.x) keys its cache for a local folder by the folder's name and config, not its path or
+    contents: a rebuilt ``cogip_bench_built/`` (or another folder of the same name) would be served from the
+    rows cached for the earlier one. A cache directory per content fingerprint makes that impossible.
+    """
+    import datasets
+
+    folder = Path(folder).resolve()
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "cogip_local" / f"{folder.name}-{content_fingerprint(folder)[:20]}")
+
+
 def load_kwargs(source: str) -> dict[str, Any]:
-    """lmms-eval ``dataset_kwargs`` for a source: ``load_from_disk`` for ``save_to_disk`` directories."""
-    return {"load_from_disk": True} if is_saved_to_disk(source) else {}
+    """``load_dataset`` / lmms-eval ``dataset_kwargs`` for a source.
+
+    ``save_to_disk`` directories are read with ``load_from_disk``; local repo folders get a content-keyed
+    ``cache_dir`` (see :func:`local_cache_dir`); Hub ids use the default cache (keyed by revision).
+    """
+    if is_saved_to_disk(source):
+        return {"load_from_disk": True}
+    if is_local_folder(source):
+        return {"cache_dir": local_cache_dir(source)}
+    return {}
+
+
+def manifest_rows(source: str) -> dict[str, int] | None:
+    """Rows per split that a ``cogip-upload build`` manifest (``cogip_build.json``) records, if there is one."""
+    path = Path(source) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")).get("rows", {}).get("default", {})
+        return {str(split): int(n) for split, n in rows.items()}
+    except (ValueError, AttributeError, TypeError):
+        raise CogIPDataError(f"{path}: not a readable build manifest (expected JSON with rows.default.<split>)") from None
+
+
+def check_manifest_rows(source: str, split: str, n_rows: int) -> None:
+    """Stop when a built folder's split does not hold the rows its manifest says (a stale or edited copy)."""
+    expected = manifest_rows(source) if is_local_folder(source) else None
+    if expected is not None and split in expected and expected[split] != n_rows:
+        raise CogIPDataError(
+            f"{source}: split {split!r} loaded {n_rows} rows but {MANIFEST} records {expected[split]}; "
+            "the folder changed after it was built (rebuild it with cogip-upload build)"
+        )
 
 
 def load_cogip(source: str | None = None, split: str | None = None):
     """Load the dataset (all splits, or one) from the Hub, a local repo folder or a save_to_disk directory.
 
-    Images stay undecoded (``{"bytes", "path"}``): they are decoded one at a time by :func:`load_image`.
+    A local folder always loads its current contents (content-keyed cache) and is checked against its build
+    manifest. Images stay undecoded (``{"bytes", "path"}``): they are decoded one at a time by :func:`load_image`.
+    Any failure to load is a :class:`CogIPDataError` naming the source.
     """
     import datasets
 
     source = dataset_source(source)
-    if is_saved_to_disk(source):
-        ds = datasets.load_from_disk(source)
-        ds = ds[split] if split is not None else ds
-    else:
-        ds = datasets.load_dataset(source, split=split)
+    try:
+        if is_saved_to_disk(source):
+            ds = datasets.load_from_disk(source)
+            if not isinstance(ds, datasets.DatasetDict):
+                raise CogIPDataError(f"{source}: a save_to_disk of a single Dataset; CogIP needs a DatasetDict "
+                                     "with train/test splits (DatasetDict({'test': ds}).save_to_disk(...))")
+            if split is not None:
+                if split not in ds:
+                    raise CogIPDataError(f"{source}: no {split!r} split (has: {', '.join(ds) or 'none'})")
+                ds = ds[split]
+        else:
+            if looks_like_path(source) and not Path(source).expanduser().exists():
+                raise CogIPDataError(f"{source}: no such dataset folder")
+            ds = datasets.load_dataset(source, split=split, **load_kwargs(source))
+    except CogIPDataError:
+        raise
+    except Exception as err:  # datasets raises many types (offline, missing split, bad files): one clear line
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise CogIPDataError(f"{source}: the dataset does not load ({type(err).__name__}: {reason[:300]})") from None
+    for name, part in ([(split, ds)] if split is not None else ds.items()):
+        check_manifest_rows(source, name, len(part))
     return _undecoded(ds)
 
 
@@ -83,7 +183,12 @@ def _dimension_or_none(name: Any) -> Dimension | None:
 
 
 def validate_rows(ds, dimension: str | Dimension | None = None, where: str = "CogIP dataset") -> None:
-    """Fail on the first unusable row, naming column, row id and value; checks every row before a run."""
+    """Fail on the first unusable row, naming column, row id and value; checks every row before a run.
+
+    Every row's ``dimension`` must be known (a row of an unknown or misspelled dimension would otherwise vanish
+    from the evaluation); the scores of ``dimension``'s rows (all rows when None) must be finite numbers inside
+    the dimension's range (a float32 column turns an overflowing 1e39 into inf, which is caught too).
+    """
     missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
     if missing:
         raise CogIPDataError(
@@ -103,6 +208,29 @@ def validate_rows(ds, dimension: str | Dimension | None = None, where: str = "Co
             raise CogIPDataError(f"{where}: column 'score', row id {row_id!r}: not a number: {score!r}") from None
         if math.isnan(value):
             raise CogIPDataError(f"{where}: column 'score', row id {row_id!r}: value is NaN")
+        if not dim.in_range(value):
+            raise CogIPDataError(f"{where}: column 'score', row id {row_id!r}: {score!r} is outside {dim.key}'s "
+                                 f"range [{dim.low:g}, {dim.high:g}]")
+
+
+def dimension_rows(ds, dimension: str | Dimension, where: str = "CogIP dataset", check_images: bool = True):
+    """One dimension's rows of a split, after checking *every* row of the split (and the kept rows' images).
+
+    The whole split is validated before filtering, so an unknown dimension is an error, not a silent drop;
+    a dimension without rows is an error too (lmms-eval would crash on an empty task).
+    """
+    dim = get_dimension(dimension)
+    validate_rows(ds, where=where)
+    rows = rows_of_dimension(ds, dim)
+    if len(rows) == 0:
+        raise CogIPDataError(f"{where}: no rows of dimension {dim.release_name!r} (column 'dimension')")
+    if check_images:
+        for row_id, image in zip(rows["id"], rows["image"]):
+            try:
+                load_image(image, row_id)
+            except CogIPDataError as err:
+                raise CogIPDataError(f"{where}: {err}") from None
+    return rows
 
 
 def load_image(image: Any, row_id: Any = None):

@@ -5,7 +5,13 @@ imports them from here. The values follow the release prompts (see the release R
 
 - Aesthetics, Funniness: 0-10; very low < 3.5 <= low < 5.0 <= medium < 6.5 <= high < 8.0 <= very high
 - Memorability: 0-1; very low < 0.35 <= low < 0.5 <= medium < 0.65 <= high < 0.8 <= very high
-- Emotional valence: -3..3 (integers in the data); negative < 0, neutral = 0, positive > 0
+- Emotional valence: -3..3 (integers in the data); negative < -0.5 <= neutral <= 0.5 < positive. The release
+  states "negative < 0, neutral = 0, positive > 0" for its integer scores; the half-point band gives the same
+  label to every integer and lets a continuous score (an expected readout, a regression head) be neutral: it is
+  the label of the nearest integer.
+
+Answers and training targets are written ``"<label> <score with 3 decimals>"`` (:func:`format_target`), the
+release's format; the label is the bin of the *printed* score.
 """
 
 from __future__ import annotations
@@ -76,6 +82,29 @@ class Dimension:
         return (lower + upper) / 2
 
 
+#: Decimals of the release's scores and of every describe-then-predict target ("high 7.234").
+TARGET_DECIMALS = 3
+#: Human scores are compared at this precision: the Hub column is float32, whose representation noise
+#: (0.35 -> 0.3499999940395355) must not reach logs, submissions or label bins.
+HUMAN_DECIMALS = 4
+
+
+def human_score(value: float) -> float:
+    """A human score as the benchmark compares it: a float, rounded to drop float32 representation noise."""
+    return round(float(value), HUMAN_DECIMALS)
+
+
+def format_target(score: float, dimension: str | Dimension) -> str:
+    """The describe-then-predict answer for a score: ``"<label> <score:.3f>"``, labelled after rounding.
+
+    Rounding first keeps label and number consistent: float32 ``0.35`` (0.34999...) is ``"low 0.350"``, as in
+    the release, not ``"very low 0.350"``.
+    """
+    dim = get_dimension(dimension)
+    value = round(float(score), TARGET_DECIMALS)
+    return f"{dim.label_for(value)} {value:.{TARGET_DECIMALS}f}"
+
+
 _FIVE_LEVELS = ("very low", "low", "medium", "high", "very high")
 
 
@@ -95,8 +124,8 @@ EMOTIONAL_VALENCE = Dimension(
     -3.0,
     3.0,
     (
-        LabelBin("negative", 0.0),
-        LabelBin("neutral", 0.0, upper_inclusive=True),
+        LabelBin("negative", -0.5),
+        LabelBin("neutral", 0.5, upper_inclusive=True),
         LabelBin("positive", 3.0, upper_inclusive=True),
     ),
     integer_scores=True,

@@ -5,6 +5,7 @@ Shared by every CogIP package that writes results people keep (manifests, report
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -12,12 +13,24 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _umask_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: 0666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
-    """Call ``write(handle)`` on a temporary file next to ``path``, then rename it onto ``path``."""
+    """Call ``write(handle)`` on a temporary file next to ``path``, then rename it onto ``path``.
+
+    The file gets the permissions an ordinary write would (the umask's), not ``mkstemp``'s private 0600:
+    a leaderboard site or a dataset folder must stay readable by the web server or the team.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _umask_mode())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.replace(tmp, path)
@@ -32,3 +45,12 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 
 def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (datasets and images can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -7,49 +7,93 @@ Conventions (shared by the lmms-eval aggregations, the leaderboard and every rep
   ``srcc_parsed`` drops them (comparable to the paper, whose parser dropped unparsed answers).
 - ``label_acc`` counts an item right when the label the model wrote equals the bin of the human score;
   a missing label counts as wrong.
-- Degenerate inputs (fewer than 2 values, a constant side, a failed logistic fit) give ``NaN`` and a logged
-  reason, never an exception.
+- ``mae_norm``/``rmse_norm`` are ``mae``/``rmse`` divided by the dimension's range (10, 6 or 1), so that the
+  ``cogip`` group can average them; the raw ``mae``/``rmse`` (in the dimension's own units) are per task only.
+- Every number is a function of the *set* of items: items are put in a canonical order (by item id, else by
+  value) before anything is computed, so a run's item order (lmms-eval data parallel interleaves doc ids by
+  rank) cannot change a bootstrap interval or a fit.
+- The bootstrap resamples item positions of that order with ``default_rng([seed, dimension index])``: the
+  tasks, ``cogip-leaderboard verify`` and the leaderboard's paired comparisons draw the same resamples.
+- Degenerate inputs (fewer than 2 values, a constant side, too few points for the logistic fit, a failed fit)
+  give ``NaN`` and a logged reason, never an exception.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 from scipy import optimize, stats
 
-from .dimensions import Dimension, get_dimension
+from .dimensions import DIMENSIONS, Dimension, get_dimension
 
 logger = logging.getLogger("cogip")
 
-METRIC_NAMES: tuple[str, ...] = (
-    "srcc",
-    "srcc_parsed",
-    "srcc_ci_low",
-    "srcc_ci_high",
-    "plcc",
-    "plcc_logistic",
-    "krcc",
-    "mae",
-    "rmse",
-    "parse_rate",
-    "label_acc",
-)
-#: Metrics where a smaller value is better (the rest: larger is better).
-LOWER_IS_BETTER = frozenset({"mae", "rmse"})
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric's direction and how the ``cogip`` group row combines the four dimensions' values."""
+
+    higher_is_better: bool
+    #: "mean": plain mean over the dimensions; "interval": that bound of the bootstrap interval of the mean
+    #: SRCC (averaging the dimensions' bounds is not an interval of anything); None: not in the group row.
+    group: str | None = "mean"
+
+
+#: The registry of metric names and their direction: the task template's metric_list, the group's
+#: aggregate_metric_list, submissions and the leaderboard all follow it (tests/test_metrics_robust.py checks).
+METRIC_NAMES: Mapping[str, Metric] = MappingProxyType({
+    "srcc": Metric(True),
+    "srcc_parsed": Metric(True),
+    "srcc_ci_low": Metric(True, "interval"),
+    "srcc_ci_high": Metric(True, "interval"),
+    "plcc": Metric(True),
+    "plcc_logistic": Metric(True),
+    "krcc": Metric(True),
+    "mae": Metric(False, None),  # units of the dimension: averaging 0-10, -3..3 and 0-1 errors means nothing
+    "rmse": Metric(False, None),
+    "mae_norm": Metric(False),
+    "rmse_norm": Metric(False),
+    "parse_rate": Metric(True),
+    "label_acc": Metric(True),
+})
+#: The metrics of the ``cogip`` group row (and of a submission's ``metrics.mean``).
+GROUP_METRIC_NAMES: tuple[str, ...] = tuple(name for name, m in METRIC_NAMES.items() if m.group)
+
+N_RESAMPLES = 1000
+SEED = 0
+LEVEL = 0.95
+#: The 4-parameter logistic needs more points than parameters: with n <= 4 it can pass through every
+#: (monotone) point set and its PLCC would be 1 whatever the model; 5 leaves one residual degree of freedom.
+MIN_LOGISTIC_N = 5
 
 
 def _as_array(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64).reshape(-1)
 
 
 def impute(pred: Sequence[float | None], dimension: str | Dimension) -> np.ndarray:
     """Replace unparsed predictions (None/NaN) with the dimension's range midpoint."""
     arr = _as_array(pred)
     return np.where(np.isnan(arr), get_dimension(dimension).midpoint, arr)
+
+
+def canonical_order(x: np.ndarray, y: np.ndarray, ids: Sequence | None = None) -> np.ndarray:
+    """Positions that put items in the order every aggregate is computed in.
+
+    By item id (as text) when ids are given, which pairs items across models for the paired bootstrap; ties
+    and missing ids fall back to the values, so the order depends only on the set of ``(id, x, y)``.
+    """
+    if ids is None:
+        return np.lexsort((x, y))
+    keys = [(str(i), float(b), float(a)) for i, a, b in zip(ids, x, y)]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.intp)
 
 
 def _degenerate(x: np.ndarray, y: np.ndarray, name: str) -> bool:
@@ -76,32 +120,49 @@ def kendall(x: np.ndarray, y: np.ndarray, name: str = "krcc") -> float:
 
 
 def logistic_4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.ndarray:
-    """The 4-parameter logistic of IQA practice (VQEG): maps predictions onto the human scale."""
+    """The 4-parameter logistic of IQA practice (VQEG): maps predictions onto the human scale.
+
+    It is increasing in ``x`` when ``b1 > b2`` and decreasing when ``b1 < b2``.
+    """
     with np.errstate(over="ignore"):  # exp overflow is the flat tail of the curve: 1/(1+inf) = 0
         return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
 def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") -> float:
-    """PLCC after fitting ``logistic_4`` from predictions to human scores."""
+    """PLCC between human scores and the predictions mapped by the best-fitting ``logistic_4``, signed by the
+    direction of that curve.
+
+    The signed value is the PLCC of ``y`` with an *increasing* function of ``x`` (the curve, or its mirror
+    image), like SRCC is a correlation of ranks: an anti-correlated model scores about ``-|plcc|``, not
+    ``+|plcc|``. NaN (with a logged reason) below :data:`MIN_LOGISTIC_N` items or when the fit fails.
+    """
     if _degenerate(x, y, name):
         return float("nan")
-    start = [float(y.max()), float(y.min()), float(np.mean(x)), float(np.std(x)) or 1.0]
+    if len(x) < MIN_LOGISTIC_N:
+        logger.warning("%s is NaN: %d items, the 4-parameter fit needs at least %d", name, len(x), MIN_LOGISTIC_N)
+        return float("nan")
+    rising = stats.pearsonr(x, y).statistic >= 0  # start on the side the data lean to
+    top, bottom = (float(y.max()), float(y.min())) if rising else (float(y.min()), float(y.max()))
+    start = [top, bottom, float(np.mean(x)), float(np.std(x)) or 1.0]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             params, _ = optimize.curve_fit(logistic_4, x, y, p0=start, maxfev=10_000)
         fitted = logistic_4(x, *params)
-    except (RuntimeError, ValueError, optimize.OptimizeWarning) as err:
-        logger.warning("%s is NaN: logistic fit failed (%s)", name, err)
+    except Exception as err:  # noqa: BLE001  scipy raises RuntimeError, ValueError, TypeError, LinAlgError...: no fit
+        logger.warning("%s is NaN: logistic fit failed (%s: %s)", name, type(err).__name__, err)
         return float("nan")
     if not np.all(np.isfinite(fitted)):
         logger.warning("%s is NaN: logistic fit gave non-finite values", name)
         return float("nan")
-    return pearson(fitted, y, name)
+    direction = 1.0 if params[0] >= params[1] else -1.0
+    return direction * pearson(fitted, y, name)
 
 
 def resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Spearman's rho of each resample (the rows of ``idx`` index items); NaN where a side is constant."""
+    if idx.size == 0:
+        return np.full(len(idx), np.nan)
     rx = stats.rankdata(x[idx], axis=1)
     ry = stats.rankdata(y[idx], axis=1)
     rx -= rx.mean(axis=1, keepdims=True)
@@ -111,20 +172,94 @@ def resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndar
         return np.where(denom > 0, (rx * ry).sum(axis=1) / denom, np.nan)
 
 
-def bootstrap_srcc_ci(
-    x: np.ndarray, y: np.ndarray, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of Spearman's rho over items, reproducible with its seed."""
-    if _degenerate(x, y, "srcc_ci"):
-        return float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_resamples, len(x)))
-    rho = resampled_spearman(x, y, idx)
-    rho = rho[np.isfinite(rho)]  # resamples that drew a constant side have no rho
-    if len(rho) == 0:
-        return float("nan"), float("nan")
+def resample_indices(n_items: int, n_resamples: int, seed: int, dimension: str | Dimension) -> np.ndarray:
+    """``(n_resamples, n_items)`` positions in canonical order: the one random stream of every bootstrap."""
+    index = list(DIMENSIONS).index(get_dimension(dimension).key)
+    return np.random.default_rng([seed, index]).integers(0, max(n_items, 1), size=(n_resamples, n_items))
+
+
+def srcc_resamples(x: np.ndarray, y: np.ndarray, dimension: str | Dimension, ids: Sequence | None = None, *,
+                   n_resamples: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """Bootstrap SRCC of each resample (imputed ``x``), items first put in :func:`canonical_order`."""
+    x, y = _as_array(x), _as_array(y)
+    order = canonical_order(x, y, ids)
+    return resampled_spearman(x[order], y[order], resample_indices(len(x), n_resamples, seed, dimension))
+
+
+def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of the finite values (resamples with an undefined value are left out)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if len(finite) == 0:
+        return math.nan, math.nan
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(rho, [tail, 100 - tail])
+    low, high = np.percentile(finite, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def bootstrap_srcc_ci(x: np.ndarray, y: np.ndarray, dimension: str | Dimension, ids: Sequence | None = None, *,
+                      n_resamples: int = N_RESAMPLES, seed: int = SEED, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman's rho over items; NaN when the point estimate is undefined."""
+    x, y = _as_array(x), _as_array(y)
+    if _degenerate(x, y, "srcc_ci"):
+        return math.nan, math.nan
+    return percentile_interval(srcc_resamples(x, y, dimension, ids, n_resamples=n_resamples, seed=seed), level)
+
+
+@dataclass(frozen=True, eq=False)
+class DimensionScores:
+    """Every metric of one dimension, and the bootstrap SRCC resamples the group interval is built from."""
+
+    metrics: dict[str, float]
+    resamples: np.ndarray
+
+
+def score_dimension(
+    pred: Sequence[float | None],
+    human: Sequence[float],
+    dimension: str | Dimension,
+    pred_labels: Sequence[str | None] | None = None,
+    *,
+    ids: Sequence | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+) -> DimensionScores:
+    """:func:`compute_metrics` and the SRCC resamples behind its interval."""
+    dim = get_dimension(dimension)
+    raw, y = _as_array(pred), _as_array(human)
+    labels = list(pred_labels) if pred_labels is not None else None
+    lengths = {len(raw), len(y), *([len(labels)] if labels is not None else []), *([len(ids)] if ids is not None else [])}
+    if len(lengths) > 1:  # a caller's bug, not a degenerate input: never score misaligned lists
+        raise ValueError(f"{dim.key}: predictions, human scores, labels and ids differ in length ({sorted(lengths)})")
+    order = canonical_order(impute(raw, dim), y, ids)
+    raw, y = raw[order], y[order]
+    labels = [labels[i] for i in order] if labels is not None else None
+    x = impute(raw, dim)
+    parsed = ~np.isnan(raw)
+    resamples = resampled_spearman(x, y, resample_indices(len(x), n_resamples, seed, dim))
+    srcc = spearman(x, y)
+    ci_low, ci_high = (math.nan, math.nan) if math.isnan(srcc) else percentile_interval(resamples)
+    n, span = len(y), dim.high - dim.low
+    mae = float(np.mean(np.abs(x - y))) if n else math.nan
+    rmse = float(np.sqrt(np.mean((x - y) ** 2))) if n else math.nan
+    if not n:
+        logger.warning("%s: no items: every metric is NaN", dim.key)
+    metrics = {
+        "srcc": srcc,
+        "srcc_parsed": spearman(raw[parsed], y[parsed], "srcc_parsed"),
+        "srcc_ci_low": ci_low,
+        "srcc_ci_high": ci_high,
+        "plcc": pearson(x, y),
+        "plcc_logistic": pearson_logistic(x, y),
+        "krcc": kendall(x, y),
+        "mae": mae,
+        "rmse": rmse,
+        "mae_norm": mae / span,
+        "rmse_norm": rmse / span,
+        "parse_rate": float(parsed.mean()) if n else math.nan,
+        "label_acc": label_accuracy(labels, y, dim) if labels is not None else math.nan,
+    }
+    return DimensionScores(metrics, resamples)
 
 
 def compute_metrics(
@@ -133,31 +268,12 @@ def compute_metrics(
     dimension: str | Dimension,
     pred_labels: Sequence[str | None] | None = None,
     *,
-    n_resamples: int = 1000,
-    seed: int = 0,
+    ids: Sequence | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
 ) -> dict[str, float]:
     """Every CogIP metric for one dimension (see the module doc for the conventions)."""
-    dim = get_dimension(dimension)
-    raw = _as_array(pred)
-    y = _as_array(human)
-    x = impute(raw, dim)
-    parsed = ~np.isnan(raw)
-    ci_low, ci_high = bootstrap_srcc_ci(x, y, n_resamples=n_resamples, seed=seed)
-    n = len(y)
-    result = {
-        "srcc": spearman(x, y),
-        "srcc_parsed": spearman(raw[parsed], y[parsed], "srcc_parsed"),
-        "srcc_ci_low": ci_low,
-        "srcc_ci_high": ci_high,
-        "plcc": pearson(x, y),
-        "plcc_logistic": pearson_logistic(x, y),
-        "krcc": kendall(x, y),
-        "mae": float(np.mean(np.abs(x - y))) if n else float("nan"),
-        "rmse": float(np.sqrt(np.mean((x - y) ** 2))) if n else float("nan"),
-        "parse_rate": float(parsed.mean()) if n else float("nan"),
-        "label_acc": label_accuracy(pred_labels, y, dim) if pred_labels is not None else float("nan"),
-    }
-    return result
+    return score_dimension(pred, human, dimension, pred_labels, ids=ids, n_resamples=n_resamples, seed=seed).metrics
 
 
 def label_accuracy(pred_labels: Sequence[str | None], human: Sequence[float], dimension: str | Dimension) -> float:
@@ -168,8 +284,71 @@ def label_accuracy(pred_labels: Sequence[str | None], human: Sequence[float], di
     return float(np.mean(hits))
 
 
+def mean_srcc_interval(resamples: Sequence[np.ndarray], mean_srcc: float, level: float = LEVEL) -> tuple[float, float]:
+    """Bootstrap interval of the mean SRCC over dimensions: each dimension's resamples, averaged per resample.
+
+    NaN when the mean itself is undefined; a resample where some dimension is undefined is left out.
+    """
+    if math.isnan(mean_srcc) or not len(resamples):
+        return math.nan, math.nan
+    return percentile_interval(np.mean(np.vstack(resamples), axis=0), level)
+
+
+def group_metrics(scores: Mapping[str, DimensionScores]) -> dict[str, float]:
+    """The ``cogip`` group row from every dimension's scores, as the group's aggregate_metric_list defines it."""
+    rows = [s.metrics for s in scores.values()]
+    out = {name: float(np.mean([r[name] for r in rows])) for name in GROUP_METRIC_NAMES
+           if METRIC_NAMES[name].group == "mean"}
+    low, high = mean_srcc_interval([s.resamples for s in scores.values()], out["srcc"])
+    out.update(srcc_ci_low=low, srcc_ci_high=high)
+    return {name: out[name] for name in GROUP_METRIC_NAMES}
+
+
+# -- the lmms-eval side: per-task aggregations and the group interval --------------------------------------------
+
+#: The scores the task aggregations computed last, per dimension (lmms-eval aggregates the tasks, then the
+#: group, in one process; the group aggregation sees only the tasks' values, so it reads the resamples here).
+_LAST_SCORED: dict[str, DimensionScores] = {}
+
+
 @lru_cache(maxsize=32)
-def metrics_of_records(records: tuple[tuple[float | None, float, str | None], ...], dimension: str) -> dict[str, float]:
-    """``compute_metrics`` over ``(pred, human, label)`` records, cached: lmms-eval asks once per metric."""
-    pred, human, labels = zip(*records) if records else ((), (), ())
-    return compute_metrics(pred, human, dimension, labels)
+def _score_sorted(records: tuple[tuple[str, float | None, float, str | None], ...], dimension: str) -> DimensionScores:
+    ids, pred, human, labels = zip(*records) if records else ((), (), (), ())
+    return score_dimension(pred, human, dimension, labels, ids=ids)
+
+
+def metrics_of_records(records: Sequence[tuple[object, float | None, float, str | None]], dimension: str) -> dict[str, float]:
+    """Every metric over ``(id, pred, human, label)`` records in any order; cached (lmms-eval asks once per metric)."""
+    key = tuple(sorted(((str(i), p, h, lab) for i, p, h, lab in records),
+                       key=lambda r: (r[0], _nan_key(r[2]), _nan_key(r[1]), str(r[3]))))
+    scores = _score_sorted(key, get_dimension(dimension).key)
+    _LAST_SCORED[get_dimension(dimension).key] = scores
+    return scores.metrics
+
+
+def _nan_key(value: float | None) -> tuple[bool, float]:
+    """A sort key that orders None/NaN (last) instead of breaking the sort."""
+    missing = value is None or math.isnan(value)
+    return (missing, 0.0 if missing else float(value))
+
+
+def _same_values(a: Sequence[float], b: Sequence[float]) -> bool:
+    return len(a) == len(b) and all(
+        _nan_key(u) == _nan_key(v) for u, v in zip(sorted(a, key=_nan_key), sorted(b, key=_nan_key)))
+
+
+def group_interval_bound(reported: Sequence[float], bound: str) -> float:
+    """``srcc_ci_low``/``srcc_ci_high`` of the ``cogip`` group: the bootstrap interval of the mean SRCC.
+
+    ``reported`` is what lmms-eval passes a group aggregation: the four tasks' own bounds. They must be the
+    bounds of the scores this process computed last, or the resamples read here belong to another run.
+    """
+    name = f"srcc_ci_{bound}"
+    scores = {key: _LAST_SCORED.get(key) for key in DIMENSIONS}
+    if any(s is None for s in scores.values()):
+        logger.warning("cogip %s is NaN: not every dimension was scored in this process", name)
+        return math.nan
+    if not _same_values([float(v) for v in reported], [s.metrics[name] for s in scores.values()]):
+        logger.warning("cogip %s is NaN: the tasks' intervals are not the ones this process computed", name)
+        return math.nan
+    return group_metrics(scores)[name]

@@ -13,8 +13,8 @@ distributions the model gave at its own answer positions into a number:
 
 Both scores are clipped to the dimension's range (a digit-wise expectation can leave it: memorability's
 leading digit may put mass on 1..9). The answer handed back to the harness is the raw greedy answer followed by
-one readout line, ``expected score (digits): high 7.412``: the benchmark parser takes the last number after a
-score cue, so it reads the expected score, and the greedy answer stays in lmms-eval's sample log
+one readout line, ``expected score (digits): high 7.412``: the benchmark parser takes the last number written
+right after a label word, so it reads the expected score, and the greedy answer stays in lmms-eval's sample log
 (:func:`split_readout` separates them again).
 
 Everything here is pure (lists of probabilities in, numbers out) so tests call it directly; the model wrapper
@@ -27,12 +27,12 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from .dimensions import Dimension, get_dimension
-from .scoring import label_pattern, parse_answer
+from .dimensions import Dimension, format_target, get_dimension
+from .scoring import MAX_ANSWER_CHARS, label_pattern, parse_answer
 
 READOUTS = ("greedy", "expected_digits", "expected_label")
 DIGITS = "0123456789"
-READOUT_CUE = "expected score"  # a score cue of parse_answer: the readout line's number wins
+READOUT_CUE = "expected score"  # the line ends "<label> <score>", the last label-number pair: parse_answer reads it
 _READOUT_LINE = re.compile(rf"(?:^|\n\n){READOUT_CUE} \((?P<source>digits|label)\): (?P<label>[a-z ]+) (?P<score>-?\d+\.\d+)\s*$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 
@@ -97,7 +97,8 @@ def score_span(text: str, dimension: str | Dimension) -> tuple[int, int, float] 
     parsed = parse_answer(text, dim)
     if parsed.failure is not None or parsed.value is None:
         return None
-    for m in reversed(list(_NUMBER.finditer(text))):
+    # parse_answer reads only the answer's last MAX_ANSWER_CHARS characters: its number is among those.
+    for m in reversed(list(_NUMBER.finditer(text, max(0, len(text) - MAX_ANSWER_CHARS)))):
         number = m.group()
         last = int(number[-1])
         nudged_digit = last - 1 if last > 0 else last + 1
@@ -108,7 +109,8 @@ def score_span(text: str, dimension: str | Dimension) -> tuple[int, int, float] 
         delta = float(nudged) - float(number)
         factor = (moved - parsed.value) / delta
         raw = float(number)
-        if raw == 0 or math.isclose(factor * raw, parsed.value, rel_tol=1e-6, abs_tol=1e-9):
+        # The number itself must give the score (not only move it): the exponent of 7.5e0 moves it too.
+        if math.isclose(factor * raw, parsed.value, rel_tol=1e-6, abs_tol=1e-9):
             return m.start(), m.end(), factor
     return None
 
@@ -172,10 +174,8 @@ def format_readout(greedy: str, score: float, dimension: str | Dimension, source
     """
     if source not in ("digits", "label"):
         raise ValueError(f"readout source must be 'digits' or 'label', got {source!r}")
-    dim = get_dimension(dimension)
-    score = round(score, 3)  # the label is the bin of the printed score
     # The greedy answer stays verbatim (even when empty or blank) so split_readout gives it back exactly.
-    return f"{greedy}\n\n{READOUT_CUE} ({source}): {dim.label_for(score)} {score:.3f}"
+    return f"{greedy}\n\n{READOUT_CUE} ({source}): {format_target(score, dimension)}"
 
 
 def split_readout(text: str) -> tuple[str, dict | None]:

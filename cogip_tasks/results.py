@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from .dimensions import DIMENSIONS
+from .errors import CogIPError
 from .metrics import METRIC_NAMES
 
 GROUP = "cogip"
+
+
+class RunOutputError(CogIPError, ValueError):
+    """An lmms-eval output file that cannot be read (cut short, not UTF-8, not the expected JSON); the
+    message names the file (and line)."""
 
 
 def latest_results_file(output_path: str | Path) -> Path:
@@ -30,26 +37,91 @@ def samples_file(results_file: str | Path, task: str) -> Path:
     return path
 
 
+def _json_object(text: bytes, where: str) -> dict:
+    try:
+        value = json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise RunOutputError(f"{where}: not UTF-8 text (byte {err.start}: {err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise RunOutputError(f"{where}: not valid JSON ({err.msg} at char {err.pos}); was the file cut short?") from None
+    except RecursionError:
+        raise RunOutputError(f"{where}: JSON nested too deeply") from None
+    if not isinstance(value, dict):
+        raise RunOutputError(f"{where}: expected a JSON object, found a {type(value).__name__}")
+    return value
+
+
+def read_results(path: str | Path) -> dict:
+    """An lmms-eval ``*_results.json`` as a dict (a clear :class:`RunOutputError` for anything else)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise RunOutputError(f"{path}: cannot read ({err.strerror or err})") from None
+    return _json_object(data, str(path))
+
+
 def read_samples(path: str | Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """A ``--log_samples`` JSON-lines file, one object per line; a torn or non-UTF-8 line is an error naming
+    file and line (a submission must hold every item, so nothing is skipped)."""
+    samples = []
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                samples.append(_json_object(line, f"{path}: line {n}"))
+    return samples
 
 
-def task_metrics(results: dict, task: str) -> dict[str, float]:
+def task_metrics(results: Any, task: str) -> dict[str, float]:
     """``{metric: value}`` of one task or the group from a results JSON (lmms-eval's ``name,filter`` keys)."""
-    section = results.get("results", {}).get(task) or results.get("groups", {}).get(task) or {}
+    def part(key: str) -> dict:
+        value = results.get(key) if isinstance(results, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    section = part("results").get(task) or part("groups").get(task) or {}
+    if not isinstance(section, dict):
+        return {}
     return {m: section[f"{m},none"] for m in METRIC_NAMES if f"{m},none" in section}
 
 
 def format_table(results: dict, metrics: tuple[str, ...] = ("srcc", "srcc_ci_low", "srcc_ci_high", "plcc",
-                                                           "krcc", "mae", "parse_rate", "label_acc")) -> str:
-    """A compact Markdown table: one row per dimension and the group mean."""
+                                                           "krcc", "mae", "mae_norm", "parse_rate",
+                                                           "label_acc")) -> str:
+    """A compact Markdown table: one row per dimension and the group (mean; its interval is the mean's).
+
+    The group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
+    """
     rows = [(d.task_name, task_metrics(results, d.task_name)) for d in DIMENSIONS.values()]
     rows.append((f"{GROUP} (mean)", task_metrics(results, GROUP)))
 
     def cell(value) -> str:
-        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            return "n/a"
+        return f"{value:.3f}"
 
     lines = ["| task | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     lines += [f"| {name} | " + " | ".join(cell(vals.get(m)) for m in metrics) + " |" for name, vals in rows]
     return "\n".join(lines)
+
+
+def truncated_answers(results_file: str | Path) -> dict[str, tuple[int, int, int]]:
+    """Per CogIP task of a run: ``(answers that used every allowed new token, answers with a token count,
+    max_new_tokens)``. Such an answer was most likely cut short (its score may be missing).
+
+    Reads the ``--log_samples`` files; wrappers that record no token counts (``token_counts: [null]``) give 0
+    counted answers. Tasks without a samples file are left out.
+    """
+    results = read_results(results_file)
+    counts: dict[str, tuple[int, int, int]] = {}
+    for dim in DIMENSIONS.values():
+        config = results.get("configs", {}).get(dim.task_name) or {}
+        limit = (config.get("generation_kwargs") or {}).get("max_new_tokens")
+        try:
+            samples = read_samples(samples_file(results_file, dim.task_name))
+        except FileNotFoundError:
+            continue
+        if not isinstance(limit, int):
+            continue
+        used = [c.get("output_tokens") for s in samples for c in (s.get("token_counts") or [])[:1]
+                if isinstance(c, dict) and isinstance(c.get("output_tokens"), int)]
+        counts[dim.task_name] = (sum(n >= limit for n in used), len(used), limit)
+    return counts

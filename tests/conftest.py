@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# A fresh, empty home for every cache the suite touches (Hugging Face hub + datasets, matplotlib, torch, XDG),
+# set before any of those libraries is imported and inherited by every CLI the tests start: a developer's warm
+# ~/.cache must not make a test pass that fails on a fresh machine (datasets reuses its cache for a local
+# folder of the same name), and the suite must never read or write the user's caches.
+_TEST_HOME = Path(tempfile.mkdtemp(prefix="cogip-test-home-"))
+for _var, _sub in (("HF_HOME", "hf"), ("XDG_CACHE_HOME", "cache"), ("MPLCONFIGDIR", "matplotlib"),
+                   ("TORCH_HOME", "torch"), ("TRITON_CACHE_DIR", "triton")):
+    os.environ[_var] = str(_TEST_HOME / _sub)
+for _var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_MODULES_CACHE"):
+    os.environ.pop(_var, None)  # derived from HF_HOME unless set; an inherited value would bypass it
+atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RELEASE = REPO.parent / "shared" / "cogip_release"

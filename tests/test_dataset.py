@@ -43,7 +43,8 @@ def test_local_folder_and_save_to_disk_load_the_same_rows(sample_dataset_dir, tm
 def test_env_override_picks_the_dataset(monkeypatch, sample_dataset_dir):
     monkeypatch.setenv("COGIP_DATASET", str(sample_dataset_dir))
     utils = task_utils()
-    assert utils.DATASET_PATH == str(sample_dataset_dir) and utils.DATASET_KWARGS == {}
+    assert utils.DATASET_PATH == str(sample_dataset_dir)
+    assert set(utils.DATASET_KWARGS) == {"cache_dir"}  # content-keyed (see test_dataset_trust.py)
     monkeypatch.delenv("COGIP_DATASET")
     assert task_utils().DATASET_PATH == "foolen/CogIP-Bench"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import math
 import os
 import re
 import shutil
@@ -19,11 +20,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from cogip_tasks.dimensions import DIMENSIONS
 from cogip_tasks.leaderboard.cli import main as leaderboard_main
 from cogip_tasks.leaderboard.submission import package_version, read_submission, write_json
 from cogip_tasks.leaderboard.verify import Rejected, load_ground_truth, verify_submission
 from cogip_tasks.scoring import PARSER_VERSION
-from conftest import lmms_eval_command, offline_env, run_cli
+from conftest import lmms_eval_command, load_results, offline_env, run_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
@@ -299,7 +301,81 @@ def test_verify_and_build_refuse_a_tampered_file(submissions, sample_dataset_dir
     assert "| 1 | tiny seed 0 |" in md and "| 2 |" not in md
 
 
+@pytest.fixture(scope="module")
+def expected_run(tmp_path_factory, sample_dataset_dir, tiny_qwen_dir) -> Path:
+    """A real run whose every answer parses (cogip_expected reads a score off the tiny model's probabilities),
+    so that correlations and their intervals are defined."""
+    from cogip_tasks.__main__ import TASKS_PATH
+
+    out = tmp_path_factory.mktemp("lb_expected") / "out"
+    cmd = lmms_eval_command(tiny_qwen_dir, "cogip", out, "--include_path", str(TASKS_PATH), model="cogip_expected")
+    cmd[cmd.index("--model_args") + 1] += ",readout=expected_digits,dtype=float32"
+    run_cli(cmd, offline_env(COGIP_DATASET=str(sample_dataset_dir)), out.parent)
+    return out
+
+
+def as_data_parallel_run(run: Path, dest: Path, processes: int = 2) -> Path:
+    """The same answers as lmms-eval data parallel on ``processes`` ranks logs and aggregates them.
+
+    lmms-eval 0.7.3 gives rank r the docs r, r+P, r+2P, ... and gathers rank 0's items first, then rank 1's
+    (evaluator.py, ``itertools.chain`` over ``gather_object``): that order reaches both the samples log and the
+    task aggregations; the group aggregations then see the tasks' values.
+    """
+    import importlib.util
+
+    from cogip_tasks.__main__ import TASKS_PATH
+    from cogip_tasks.metrics import GROUP_METRIC_NAMES, METRIC_NAMES
+    from cogip_tasks.results import GROUP, latest_results_file, read_samples, samples_file
+
+    shutil.copytree(run, dest)
+    spec = importlib.util.spec_from_file_location("utils", TASKS_PATH / "cogip" / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    results_file = latest_results_file(dest)
+    results = json.loads(results_file.read_text())
+    for dim in DIMENSIONS.values():
+        path = samples_file(results_file, dim.task_name)
+        samples = sorted(read_samples(path), key=lambda s: s["doc_id"])
+        gathered = [s for rank in range(processes) for s in samples[rank::processes]]
+        path.write_text("".join(json.dumps(s) + "\n" for s in gathered))
+        items = [s["srcc"] for s in gathered]
+        results["results"][dim.task_name].update({f"{m},none": getattr(utils, m)(items) for m in METRIC_NAMES})
+    group = results["groups"][GROUP]
+    for metric in GROUP_METRIC_NAMES:
+        values = [results["results"][d.task_name][f"{metric},none"] for d in DIMENSIONS.values()]
+        aggregate = getattr(utils, f"group_{metric}", None)
+        group[f"{metric},none"] = aggregate(values, [5] * 4, False) if aggregate else sum(values) / len(values)
+    results_file.write_text(json.dumps(results))
+    return dest
+
+
+@pytest.mark.slow
+def test_a_data_parallel_run_gives_the_same_numbers_and_verifies(expected_run, sample_dataset_dir, tmp_path):
+    from cogip_tasks.results import GROUP
+
+    two = as_data_parallel_run(expected_run, tmp_path / "two_processes")
+    one_results, two_results = load_results(expected_run), load_results(two)
+    defined = 0
+    for task in [d.task_name for d in DIMENSIONS.values()]:
+        assert two_results["results"][task] == one_results["results"][task], task  # identical numbers
+        defined += math.isfinite(one_results["results"][task]["srcc_ci_low,none"] or math.nan)
+    assert defined >= 2  # the intervals exist, so their order-dependence would show
+    for key, value in one_results["groups"][GROUP].items():
+        if "," in key and "_stderr" not in key:
+            assert two_results["groups"][GROUP][key] == pytest.approx(value, abs=1e-12), key
+    group = one_results["groups"][GROUP]
+    assert "mae,none" not in group and "mae_norm,none" in group  # no average of errors on different scales
+    lows = [one_results["results"][d.task_name]["srcc_ci_low,none"] for d in DIMENSIONS.values()]
+    assert group["srcc_ci_low,none"] != pytest.approx(sum(lows) / 4)  # the mean's interval, not the mean of bounds
+
+    subs = tmp_path / "subs"
+    for name, output in (("one process", expected_run), ("two processes", two)):
+        assert run_main(["submit", str(output), "--name", name, "-o", str(subs / f"{name.replace(' ', '_')}.json")]) == 0
+    proc = run_cli(leaderboard("verify", str(subs), "--dataset", str(sample_dataset_dir)), offline_env(), tmp_path)
+    assert proc.stdout.count("OK ") == 2 and "REJECTED" not in proc.stdout, proc.stdout
+
+
 def test_submit_explains_a_folder_without_a_run(tmp_path, capsys):
-    assert run_main(["submit", str(tmp_path), "-o", str(tmp_path / "s.json")]) == 2
+    assert run_main(["submit", str(tmp_path), "-o", str(tmp_path / "s.json")]) == 1
     assert "no lmms-eval *_results.json found" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()

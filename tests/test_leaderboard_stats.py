@@ -61,6 +61,9 @@ def test_resampled_spearman_matches_scipy_per_resample():
 
 
 def test_resample_indices_depend_only_on_seed_dimension_and_size():
+    from cogip_tasks import metrics
+
+    assert resample_indices is metrics.resample_indices  # one bootstrap for the tasks and the leaderboard
     a = resample_indices(10, 5, 0, "aesthetics")
     assert np.array_equal(a, resample_indices(10, 5, 0, "aesthetics"))
     assert not np.array_equal(a, resample_indices(10, 5, 0, "memorability"))
@@ -160,19 +163,19 @@ def test_compare_reports_per_dimension_differences(truth):
         assert delta > 0  # the aligned model is better on every dimension
 
 
-def synthetic_submission(truth: GroundTruth, seed: int = 0, claim_order: str = "listed") -> dict:
+def synthetic_submission(truth: GroundTruth, seed: int = 0, claim_order: str = "listed", name: str = "synthetic") -> dict:
     """A well-behaved submission: items listed in a shuffled order (as multi-process lmms-eval runs log them),
-    a few unparsable answers and a reasoning block; metrics as lmms-eval aggregates them (in listed order)."""
+    a few unparsable answers and a reasoning block; metrics as the lmms-eval aggregations compute them, fed
+    the items in listed order (``claim_order="dataset"``: in dataset order)."""
     from cogip_tasks.leaderboard.submission import MEAN, make_submission
-    from cogip_tasks.leaderboard.verify import mean_metrics
-    from cogip_tasks.metrics import compute_metrics
+    from cogip_tasks.metrics import GROUP_METRIC_NAMES, group_interval_bound, metrics_of_records
     from cogip_tasks.scoring import parse_answer
 
     rng = np.random.default_rng(seed)
     tags = [["<think>", "</think>"]]
     items, metrics = {}, {}
     for key, dim in DIMENSIONS.items():
-        order = rng.permutation(N)
+        order = rng.permutation(len(truth.ids[key]))
         rows = []
         for pos in order:
             score = float(np.clip(truth.human[key][pos] + rng.normal(0, 0.1 * (dim.high - dim.low)), dim.low, dim.high))
@@ -184,13 +187,17 @@ def synthetic_submission(truth: GroundTruth, seed: int = 0, claim_order: str = "
         items[key] = rows
         claimed = order if claim_order == "listed" else np.sort(order)
         by_pos = {r["doc_id"]: r for r in rows}
-        metrics[key] = compute_metrics([by_pos[p]["score"] for p in claimed], truth.human[key][claimed], dim,
-                                       [by_pos[p]["label"] for p in claimed])
-    metrics[MEAN] = mean_metrics(metrics[k] for k in DIMENSIONS)
-    return make_submission("synthetic", items, metrics, reasoning_tags=tags)
+        records = [(by_pos[p]["id"], by_pos[p]["score"], float(truth.human[key][p]), by_pos[p]["label"]) for p in claimed]
+        metrics[key] = metrics_of_records(records, key)
+    # The group row as lmms-eval makes it: means, and the interval of the mean from the tasks' resamples.
+    metrics[MEAN] = {m: float(np.mean([metrics[k][m] for k in DIMENSIONS])) for m in GROUP_METRIC_NAMES}
+    for bound in ("low", "high"):
+        metrics[MEAN][f"srcc_ci_{bound}"] = group_interval_bound([metrics[k][f"srcc_ci_{bound}"] for k in DIMENSIONS],
+                                                                 bound)
+    return make_submission(name, items, metrics, reasoning_tags=tags)
 
 
-def test_verify_checks_intervals_in_listed_order_and_ranks_in_dataset_order(truth):
+def test_verify_accepts_any_item_order_and_ranks_in_dataset_order(truth):
     from cogip_tasks.leaderboard.verify import Rejected, verify_submission
     from cogip_tasks.metrics import compute_metrics
 
@@ -200,12 +207,42 @@ def test_verify_checks_intervals_in_listed_order_and_ranks_in_dataset_order(trut
         m = model.dims[key].metrics
         assert m["srcc"] == pytest.approx(sub["metrics"][key]["srcc"]) and m["srcc"] > 0.7
         assert 0.85 < m["parse_rate"] < 1.0
-        # The leaderboard's own numbers are in dataset order, whatever order the run logged.
-        assert m == compute_metrics(model.dims[key].pred, truth.human[key], dim, model.dims[key].labels)
-    # Intervals claimed in another order than the items are listed in do not verify.
-    with pytest.raises(Rejected, match=r"metrics\.aesthetics\.srcc_ci_(low|high)"):
-        verify_submission(synthetic_submission(truth, claim_order="dataset"), truth)
+        assert m == compute_metrics(model.dims[key].pred, truth.human[key], dim, model.dims[key].labels,
+                                    ids=truth.ids[key])
+    # The same answers aggregated in dataset order claim the very same numbers (intervals included).
+    in_order = synthetic_submission(truth, claim_order="dataset")
+    assert in_order["metrics"] == sub["metrics"]
+    verify_submission(in_order, truth)
+    assert sub["metrics"]["mean"]["srcc_ci_low"] < model.mean["srcc"] < sub["metrics"]["mean"]["srcc_ci_high"]
     # A reasoning block must be what separates raw text from answer.
     sub["dimensions"]["funniness"]["items"][0]["raw"] = "<think>x</think> very high 9.000"
     with pytest.raises(Rejected, match=r"dimensions\.funniness\.items\[0\]\.answer"):
         verify_submission(sub, truth)
+
+
+def test_a_bootstrap_p_value_is_never_zero(truth):
+    from cogip_tasks.leaderboard.report import fmt_diff
+    from cogip_tasks.leaderboard.stats import bootstrap_p_value
+
+    good, bad = noisy(truth, 0.02, 1, "good"), noisy(truth, 0.9, 2, "bad")
+    for n_resamples in (200, 1000):
+        diff = paired_difference(good, bad, truth, n_resamples=n_resamples)
+        assert diff.low > 0  # every resample favours the good model ...
+        assert diff.p_value == pytest.approx(2 / (n_resamples + 1))  # ... which bounds p from below, not to 0
+        assert diff.p_value >= 1 / (n_resamples + 1)
+    assert "p=0.002 *" in fmt_diff(paired_difference(good, bad, truth, n_resamples=1000))
+    assert bootstrap_p_value(np.full(10_000, 0.5)) == pytest.approx(2 / 10_001)
+    assert "p=<0.001" in fmt_diff(type(diff)(0.5, 0.4, 0.6, 2 / 10_001))
+    assert bootstrap_p_value(np.array([np.nan])) != bootstrap_p_value(np.array([np.nan]))  # undefined: NaN
+
+
+def test_reference_rows_and_submissions_share_the_order_free_bootstrap(truth):
+    """A row's per-dimension interval is the tasks' interval of the same answers in any order."""
+    from cogip_tasks.metrics import compute_metrics
+
+    model = noisy(truth, 0.2, 8, "m")
+    perm = np.random.default_rng(0).permutation(N)
+    for key, dim in DIMENSIONS.items():
+        shuffled = compute_metrics(model.dims[key].pred[perm], truth.human[key][perm], dim,
+                                   [model.dims[key].labels[i] for i in perm], ids=[truth.ids[key][i] for i in perm])
+        assert shuffled == model.dims[key].metrics

@@ -10,7 +10,7 @@ import datasets
 import pytest
 
 from cogip_tasks.dimensions import DIMENSIONS
-from cogip_tasks.metrics import METRIC_NAMES
+from cogip_tasks.metrics import GROUP_METRIC_NAMES, METRIC_NAMES
 from cogip_tasks.results import latest_results_file, read_samples, samples_file
 from conftest import TINY_MODEL_ARGS, lmms_eval_command, load_results, offline_env, run_cli
 
@@ -24,8 +24,12 @@ def assert_complete_run(output_path: Path, n_per_task: int) -> None:
         section = results["results"][task]
         assert {f"{m},none" for m in METRIC_NAMES} <= set(section), task
         assert results["n-samples"][task]["effective"] == n_per_task
+    for task in TASKS:  # the config records each aggregation by its own name, not a functools.partial repr
+        for entry in results["configs"][task]["metric_list"]:
+            assert entry["aggregation"].startswith(f"<function {entry['metric']} "), entry
+        assert results["configs"][task]["process_docs"].startswith(f"<function process_docs_{task[6:]} ")
     group = results["results"].get("cogip") or results["groups"]["cogip"]
-    assert {f"{m},none" for m in METRIC_NAMES} <= set(group)
+    assert {f"{m},none" for m in GROUP_METRIC_NAMES} <= set(group)
 
     for task in TASKS:
         samples = read_samples(samples_file(latest_results_file(output_path), task))
@@ -45,6 +49,29 @@ def test_plugin_route(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     assert_complete_run(tmp_path / "out", 5)
 
 
+def test_bare_lmms_eval_finds_the_tasks_after_install(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """`lmms-eval --tasks cogip_aesthetics`: no LMMS_EVAL_PLUGINS, no --include_path (the flat legacy form)."""
+    env = offline_env(COGIP_DATASET=str(sample_dataset_dir))
+    assert "LMMS_EVAL_PLUGINS" not in env
+    command = lmms_eval_command(tiny_qwen_dir, "cogip_aesthetics", tmp_path / "out")
+    command.remove("eval")
+    proc = run_cli(command, env, tmp_path)
+    assert "not found" not in (proc.stdout + proc.stderr).lower()
+    assert load_results(tmp_path / "out")["n-samples"]["cogip_aesthetics"]["effective"] == 5
+
+
+@pytest.mark.parametrize(("command", "expected"), [
+    (["lmms-eval", "models"], ["cogip_expected"]),
+    (["cogip-eval", "tasks", "list"], [t for t in TASKS] + ["cogip"]),
+    (["cogip-eval", "--help"], ["COGIP_DATASET", "COGIP_PARSER", "Exit status", "usage: lmms-eval"]),
+])
+def test_listings_and_help_show_the_plugin(command, expected, tmp_path):
+    command = [str(Path(sys.executable).with_name(command[0])), *command[1:]]
+    proc = run_cli(command, offline_env(), tmp_path)
+    for word in expected:
+        assert word in proc.stdout, (word, proc.stdout[-3000:])
+
+
 def test_include_path_route_on_a_save_to_disk_dataset(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     path = subprocess.run([sys.executable, "-m", "cogip_tasks", "--path"], capture_output=True, text=True, check=True)
     saved = tmp_path / "saved"
@@ -61,10 +88,13 @@ def test_console_script_route_passes_arguments_through(tiny_qwen_dir, sample_dat
                "--model_args", f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}", "--tasks", "cogip",
                "--limit", "3", "--gen_kwargs", "max_new_tokens=8", "--output_path", str(tmp_path / "out"),
                "--log_samples"]
-    run_cli(command, env, tmp_path)
+    proc = run_cli(command, env, tmp_path)
     assert_complete_run(tmp_path / "out", 3)  # --limit reached lmms-eval
     samples = read_samples(samples_file(latest_results_file(tmp_path / "out"), "cogip_funniness"))
     assert all(s["token_counts"][0]["output_tokens"] <= 8 for s in samples)  # so did --gen_kwargs
+    # a random model never stops on its own: every answer used all 8 tokens, and cogip-eval says so per task
+    for task in TASKS:
+        assert f"cogip-eval: warning: {task}: 3 of 3 answers used all max_new_tokens=8" in proc.stderr
 
 
 def test_console_script_never_prints_the_hf_token(tiny_qwen_dir, sample_dataset_dir, tmp_path):
@@ -88,8 +118,12 @@ def test_bad_dataset_stops_the_run_naming_column_row_and_value(entry, tiny_qwen_
     proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert "column 'score', row id 'Funniness/100002': value is NaN" in proc.stdout + proc.stderr
     assert not list((tmp_path / "out").rglob("*_results.json"))  # stopped before any model answer
-    if entry == "cogip-eval":  # lmms-eval 0.7.3 logs the error yet exits 0; cogip-eval makes it visible
-        assert proc.returncode == 1
+    # lmms-eval 0.7.3 logs the error yet exits 0: cogip-eval stops before the model loads, and the tasks make
+    # even plain lmms-eval exit 1 with the reason as its last line
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "column 'score', row id 'Funniness/100002': value is NaN" in last
+    assert last.startswith("cogip-eval: error:" if entry == "cogip-eval" else "CogIP: evaluation failed:")
 
 
 def test_offline_demo_prints_both_tables_and_builds_the_leaderboard(tmp_path):

@@ -62,12 +62,15 @@ def test_bootstrap_interval_is_reproducible_with_its_seed():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=100), rng.normal(size=100)
     y = x + y
-    assert bootstrap_srcc_ci(x, y, seed=3) == bootstrap_srcc_ci(x, y, seed=3)
-    assert bootstrap_srcc_ci(x, y, seed=3) != bootstrap_srcc_ci(x, y, seed=4)
-    # against a plain loop over resamples with the same generator draws
-    idx = np.random.default_rng(3).integers(0, 100, size=(1000, 100))
-    rhos = [stats.spearmanr(x[i], y[i]).statistic for i in idx]
-    assert bootstrap_srcc_ci(x, y, seed=3) == pytest.approx(tuple(np.percentile(rhos, [2.5, 97.5])))
+    ids = [f"Aesthetics/{i:03d}" for i in range(100)]
+    ci = bootstrap_srcc_ci(x, y, "aesthetics", ids, seed=3)
+    assert ci == bootstrap_srcc_ci(x, y, "aesthetics", ids, seed=3)
+    assert ci != bootstrap_srcc_ci(x, y, "aesthetics", ids, seed=4)
+    assert ci != bootstrap_srcc_ci(x, y, "funniness", ids, seed=3)  # one stream per dimension
+    # against a plain loop over resamples of the id-sorted items, drawn from default_rng([seed, dimension index])
+    idx = np.random.default_rng([3, 0]).integers(0, 100, size=(1000, 100))
+    rhos = [stats.spearmanr(x[i], y[i]).statistic for i in idx]  # ids are already in sorted order here
+    assert ci == pytest.approx(tuple(np.percentile(rhos, [2.5, 97.5])))
 
 
 @pytest.mark.parametrize(
@@ -88,12 +91,13 @@ def test_degenerate_cases_give_nan_with_a_logged_reason(pred, human, reason, cap
 
 
 def test_task_aggregations_share_one_computation(answers):
-    from cogip_tasks.metrics import metrics_of_records
+    from cogip_tasks.metrics import _score_sorted, metrics_of_records
 
     pred, human, labels = answers
-    records = tuple(zip(pred, human.tolist(), labels))
-    metrics_of_records.cache_clear()
+    ids = [f"Aesthetics/{i}" for i in range(len(pred))]
+    records = list(zip(ids, pred, human.tolist(), labels))
+    _score_sorted.cache_clear()
     first = metrics_of_records(records, "aesthetics")
-    assert metrics_of_records(records, "aesthetics") is first
-    assert metrics_of_records.cache_info().hits == 1
-    assert first == compute_metrics(pred, human, "aesthetics", labels)
+    assert metrics_of_records(records[::-1], "aesthetics") is first  # any order: one computation
+    assert _score_sorted.cache_info().hits == 1
+    assert first == compute_metrics(pred, human, "aesthetics", labels, ids=ids)

@@ -61,7 +61,11 @@ def test_expected_label_value_uses_bin_midpoints():
         ("negative -2 since it is sad", "emotional_valence", "2", -1.0),
         ("Rating: 65% memorable", "memorability", "65", 0.01),
         ("On a scale of 0 to 10 I give 7.5/10. high", "aesthetics", "7.5", 1.0),
-        ("Score: 3, though high 7.2 looks nicer", "aesthetics", "3", 1.0),  # the parser's choice, not the last
+        ("Score: 3, though high 7.2 looks nicer", "aesthetics", "7.2", 1.0),  # the final label-number pair
+        ("Score: 6.5, high 7.2 at first glance", "aesthetics", "7.2", 1.0),  # the parser's choice, not the last
+        ("7.5e0 overall", "aesthetics", "7.5", 1.0),  # the exponent moves the score but is not the number
+        ("negative \u2013 1.5", "emotional_valence", "1.5", -1.0),  # the dash is the sign
+        ("high 0.0 on a 0-1 scale", "memorability", "0.0", 1.0),
     ],
 )
 def test_score_span_finds_the_number_the_parser_reads(text, dim, number, factor):
@@ -177,13 +181,14 @@ def test_expected_label_exact_with_a_stub_head(wrapper):
     assert tok.encode("positive") == [posi, tive]
     wrapper.model.lm_head = FixedHead(wrapper.model.config.text_config.vocab_size,
                                       {ne: 0.3, gative: 0.1, utral: 0.2, posi: 0.2, tive: 0.2})
-    # P(negative) = .3 * .1, P(neutral) = .3 * .2, P(positive) = .2 * .2 -> (3 * -1.5 + 6 * 0 + 4 * 1.5) / 13.
+    # P(negative) = .3 * .1, P(neutral) = .3 * .2, P(positive) = .2 * .2 -> (3 * -1.75 + 6 * 0 + 4 * 1.75) / 13,
+    # bin midpoints of [-3, -0.5) and (0.5, 3]; 0.135 is inside the neutral band.
     # "negative -2" takes the "ne" branch greedily; "positive 1" needs the teacher-forced pass for it.
     out = _answer(wrapper, ["negative -2", "positive 1"], ["emotional_valence"] * 2, "expected_label")
-    assert [split_readout(o)[1]["score"] for o in out] == [round(1.5 / 13, 3)] * 2
+    assert [split_readout(o)[1]["score"] for o in out] == [round(1.75 / 13, 3)] * 2
     # expected_digits falls back to the labels when the answer has no number.
     out = _answer(wrapper, ["neutral, no number"], ["emotional_valence"], "expected_digits")
-    assert split_readout(out[0])[1] == {"source": "label", "label": "positive", "score": round(1.5 / 13, 3)}
+    assert split_readout(out[0])[1] == {"source": "label", "label": "neutral", "score": round(1.75 / 13, 3)}
     assert wrapper.readout_counts["label_fallback"] == 1
 
 

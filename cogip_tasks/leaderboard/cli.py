@@ -17,17 +17,50 @@ import logging
 import sys
 from pathlib import Path
 
+from ..dataset import dataset_source
+from ..errors import CogIPError, fail, one_line
 from .report import fmt
 from .submission import SubmissionError, read_submission, submission_from_output, write_json
-from .verify import GroundTruth, Rejected, Verified, load_ground_truth, split_scores, verify_submission
+from .verify import GroundTruth, Rejected, Verified, load_ground_truth, name_key, split_scores, verify_submission
+
+
+PROG = "cogip-leaderboard"  # exit status as every CogIP CLI: see cogip_tasks/errors.py
+
+
+class DatasetProblem(CogIPError, RuntimeError):
+    """The ground-truth dataset cannot be loaded or used; the message names it."""
+
+
+def ground_truth(source: str | None) -> GroundTruth:
+    """The test split, or a :class:`DatasetProblem` naming the dataset for *any* load failure.
+
+    Broad on purpose: a missing folder, an offline Hub id, a missing or empty split, a bad row (CogIPDataError)
+    and a corrupt cache all surface as different exception types from ``datasets``, the Hub client or this
+    package, and each must end the CLI with one line, not a traceback.
+    """
+    try:
+        return load_ground_truth(source)
+    except Exception as err:  # broad on purpose: see the docstring
+        name, text = dataset_source(source), one_line(err, 300)
+        raise DatasetProblem(text if name in text else f"dataset {name}: {type(err).__name__}: {text}") from err
 
 
 def verify_file(path: Path, truth: GroundTruth) -> Verified:
-    """Read and verify one file; unreadable files are rejected like bad ones."""
+    """Read and verify one file; unreadable, hostile or malformed files are rejected like bad ones.
+
+    Anything a submission's content makes go wrong (a structure nested past the recursion limit, a type no
+    check anticipated) rejects that file only, so ``build --skip-rejected`` carries on with the others.
+    """
     try:
         return verify_submission(read_submission(path), truth, path=path)
     except SubmissionError as err:
         raise Rejected("(file)", str(err)) from err
+    except RecursionError:
+        raise Rejected("(file)", "nested too deeply to be a submission") from None
+    except Rejected:
+        raise
+    except Exception as err:  # broad on purpose: see the docstring
+        raise Rejected("(file)", f"cannot be verified ({type(err).__name__}: {one_line(err)})") from err
 
 
 def submission_files(paths: list[str]) -> list[Path]:
@@ -38,7 +71,12 @@ def submission_files(paths: list[str]) -> list[Path]:
 
 
 def verify_all(files: list[Path], truth: GroundTruth) -> tuple[list[Verified], list[tuple[str, str]]]:
-    """Verified models and ``(file, reason)`` rejections; a model name may be used once."""
+    """Verified models and ``(file, reason)`` rejections.
+
+    A model name may be used once on the page (compared by :func:`name_key`, so case, Unicode compatibility
+    forms and zero-width characters do not make two names different): files are read in sorted order and a
+    later file with a name already taken is rejected, naming the file that holds it.
+    """
     from tqdm.auto import tqdm
 
     verified: list[Verified] = []
@@ -47,12 +85,12 @@ def verify_all(files: list[Path], truth: GroundTruth) -> tuple[list[Verified], l
     for path in tqdm(files, desc="verifying", unit="submission", disable=len(files) < 2):
         try:
             model = verify_file(path, truth)
-            if model.name in names:
-                raise Rejected("model.name", f"{model.name!r} is already used by {names[model.name]}")
+            if name_key(model.name) in names:
+                raise Rejected("model.name", f"{model.name!r} is already used by {names[name_key(model.name)]}")
         except Rejected as err:
             rejected.append((str(path), str(err)))
             continue
-        names[model.name] = path
+        names[name_key(model.name)] = path
         verified.append(model)
     return verified, rejected
 
@@ -61,8 +99,8 @@ def train_means(source: str | None) -> dict[str, float] | None:
     """Mean human score per dimension of the training split; None when the dataset has no train split."""
     try:
         parts = split_scores(source, "train")
-    except ValueError as err:  # datasets' "Unknown split"
-        print(f"note: no train-set mean reference ({err})", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001  datasets' "Unknown split", a missing save_to_disk split, a bad row
+        print(f"note: no train-set mean reference ({type(err).__name__}: {one_line(err)})", file=sys.stderr)
         return None
     if any(not scores for _, scores in parts.values()):
         return None
@@ -72,17 +110,16 @@ def train_means(source: str | None) -> dict[str, float] | None:
 def cmd_submit(args: argparse.Namespace) -> int:
     try:
         sub = submission_from_output(args.output_path, name=args.name, results_file=args.results)
-    except (SubmissionError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    write_json(sub, args.out)
+        write_json(sub, args.out)
+    except (CogIPError, OSError) as err:
+        return fail(PROG, err)
     n = sum(len(d["items"]) for d in sub["dimensions"].values())
     print(f"wrote {args.out}: model {sub['model']['name']!r}, {n} items, parser {sub['parser_version']}")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    truth = load_ground_truth(args.dataset)
+    truth = ground_truth(args.dataset)
     failed = 0
     for path in submission_files(args.submissions):
         try:
@@ -99,17 +136,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from .report import build_leaderboard, write_leaderboard
 
-    truth = load_ground_truth(args.dataset)
+    truth = ground_truth(args.dataset)
     verified, rejected = verify_all(submission_files(args.submissions), truth)
     for path, reason in rejected:
         print(f"REJECTED {path}: {reason}", file=sys.stderr)
     if rejected and not args.skip_rejected:
-        print("error: rejected submissions (fix them, or pass --skip-rejected to list them on the page)",
-              file=sys.stderr)
-        return 1
+        return fail(PROG, "rejected submissions (fix them, or pass --skip-rejected to list them on the page)")
     if not verified:
-        print("error: no verified submission to rank", file=sys.stderr)
-        return 1
+        return fail(PROG, "no verified submission to rank")
     board = build_leaderboard(verified, truth, train_means(args.dataset), rejected=rejected)
     written = write_leaderboard(board, args.out)
     print(f"ranked {len(verified)} model(s) with {len(board.rows) - len(verified)} reference rows; wrote "
@@ -121,7 +155,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .report import compare_markdown
     from ..files import write_text
 
-    truth = load_ground_truth(args.dataset)
+    truth = ground_truth(args.dataset)
     models = []
     for path in (args.a, args.b):
         try:
@@ -178,9 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("cogip").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         code = args.run(args)
-    except Rejected as err:  # e.g. a dataset whose test split lacks a dimension
-        print(f"error: {err}", file=sys.stderr)
-        code = 2
+    except (CogIPError, OSError) as err:  # e.g. a dataset that does not load or lacks a dimension
+        code = fail(PROG, err)
     sys.exit(code)
 
 

@@ -55,11 +55,17 @@ def fmt_ci(interval: tuple[float, float]) -> str:
     return "n/a" if math.isnan(low) or math.isnan(high) else f"[{low:.3f}, {high:.3f}]"
 
 
+def fmt_p(p_value: float) -> str:
+    """A bootstrap p-value: never 0 (it is at least 2/(B+1)); below 0.001 it is shown as "<0.001"."""
+    if p_value is None or math.isnan(p_value):
+        return "n/a"
+    return "<0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
 def fmt_diff(diff: Difference) -> str:
     if math.isnan(diff.delta):
         return "n/a"
-    p = "n/a" if math.isnan(diff.p_value) else f"{diff.p_value:.3f}"
-    return f"{diff.delta:+.3f} {fmt_ci((diff.low, diff.high))}, p={p}{' *' if diff.significant else ''}"
+    return f"{diff.delta:+.3f} {fmt_ci((diff.low, diff.high))}, p={fmt_p(diff.p_value)}{' *' if diff.significant else ''}"
 
 
 def dimension_title(dim: Dimension) -> str:
@@ -149,7 +155,7 @@ def detail_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 def adjacent_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     header = ["Higher", "Lower", "Δ mean SRCC", "95% CI", "p", "Significant at 5%"]
-    cells = [[a.name, b.name, fmt(d.delta), fmt_ci((d.low, d.high)), fmt(d.p_value),
+    cells = [[a.name, b.name, fmt(d.delta), fmt_ci((d.low, d.high)), fmt_p(d.p_value),
               "n/a" if math.isnan(d.delta) else ("yes" if d.significant else "no")] for a, b, d in board.adjacent]
     return header, cells
 
@@ -239,8 +245,17 @@ def plot_filename(index: int, name: str) -> str:
     return f"{index:02d}-{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.')[:60] or 'model'}.png"
 
 
+def plot_files(board: Leaderboard) -> dict[str, str]:
+    """Model name -> file name under ``plots/`` (rank order, so the names sort like the page)."""
+    return {r.name: plot_filename(i, r.name) for i, r in enumerate(board.rows, start=1) if r.name in board.plots}
+
+
 def to_json(board: Leaderboard) -> dict:
-    """Machine-readable leaderboard (recomputed numbers only; null where undefined)."""
+    """Machine-readable leaderboard (recomputed numbers only; null where undefined).
+
+    ``plots`` lists the files this build wrote under ``plots/``: the next build removes those it does not
+    write again, and nothing else there.
+    """
     def row(r: Verified) -> dict:
         return {"name": r.name, "rank": board.rank_label(r), "reference": r.reference,
                 "mean_srcc": nan_to_none(mean_srcc(r)),
@@ -253,19 +268,42 @@ def to_json(board: Leaderboard) -> dict:
                           "ci": [nan_to_none(d.low), nan_to_none(d.high)], "p_value": nan_to_none(d.p_value)}
                          for a, b, d in board.adjacent],
             "rejected": [{"file": f, "reason": r} for f, r in board.rejected],
+            "plots": sorted(plot_files(board).values()),
             "provenance": provenance(board)}
 
 
+_PLOT_NAME = re.compile(r"\d{2,}-[A-Za-z0-9._-]*\.png")  # what plot_filename makes: never a path
+
+
+def previous_plots(out: Path) -> set[str]:
+    """The plot files the last build in ``out`` wrote (from its leaderboard.json; none if unreadable)."""
+    import json
+
+    try:
+        listed = json.loads((out / "leaderboard.json").read_text(encoding="utf-8")).get("plots", [])
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return set()
+    return {name for name in listed if isinstance(name, str) and _PLOT_NAME.fullmatch(name)} if isinstance(listed, list) else set()
+
+
 def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
-    """Write leaderboard.md, index.html, leaderboard.json and plots/*.png (each file written atomically)."""
+    """Write leaderboard.md, index.html, leaderboard.json and plots/*.png (each file written atomically).
+
+    Plots the previous build wrote for models no longer on the page are removed (only files that build
+    listed in its leaderboard.json: whatever else is in the folder stays).
+    """
     out = Path(out_dir)
+    stale = previous_plots(out)
     (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
-    written = {"markdown": write_text(out / "leaderboard.md", to_markdown(board)),
-               "html": write_text(out / "index.html", to_html(board)),
-               "json": write_json(to_json(board), out / "leaderboard.json")}
-    for i, r in enumerate(board.rows, start=1):
-        if r.name in board.plots:
-            written[f"plot:{r.name}"] = write_bytes(out / PLOTS_DIR / plot_filename(i, r.name), board.plots[r.name])
+    files = plot_files(board)
+    written = {}
+    for name, filename in files.items():
+        written[f"plot:{name}"] = write_bytes(out / PLOTS_DIR / filename, board.plots[name])
+    written.update(markdown=write_text(out / "leaderboard.md", to_markdown(board)),
+                   html=write_text(out / "index.html", to_html(board)),
+                   json=write_json(to_json(board), out / "leaderboard.json"))
+    for filename in stale - set(files.values()):
+        (out / PLOTS_DIR / filename).unlink(missing_ok=True)
     return written
 
 
@@ -278,12 +316,12 @@ def compare_markdown(a: Verified, b: Verified, truth: GroundTruth, n_resamples: 
     for key, dim in DIMENSIONS.items():
         d = paired_difference(a, b, truth, n_resamples, seed, dimensions=(key,))
         cells.append([dimension_title(dim), srcc_cell(a, key), srcc_cell(b, key), fmt(d.delta),
-                      fmt_ci((d.low, d.high)), fmt(d.p_value), fmt(a.dims[key].metrics["parse_rate"]),
+                      fmt_ci((d.low, d.high)), fmt_p(d.p_value), fmt(a.dims[key].metrics["parse_rate"]),
                       fmt(b.dims[key].metrics["parse_rate"])])
     d = paired_difference(a, b, truth, n_resamples, seed)
     cells.append(["Mean", f"{fmt(mean_srcc(a))} {fmt_ci(mean_srcc_interval(a, truth, n_resamples, seed))}",
                   f"{fmt(mean_srcc(b))} {fmt_ci(mean_srcc_interval(b, truth, n_resamples, seed))}",
-                  fmt(d.delta), fmt_ci((d.low, d.high)), fmt(d.p_value), fmt(a.mean["parse_rate"]),
+                  fmt(d.delta), fmt_ci((d.low, d.high)), fmt_p(d.p_value), fmt(a.mean["parse_rate"]),
                   fmt(b.mean["parse_rate"])])
     title = f"# {name_a} (a) vs {name_b} (b)"
     note = (f"Paired bootstrap over the same test items ({n_resamples} resamples, seed {seed}); "

@@ -1,6 +1,7 @@
 """Confidence for the leaderboard: bootstrap intervals, paired comparisons and reference predictors.
 
-Every model is resampled with the *same* item indices (they depend only on the seed, the dimension and the
+The bootstrap is :mod:`cogip_tasks.metrics`' (the one the lmms-eval tasks use): items in canonical order (by
+item id), resampled with the same indices for every model (they depend only on the seed, the dimension and the
 number of items), so a difference between two models is a paired bootstrap over the same items. A resample in
 which a model's SRCC is undefined (a constant side) is left out; an undefined point estimate gives no interval.
 """
@@ -14,37 +15,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dimensions import DIMENSIONS
-from ..metrics import compute_metrics, impute, resampled_spearman
+from ..metrics import LEVEL, impute, percentile_interval, score_dimension, srcc_resamples
+from ..metrics import mean_srcc_interval as _mean_interval
+from ..metrics import resample_indices, resampled_spearman  # noqa: F401  (the leaderboard's API since v0.1)
 from .verify import DimensionResult, GroundTruth, Verified, mean_metrics
 
-LEVEL = 0.95
 
-
-def resample_indices(n_items: int, n_resamples: int, seed: int, dimension: str) -> np.ndarray:
-    """``(n_resamples, n_items)`` item indices, the same for every model scored on this dimension."""
-    rng = np.random.default_rng([seed, list(DIMENSIONS).index(dimension)])
-    return rng.integers(0, n_items, size=(n_resamples, n_items))
-
-
-def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
-    """Percentile interval of the finite values; ``(nan, nan)`` when there are none."""
-    finite = values[np.isfinite(values)]
-    if len(finite) == 0:
-        return math.nan, math.nan
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return float(low), float(high)
+def dimension_resamples(model: Verified, truth: GroundTruth, n_resamples: int, seed: int,
+                        dimensions: Sequence[str] = tuple(DIMENSIONS)) -> list[np.ndarray]:
+    """Each dimension's bootstrap SRCC resamples (the same items for every model)."""
+    return [srcc_resamples(impute(model.dims[key].pred, key), truth.human[key], key, truth.ids[key],
+                           n_resamples=n_resamples, seed=seed) for key in dimensions]
 
 
 def mean_srcc_resamples(model: Verified, truth: GroundTruth, n_resamples: int, seed: int,
                         dimensions: Sequence[str] = tuple(DIMENSIONS)) -> np.ndarray:
     """Mean SRCC over ``dimensions`` in each resample (items resampled within each dimension)."""
-    per_dim = []
-    for key in dimensions:
-        human = truth.human[key]
-        idx = resample_indices(len(human), n_resamples, seed, key)
-        per_dim.append(resampled_spearman(impute(model.dims[key].pred, key), human, idx))
-    return np.mean(per_dim, axis=0)
+    return np.mean(dimension_resamples(model, truth, n_resamples, seed, dimensions), axis=0)
 
 
 def mean_srcc(model: Verified, dimensions: Sequence[str] = tuple(DIMENSIONS)) -> float:
@@ -53,9 +40,21 @@ def mean_srcc(model: Verified, dimensions: Sequence[str] = tuple(DIMENSIONS)) ->
 
 def mean_srcc_interval(model: Verified, truth: GroundTruth, n_resamples: int = 1000, seed: int = 0,
                        dimensions: Sequence[str] = tuple(DIMENSIONS)) -> tuple[float, float]:
-    if math.isnan(mean_srcc(model, dimensions)):
-        return math.nan, math.nan
-    return percentile_interval(mean_srcc_resamples(model, truth, n_resamples, seed, dimensions))
+    """The same interval as the ``cogip`` group's ``srcc_ci_low/high`` (one implementation: metrics.py)."""
+    return _mean_interval(dimension_resamples(model, truth, n_resamples, seed, dimensions), mean_srcc(model, dimensions))
+
+
+def bootstrap_p_value(diffs: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "no difference" from resampled differences (finite values only).
+
+    Twice the smaller share of resamples on either side of zero, counting the observed sample as one of the
+    ``B + 1`` (Davison & Hinkley): never 0, since ``B`` resamples cannot show a probability below ``1/(B+1)``.
+    """
+    diffs = diffs[np.isfinite(diffs)]
+    if len(diffs) == 0:
+        return math.nan
+    tail = min(int(np.sum(diffs <= 0)), int(np.sum(diffs >= 0)))
+    return min(1.0, 2 * (tail + 1) / (len(diffs) + 1))
 
 
 @dataclass(frozen=True)
@@ -85,9 +84,7 @@ def paired_difference(a: Verified, b: Verified, truth: GroundTruth, n_resamples:
     if len(diffs) == 0:
         return Difference(delta, math.nan, math.nan, math.nan)
     low, high = percentile_interval(diffs, level)
-    # Two-sided: twice the smaller share of resamples on either side of zero.
-    p_value = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
-    return Difference(delta, low, high, float(p_value))
+    return Difference(delta, low, high, bootstrap_p_value(diffs))
 
 
 def rank(models: Iterable[Verified]) -> list[Verified]:
@@ -102,13 +99,14 @@ def rank(models: Iterable[Verified]) -> list[Verified]:
 def predictor(name: str, scores: dict[str, np.ndarray], truth: GroundTruth, *, n_resamples: int = 1000,
               seed: int = 0, reference: bool = True) -> Verified:
     """A row from given scores per dimension (NaN = unparsed), scored exactly like a submission."""
-    dims = {}
+    dims, scored = {}, {}
     for key, dim in DIMENSIONS.items():
         pred = np.asarray(scores[key], dtype=np.float64)
         labels = [None if np.isnan(s) else dim.label_for(float(s)) for s in pred]
-        dims[key] = DimensionResult(pred, labels, compute_metrics(
-            pred, truth.human[key], dim, labels, n_resamples=n_resamples, seed=seed))
-    return Verified(name, {}, dims, mean_metrics(d.metrics for d in dims.values()), reference=reference)
+        scored[key] = score_dimension(pred, truth.human[key], dim, labels, ids=truth.ids[key],
+                                      n_resamples=n_resamples, seed=seed)
+        dims[key] = DimensionResult(pred, labels, scored[key].metrics)
+    return Verified(name, {}, dims, mean_metrics(scored), reference=reference)
 
 
 def reference_predictors(truth: GroundTruth, train_means: dict[str, float] | None, *, n_resamples: int = 1000,

@@ -18,24 +18,27 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..errors import CogIPError
 from ..dimensions import DIMENSIONS
 from ..files import write_text
-from ..results import GROUP, latest_results_file, read_samples, samples_file, task_metrics
+from ..model_args import scrub_model_args
+from ..results import GROUP, RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
 
 FORMAT = "cogip-submission"
 FORMAT_VERSION = 1
 MEAN = "mean"  # key of the across-dimension aggregates in "metrics"
-# model_args keys whose values are never copied into a submission (credentials).
-_SECRET_ARG = re.compile(r"token|secret|password|api_?key|auth", re.IGNORECASE)
+#: Names the leaderboard gives its own rows (constant, train-set mean, uniform random): ``reference: ...``.
+RESERVED_PREFIX = re.compile(r"reference\s*:")
 
 
-class SubmissionError(ValueError):
+class SubmissionError(CogIPError, ValueError):
     """An lmms-eval output folder or submission file that cannot be used; the message names file and field."""
 
 
@@ -44,17 +47,6 @@ def package_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def scrub_model_args(model_args: Any) -> str:
-    """``model_args`` as a string with credential-like values replaced (they must never be published)."""
-    if isinstance(model_args, dict):
-        model_args = ",".join(f"{k}={v}" for k, v in model_args.items())
-    parts = []
-    for part in str(model_args or "").split(","):
-        key, sep, _ = part.partition("=")
-        parts.append(f"{key}=<removed>" if sep and _SECRET_ARG.search(key) else part)
-    return ",".join(parts)
 
 
 def first_text(value: Any) -> str:
@@ -68,17 +60,21 @@ def first_text(value: Any) -> str:
 
 def reasoning_tags_of(results: dict) -> list[list[str]] | None:
     """The reasoning-tag pairs lmms-eval stripped before parsing (``--reasoning_tags``; ``none`` disables)."""
-    value = results.get("config", {}).get("resolved_cli_args", {}).get("reasoning_tags")
+    cli_args = config_of(results).get("resolved_cli_args")
+    value = cli_args.get("reasoning_tags") if isinstance(cli_args, dict) else None
     if value is None or value in ("", "none") or value is False:
         return None
-    return json.loads(value) if isinstance(value, str) else value
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except (json.JSONDecodeError, RecursionError):
+        return value  # kept as written: verify rejects tags that are not [start, end] pairs
 
 
 def items_from_samples(samples: list[dict], where: str) -> tuple[list[dict], set[str]]:
     """Per-item predictions from one task's ``--log_samples`` lines, and the parser versions they name."""
     items, parsers = [], set()
     for n, sample in enumerate(samples, start=1):
-        record = sample.get("srcc")
+        record = sample.get("srcc") if isinstance(sample, dict) else None
         if not isinstance(record, dict) or "id" not in record:
             raise SubmissionError(f"{where}: line {n}: no 'srcc' item record with an 'id' (not a cogip task log?)")
         answer = first_text(sample.get("filtered_resps"))
@@ -94,8 +90,27 @@ def items_from_samples(samples: list[dict], where: str) -> tuple[list[dict], set
             "failure": record.get("failure"),
         })
         parsers.add(str(record.get("parser")))
-    items.sort(key=lambda item: (item["doc_id"] is None, item["doc_id"]))
+    # Dataset order for readers (multi-process runs log rank by rank); no number depends on it.
+    items.sort(key=lambda item: (not isinstance(item["doc_id"], int), item["doc_id"] if isinstance(item["doc_id"], int) else 0,
+                                 str(item["id"])))
     return items, parsers
+
+
+def display_name(name: str) -> str:
+    """A model name as shown: invisible format characters (zero-width spaces, BOMs, bidi marks) removed and
+    whitespace collapsed."""
+    return " ".join("".join(ch for ch in name if unicodedata.category(ch) != "Cf").split())
+
+
+def name_key(name: str) -> str:
+    """What two names must differ in to be told apart on the page: NFKC-normalised, format characters
+    removed, whitespace collapsed, case folded (``"Ｒeference\u200b: X"`` is ``"reference: x"``)."""
+    return display_name(unicodedata.normalize("NFKC", display_name(name))).casefold()
+
+
+def is_reserved_name(name: str) -> bool:
+    """True for names of the leaderboard's own reference rows, however they are spelled."""
+    return bool(RESERVED_PREFIX.match(name_key(name)))
 
 
 def nan_to_none(value: Any) -> Any:
@@ -137,34 +152,47 @@ def make_submission(
     }
 
 
+def config_of(results: dict) -> dict:
+    config = results.get("config")
+    return config if isinstance(config, dict) else {}
+
+
 def submission_from_output(output_path: str | Path, name: str | None = None, results_file: str | Path | None = None) -> dict:
     """Build a submission from an lmms-eval ``--output_path`` folder of a ``--tasks cogip --log_samples`` run."""
     results_path = Path(results_file) if results_file else latest_results_file(output_path)
     try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise SubmissionError(f"{results_path}: not valid JSON ({err})") from err
+        results = read_results(results_path)
+    except RunOutputError as err:
+        raise SubmissionError(str(err)) from None
     items, metrics, parsers = {}, {}, set()
     for dim in DIMENSIONS.values():
         path = samples_file(results_path, dim.task_name)
-        items[dim.key], found = items_from_samples(read_samples(path), str(path))
+        try:
+            samples = read_samples(path)
+        except RunOutputError as err:
+            raise SubmissionError(str(err)) from None
+        items[dim.key], found = items_from_samples(samples, str(path))
         parsers |= found
         metrics[dim.key] = task_metrics(results, dim.task_name)
         if not metrics[dim.key]:
             raise SubmissionError(f"{results_path}: results.{dim.task_name}: no metrics (was the cogip group run?)")
     metrics[MEAN] = task_metrics(results, GROUP)
+    name = name or str(results.get("model_name") or config_of(results).get("model") or "unnamed")
+    if is_reserved_name(name):
+        raise SubmissionError(f"--name {name!r}: 'reference: ...' names are reserved for the leaderboard's own rows")
     if len(parsers) != 1:
         raise SubmissionError(f"{output_path}: items were parsed by different parsers ({', '.join(sorted(parsers))})")
-    config = results.get("config", {})
+    config = config_of(results)
+    versions = results.get("versions") if isinstance(results.get("versions"), dict) else {}
     return make_submission(
-        name or str(results.get("model_name") or config.get("model") or "unnamed"),
+        name,
         items,
         metrics,
         backend=config.get("model"),
         model_args=config.get("model_args", ""),
         parser_version=parsers.pop(),
         reasoning_tags=reasoning_tags_of(results),
-        task_versions={t: v for t, v in results.get("versions", {}).items() if t.startswith(GROUP)},
+        task_versions={t: v for t, v in versions.items() if t.startswith(GROUP)},
         source={"results_file": results_path.name, "date": results.get("date"),
                 "lmms_eval_reported": results.get("lmms_eval_version")},
     )
@@ -182,6 +210,8 @@ def read_submission(path: str | Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SubmissionError(f"{path}: cannot read a submission ({err})") from err
+    except RecursionError:
+        raise SubmissionError(f"{path}: JSON nested too deeply to be a submission") from None
     if not isinstance(data, dict):
         raise SubmissionError(f"{path}: a submission is a JSON object, found {type(data).__name__}")
     return data

@@ -8,34 +8,37 @@ human score (from the dataset, by row id) and every metric of every dimension an
 - has a different number of items than the test split, repeats an item or names one the split does not hold
   (by row ``id`` and by lmms-eval ``doc_id``);
 - was made with another parser version, or claims a label/score its answer does not parse to;
-- reports an aggregate that differs from the recomputation.
+- reports an aggregate that differs from the recomputation;
+- takes a name reserved for the leaderboard's reference rows (``reference: ...``, compared after Unicode NFKC
+  normalisation, with invisible format characters such as zero-width spaces removed and case folded).
 
-Only the bootstrap interval depends on item order: it is checked in the order the submission lists items (the
-order lmms-eval aggregated them, which multi-process runs interleave); the leaderboard recomputes its own
-intervals in dataset order.
+Every aggregate is a function of the set of ``(id, answer)`` pairs (:mod:`cogip_tasks.metrics` puts items in id
+order before resampling), so the order a run logged its items in, e.g. the rank-interleaved order of a
+multi-process lmms-eval run, does not matter.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import CogIPError
 from ..dataset import dataset_source, load_cogip, validate_rows
-from ..dimensions import DIMENSIONS, Dimension, get_dimension
-from ..metrics import METRIC_NAMES, compute_metrics
+from ..dimensions import DIMENSIONS, Dimension, get_dimension, human_score
+from ..metrics import DimensionScores, group_metrics, score_dimension
 from ..scoring import PARSER_VERSION, parse_answer
-from .submission import FORMAT, FORMAT_VERSION, MEAN, none_to_nan
+from .submission import FORMAT, FORMAT_VERSION, MEAN, display_name, is_reserved_name, name_key, none_to_nan  # noqa: F401
 
 TOLERANCE = 1e-6  # absolute and relative: JSON round trips and summation order, nothing more
-HUMAN_DECIMALS = 4  # the tasks log human scores rounded like this (float32 noise); the leaderboard does too
+MAX_NAME_LENGTH = 100  # a model name is a table cell and a plot title
 
 
-class Rejected(ValueError):
+class Rejected(CogIPError, ValueError):
     """A submission that fails verification; ``field`` is the JSON path of the offending value."""
 
     def __init__(self, field: str, reason: str):
@@ -86,7 +89,7 @@ def split_scores(source: str | None, split: str) -> dict[str, tuple[list[str], l
     for row_id, name, score in zip(cols["id"], cols["dimension"], cols["score"]):
         ids, scores = out[get_dimension(str(name)).key]
         ids.append(str(row_id))
-        scores.append(round(float(score), HUMAN_DECIMALS))
+        scores.append(human_score(score))
     return out
 
 
@@ -114,7 +117,17 @@ def same_number(claimed: Any, actual: float) -> bool:
 
 
 def _show(value: Any) -> str:
-    return "null" if value is None or (isinstance(value, float) and math.isnan(value)) else repr(value)
+    """A claimed value for an error message: scalars as written (long text cut), containers by their type.
+
+    Never ``repr`` of a container: a hostile submission may nest it deep enough to exhaust the recursion limit.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, (bool, int, float)):
+        return repr(value)
+    return f"a JSON {'list' if isinstance(value, list) else 'object' if isinstance(value, dict) else type(value).__name__}"
 
 
 def _strip_reasoning(raw: str, tags: Any, where: str) -> str:
@@ -140,9 +153,13 @@ def check_header(sub: dict) -> None:
             f"{_show(sub.get('parser_version'))} differs from this leaderboard's parser {PARSER_VERSION!r}; "
             "re-run lmms-eval with this cogip version (and without COGIP_PARSER=paper)",
         )
-    name = (sub.get("model") or {}).get("name") if isinstance(sub.get("model"), dict) else None
-    if not isinstance(name, str) or not name.strip():
+    name = sub["model"].get("name") if isinstance(sub.get("model"), dict) else None
+    if not isinstance(name, str) or not display_name(name):
         raise Rejected("model.name", f"a non-empty model name is required, found {_show(name)}")
+    if len(display_name(name)) > MAX_NAME_LENGTH:
+        raise Rejected("model.name", f"{len(display_name(name))} characters, at most {MAX_NAME_LENGTH}")
+    if is_reserved_name(name):
+        raise Rejected("model.name", f"{_show(name)} is reserved: 'reference: ...' names the leaderboard's own rows")
     if not isinstance(sub.get("dimensions"), dict):
         raise Rejected("dimensions", "missing or not an object")
     if not isinstance(sub.get("metrics"), dict):
@@ -205,7 +222,7 @@ def check_answer(item: dict, dim: Dimension, at: str, tags: Any) -> None:
 def check_metrics(claimed: Any, actual: dict[str, float], where: str) -> None:
     if not isinstance(claimed, dict):
         raise Rejected(where, "missing or not an object")
-    for name in METRIC_NAMES:
+    for name in actual:
         if name not in claimed:
             raise Rejected(f"{where}.{name}", "missing")
         if not same_number(claimed[name], actual[name]):
@@ -224,31 +241,27 @@ def verify_submission(
     check_header(sub)
     tags = sub.get("reasoning_tags")
     dims: dict[str, DimensionResult] = {}
-    as_run: dict[str, dict[str, float]] = {}
+    scored: dict[str, DimensionScores] = {}
     for key, dim in DIMENSIONS.items():
         items = sub["dimensions"][key].get("items") if isinstance(sub["dimensions"][key], dict) else None
         order = check_items(items, dim, truth, tags)
         preds = [parse_answer(item["answer"], dim) for item in items]
-        score = np.array([np.nan if p.score is None else p.score for p in preds])
-        labels = [p.label for p in preds]
-        # As aggregated (submission order): only the bootstrap interval depends on it.
-        as_run[key] = compute_metrics(score, truth.human[key][order], dim, labels, n_resamples=n_resamples, seed=seed)
-        check_metrics(sub["metrics"].get(key), as_run[key], f"metrics.{key}")
-        # Dataset order from here on, so that every model is compared item by item.
-        aligned = np.empty(len(order))
-        aligned[order] = score
+        # Dataset order (the order does not change any number; it lines models up item by item).
+        aligned = np.full(len(order), np.nan)
         aligned_labels: list[str | None] = [None] * len(order)
-        for pos, label in zip(order, labels):
-            aligned_labels[pos] = label
-        metrics = as_run[key] if order == sorted(order) else compute_metrics(
-            aligned, truth.human[key], dim, aligned_labels, n_resamples=n_resamples, seed=seed)
-        dims[key] = DimensionResult(aligned, aligned_labels, metrics)
-    check_metrics(sub["metrics"].get(MEAN), mean_metrics(as_run.values()), f"metrics.{MEAN}")
-    mean = mean_metrics(d.metrics for d in dims.values())
-    return Verified(sub["model"]["name"].strip(), sub, dims, mean, str(path) if path else None)
+        for pos, parsed in zip(order, preds):
+            aligned[pos] = np.nan if parsed.score is None else parsed.score
+            aligned_labels[pos] = parsed.label
+        scored[key] = score_dimension(aligned, truth.human[key], dim, aligned_labels, ids=truth.ids[key],
+                                      n_resamples=n_resamples, seed=seed)
+        check_metrics(sub["metrics"].get(key), scored[key].metrics, f"metrics.{key}")
+        dims[key] = DimensionResult(aligned, aligned_labels, scored[key].metrics)
+    mean = mean_metrics(scored)
+    check_metrics(sub["metrics"].get(MEAN), mean, f"metrics.{MEAN}")
+    return Verified(display_name(sub["model"]["name"]), sub, dims, mean, str(path) if path else None)
 
 
-def mean_metrics(per_dimension: Iterable[dict[str, float]]) -> dict[str, float]:
-    """Each metric's plain mean over the dimensions (NaN when any is NaN), like the ``cogip`` group."""
-    rows = list(per_dimension)
-    return {m: float(np.mean([r[m] for r in rows])) for m in METRIC_NAMES}
+def mean_metrics(scored: Mapping[str, DimensionScores]) -> dict[str, float]:
+    """The ``cogip`` group row (``metrics.GROUP_METRIC_NAMES``): means over the dimensions and the bootstrap
+    interval of the mean SRCC."""
+    return group_metrics(scored)

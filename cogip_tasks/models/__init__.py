@@ -14,12 +14,17 @@ AVAILABLE_MODELS: dict[str, str] = {"cogip_expected": "CogIPExpected"}
 
 def cogip_expected_manifest():
     """The ``lmms_eval.models`` entry point: Qwen2.5-VL with the expected-score readout (a "simple" model)."""
+    import sys
+
     from lmms_eval.models.registry_v2 import ModelManifest
 
-    return ModelManifest(
-        model_id="cogip_expected",
-        simple_class_path=f"{__name__}.cogip_expected.{AVAILABLE_MODELS['cogip_expected']}",
-    )
+    class_path = f"{__name__}.cogip_expected.{AVAILABLE_MODELS['cogip_expected']}"
+    # `lmms-eval models` lists lmms-eval's own name tables, not the registry that entry points fill: add the
+    # model there too (lmms_eval.models is being initialised when it calls this entry point).
+    lmms_models = sys.modules.get("lmms_eval.models")
+    if lmms_models is not None and hasattr(lmms_models, "AVAILABLE_SIMPLE_MODELS"):
+        lmms_models.AVAILABLE_SIMPLE_MODELS.setdefault("cogip_expected", class_path)
+    return ModelManifest(model_id="cogip_expected", simple_class_path=class_path)
 
 
 # lmms-eval imports this module when LMMS_EVAL_PLUGINS names cogip_tasks: make its TaskManager see our tasks.

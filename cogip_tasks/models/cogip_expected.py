@@ -16,6 +16,13 @@ readout line says ``(label)``; the counts are logged at the end of each call. La
 the greedy answer did not take (``very`` of ``very high`` after a greedy ``high``) need one teacher-forced
 forward pass per branch of the label words' token trie (one for five-level labels with Qwen's vocabulary).
 Tasks that are not CogIP tasks get the greedy answer.
+
+Data parallel on CPU: lmms-eval's wrapper pins each process to ``cuda:<rank>`` whenever there are several, so
+it cannot run data parallel without GPUs. With ``device=cpu`` this model loads each rank's copy on the CPU
+instead; run it with torchrun and lmms-eval's gloo path::
+
+    torchrun --nproc_per_node 2 -m cogip_tasks.cli eval --model cogip_expected \
+        --model_args pretrained=...,device=cpu,device_map=cpu,readout=greedy --tasks cogip ...
 """
 
 from __future__ import annotations
@@ -23,9 +30,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import contextlib
+import os
+from unittest import mock
+
 import torch
 from loguru import logger as eval_logger
 from lmms_eval import utils
+from lmms_eval.api.instance import GenerationResult, TokenCounts
+from lmms_eval.models.simple import qwen2_5_vl as lmms_qwen
 from lmms_eval.models.simple.qwen2_5_vl import Qwen2_5_VL, process_vision_info
 from transformers import LogitsProcessor
 from tqdm import tqdm
@@ -52,6 +65,35 @@ def digit_token_ids(tokenizer) -> list[int] | None:
     """Token id of each digit ``0..9``, or None when a digit is not a single token (no digit readout then)."""
     ids = [tokenizer.encode(d, add_special_tokens=False) for d in DIGITS]
     return [i[0] for i in ids] if all(len(i) == 1 for i in ids) else None
+
+
+class _OneProcessAccelerator:
+    """What lmms-eval's wrapper asks of an ``Accelerator`` while it loads: one process, no device pinning.
+
+    Used only for ``device=cpu`` under several processes; lmms-eval's evaluator then sets the model's rank and
+    world size and gathers results over its own (gloo) process group.
+    """
+
+    num_processes = 1
+    local_process_index = process_index = 0
+    is_local_main_process = is_main_process = True
+
+    def unwrap_model(self, model):
+        return model
+
+    def wait_for_everyone(self) -> None:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+
+def _cpu_data_parallel(device: str | None) -> contextlib.AbstractContextManager:
+    """Load on the CPU in every rank (see the module doc) when ``device=cpu`` and several processes run."""
+    if str(device or "").startswith("cpu") and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # An initialised gloo group is what makes lmms-eval pick its torchrun path (collectives over gloo).
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(backend="gloo")
+        return mock.patch.object(lmms_qwen, "Accelerator", _OneProcessAccelerator)
+    return contextlib.nullcontext()
 
 
 def dimension_of(task: str) -> Dimension | None:
@@ -91,7 +133,8 @@ class CogIPExpected(Qwen2_5_VL):
     def __init__(self, readout: str = "expected_digits", dtype: str | None = None, **kwargs) -> None:
         if readout not in READOUTS:
             raise ValueError(f"cogip_expected: readout={readout!r}; expected one of {', '.join(READOUTS)}")
-        super().__init__(**kwargs)
+        with _cpu_data_parallel(kwargs.get("device")):
+            super().__init__(**kwargs)
         if dtype is not None:  # lmms-eval's loader always loads bfloat16; float32 makes CPU runs exact
             self._model.to(getattr(torch, dtype))
         self.readout = readout
@@ -100,6 +143,7 @@ class CogIPExpected(Qwen2_5_VL):
             eval_logger.warning("cogip_expected: digits are not single tokens; expected_digits reads labels only")
         self.generate_kwargs: dict = {}  # extra model.generate arguments (tests pass a ForcedAnswers processor)
         self.readout_counts: Counter[str] = Counter()
+        self.output_token_counts: list[int] = []  # generated tokens of each answer of the last batch
 
     # -- lmms-eval entry point -------------------------------------------------------------------------------
     def generate_until(self, requests) -> list[str]:
@@ -113,8 +157,9 @@ class CogIPExpected(Qwen2_5_VL):
             contexts, all_gen_kwargs, doc_to_visual, doc_ids, tasks, splits = zip(*chunk)
             visuals = [to_visual(self.task_dict[t][s][d]) for to_visual, d, t, s in zip(doc_to_visual, doc_ids, tasks, splits)]
             answers = self.answer_batch(list(contexts), visuals, [dimension_of(t) for t in tasks], all_gen_kwargs[0])
-            for context, answer in zip(contexts, answers):
-                res.append(answer)
+            for context, answer, n_tokens in zip(contexts, answers, self.output_token_counts):
+                # token counts let cogip-eval count answers cut short at max_new_tokens
+                res.append(GenerationResult(text=answer, token_counts=TokenCounts(output_tokens=n_tokens)))
                 self.cache_hook.add_partial("generate_until", (context, all_gen_kwargs[0]), answer)
                 pbar.update(1)
         pbar.close()
@@ -165,6 +210,7 @@ class CogIPExpected(Qwen2_5_VL):
         for row in out.sequences[:, inputs["input_ids"].shape[1]:].tolist():
             cut = next((k for k, t in enumerate(row) if t in stops), len(row))
             generated.append(row[:cut])
+        self.output_token_counts = [len(tokens) for tokens in generated]
         answers = []
         for tokens in generated:
             answer = self.tokenizer.decode(tokens, skip_special_tokens=True)
