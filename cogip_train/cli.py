@@ -7,85 +7,191 @@
 Writes to ``--output-dir``: ``checkpoint-*/`` (Trainer checkpoints, for ``--resume``), ``adapter/`` (the LoRA
 adapter and processor; ``model/`` when nothing is LoRA-trained), ``merged/`` with ``--merge`` (a full model
 directory lmms-eval loads with ``pretrained=<dir>``), ``train_log.json`` and ``loss_curve.png``.
+
+CPU threads: 1 per process unless OMP_NUM_THREADS is set (torch's one-per-core default is many times slower
+for small models on a shared CPU).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from cogip_tasks.dimensions import DIMENSION_KEYS, get_dimension
-from cogip_tasks.files import atomic_write, write_text
+from cogip_tasks.errors import CogIPError, fail
+from cogip_tasks.harness import close_process_group
+from cogip_tasks.threads import apply_cpu_threads
 
+from .arguments import (  # noqa: F401  (re-exported: the CLI's names of the shared argument types)
+    LEARNING_RATE,
+    LR_SCHEDULERS,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    MAX_SEED,
+    POSITIVE_INT,
+    OneLineParser,
+    ranged,
+)
+from .config import DEFAULTS, RECIPES, config_from, recipe_summary
+from .grpo import add_grpo_arguments, check_grpo_args, run_grpo
+from .outputs import OUTPUT_FILES, use_bf16, write_log  # noqa: F401  (re-exported)
 from .soft_label import DISTRIBUTIONS
 from .trainer import MODES
 
-OUTPUT_FILES = {"adapter": "adapter", "full": "model", "merged": "merged", "log": "train_log.json", "plot": "loss_curve.png"}
+# --recipe NAME -> argparse defaults it sets (flags given on the command line override them): config.RECIPES
+# (grpo.py registers its paper-grpo preset there when imported).
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="cogip-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    p = OneLineParser(prog="cogip-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--method",
+        choices=["sft", "grpo"],
+        default="sft",  # grpo
+        help="sft: soft-label SFT (default); grpo: TRL's GRPO with cogip_train.rewards",
+    )
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        help="a published recipe's settings; flags given override them. "
+        + "; ".join(f"{name}: {recipe_summary(name)}" for name in sorted(RECIPES)),
     )
     g = p.add_argument_group("model (lmms-eval's vocabulary)")
-    g.add_argument("--model", default="qwen2_5_vl", help="lmms-eval model wrapper name (default: qwen2_5_vl)")
-    g.add_argument("--model_args", "--model-args", dest="model_args", required=True,
-                   help="the wrapper's arguments, e.g. pretrained=Qwen/Qwen2.5-VL-3B-Instruct,device_map=cuda")
-    g.add_argument("--min-pixels", type=int, help="smallest image size in pixels (added to --model_args)")
-    g.add_argument("--max-pixels", type=int, help="largest image size in pixels (added to --model_args)")
+    g.add_argument(
+        "--model",
+        default=DEFAULTS.model,
+        help=f"lmms-eval model wrapper name (default: {DEFAULTS.model}; also gemma3, llama_vision, qwen3_vl)",
+    )
+    g.add_argument(
+        "--model-args",
+        dest="model_args",
+        required=True,
+        help="the wrapper's arguments, e.g. pretrained=Qwen/Qwen2.5-VL-3B-Instruct,device_map=cuda",
+    )
+    g.add_argument("--min-pixels", type=POSITIVE_INT, help="smallest image size in pixels (added to --model_args)")
+    g.add_argument("--max-pixels", type=POSITIVE_INT, help="largest image size in pixels (added to --model_args)")
 
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", help="Hub id, local dataset folder or save_to_disk dir (default: $COGIP_DATASET, "
-                                     "else foolen/CogIP-Bench)")
+    g.add_argument(
+        "--dataset",
+        help="Hub id, local dataset folder or save_to_disk dir (default: $COGIP_DATASET, else foolen/CogIP-Bench)",
+    )
     g.add_argument("--split", default="train")
     g.add_argument("--dimensions", default="all", help=f"comma list of {', '.join(DIMENSION_KEYS)} (default: all)")
-    g.add_argument("--max-samples", type=int, help="at most this many rows per dimension")
+    g.add_argument("--max-samples", type=POSITIVE_INT, help="at most this many rows per dimension")
 
     g = p.add_argument_group("loss")
-    g.add_argument("--loss", choices=["soft", "ce"], default="soft", help="digit soft labels, or plain cross-entropy")
-    g.add_argument("--eta", type=float, default=0.15, help="soft-label smoothing mass (default 0.15)")
-    g.add_argument("--lambda", dest="lam", type=float, default=2.0, help="weight of digit tokens (default 2.0)")
-    g.add_argument("--dist", choices=DISTRIBUTIONS, default="triangular", help="shape of the digit smoothing")
-    g.add_argument("--sigma", type=float, default=1.0, help="width of --dist gaussian, in digits")
+    g.add_argument(
+        "--loss", choices=["soft", "ce"], default=DEFAULTS.loss, help="digit soft labels, or plain cross-entropy"
+    )
+    g.add_argument(
+        "--eta",
+        type=ranged(float, 0.0, 1.0),
+        default=DEFAULTS.eta,
+        help=f"soft-label smoothing mass (default {DEFAULTS.eta:g})",
+    )
+    g.add_argument(
+        "--lambda",
+        dest="lam",
+        type=ranged(float, 0.0),
+        default=DEFAULTS.lam,
+        help=f"weight of digit tokens (default {DEFAULTS.lam:g})",
+    )
+    g.add_argument("--dist", choices=DISTRIBUTIONS, default=DEFAULTS.dist, help="shape of the digit smoothing")
+    g.add_argument(
+        "--sigma",
+        type=ranged(float, 0.0, low_open=True),
+        default=DEFAULTS.sigma,
+        help="width of --dist gaussian, in digits",
+    )
 
     g = p.add_argument_group("what to train")
-    g.add_argument("--tune-llm", choices=MODES, default="lora")
-    g.add_argument("--tune-vision", choices=MODES, default="freeze")
-    g.add_argument("--tune-merger", choices=MODES, default="freeze")
-    g.add_argument("--lora-rank", type=int, default=16)
-    g.add_argument("--lora-alpha", type=int, default=32)
-    g.add_argument("--lora-dropout", type=float, default=0.05)
-    g.add_argument("--lora-target-modules", help="comma list of the LLM's linear layer names "
-                                                 "(default: q,k,v,o,gate,up,down projections)")
+    g.add_argument("--tune-llm", choices=MODES, default=DEFAULTS.tune_llm)
+    g.add_argument("--tune-vision", choices=MODES, default=DEFAULTS.tune_vision)
+    g.add_argument("--tune-merger", choices=MODES, default=DEFAULTS.tune_merger)
+    g.add_argument("--lora-rank", type=POSITIVE_INT, default=DEFAULTS.lora_rank)
+    g.add_argument("--lora-alpha", type=POSITIVE_INT, default=DEFAULTS.lora_alpha)
+    g.add_argument("--lora-dropout", type=ranged(float, 0.0, 1.0, high_open=True), default=DEFAULTS.lora_dropout)
+    g.add_argument(
+        "--lora-target-modules",
+        help="comma list of the LLM's linear layer names (default: q,k,v,o,gate,up,down projections)",
+    )
 
     g = p.add_argument_group("optimisation")
-    g.add_argument("--learning-rate", type=float, default=1e-4, help="learning rate of the LLM part")
-    g.add_argument("--vision-lr", type=float, help="learning rate of the vision tower (default: --learning-rate)")
-    g.add_argument("--merger-lr", type=float, help="learning rate of the merger/projector (default: --learning-rate)")
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--epochs", type=float, default=1.0)
-    g.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimizer steps (overrides --epochs)")
-    g.add_argument("--batch-size", type=int, default=4, help="per device")
-    g.add_argument("--grad-accum", type=int, default=1)
-    g.add_argument("--warmup", type=float, default=0.03,
-                   help="linear warm-up: a share of the steps when below 1, else a number of steps (default 0.03)")
-    g.add_argument("--lr-scheduler", default="cosine")
-    g.add_argument("--dtype", choices=["auto", "bf16", "fp32"], default="auto",
-                   help="auto: bf16 mixed precision on a GPU that has it, float32 otherwise (CPU)")
+    g.add_argument(
+        "--learning-rate",
+        type=LEARNING_RATE,
+        default=DEFAULTS.learning_rate,
+        help=f"learning rate of the LLM part, in (0, {MAX_LEARNING_RATE:g}] (default {DEFAULTS.learning_rate:g})",
+    )
+    g.add_argument(
+        "--vision-lr", type=LEARNING_RATE, help="learning rate of the vision tower (default: --learning-rate)"
+    )
+    g.add_argument(
+        "--merger-lr", type=LEARNING_RATE, help="learning rate of the merger/projector (default: --learning-rate)"
+    )
+    g.add_argument(
+        "--weight-decay",
+        type=ranged(float, 0.0, 1.0),
+        default=DEFAULTS.weight_decay,
+        help="AdamW's, in [0, 1] (not on biases and norms, as the Trainer's)",
+    )
+    g.add_argument("--epochs", type=ranged(float, 0.0, MAX_EPOCHS, low_open=True), default=DEFAULTS.epochs)
+    g.add_argument(
+        "--max-steps",
+        type=ranged(int, 1, allowed=(-1,)),
+        default=DEFAULTS.max_steps,
+        help="stop after this many optimizer steps (overrides --epochs; -1: use --epochs)",
+    )
+    g.add_argument("--batch-size", type=POSITIVE_INT, default=DEFAULTS.batch_size, help="per process")
+    g.add_argument("--grad-accum", type=POSITIVE_INT, default=DEFAULTS.grad_accum)
+    g.add_argument(
+        "--global-batch-size",
+        type=POSITIVE_INT,
+        default=DEFAULTS.global_batch_size,
+        help="rows per optimizer step over all processes: sets --grad-accum to it / (--batch-size x "
+        "processes), which must divide it",
+    )
+    g.add_argument(
+        "--warmup",
+        type=ranged(float, 0.0),
+        default=DEFAULTS.warmup,
+        help="linear warm-up: a share of the steps when below 1, else a whole number of steps "
+        f"(default {DEFAULTS.warmup:g})",
+    )
+    g.add_argument("--lr-scheduler", choices=LR_SCHEDULERS, default=DEFAULTS.lr_scheduler)
+    g.add_argument(
+        "--dtype",
+        choices=["auto", "bf16", "fp32"],
+        default=DEFAULTS.dtype,
+        help="auto: bf16 mixed precision on a GPU that has it, float32 otherwise (CPU)",
+    )
     g.add_argument("--no-gradient-checkpointing", action="store_true")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--seed",
+        type=ranged(int, 0, MAX_SEED),
+        default=DEFAULTS.seed,
+        help="seeds everything: LoRA initialisation, dropout, data order (same seed: the same losses)",
+    )
 
     g = p.add_argument_group("output")
     g.add_argument("--output-dir", required=True, type=Path)
-    g.add_argument("--save-steps", type=int, default=200)
-    g.add_argument("--save-total-limit", type=int, default=3)
-    g.add_argument("--logging-steps", type=int, default=10)
-    g.add_argument("--resume", nargs="?", const=True, default=None,
-                   help="resume from the last checkpoint in --output-dir (or from the checkpoint dir given)")
+    g.add_argument("--save-steps", type=POSITIVE_INT, default=DEFAULTS.save_steps)
+    g.add_argument("--save-total-limit", type=POSITIVE_INT, default=DEFAULTS.save_total_limit)
+    g.add_argument("--logging-steps", type=POSITIVE_INT, default=DEFAULTS.logging_steps)
+    g.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        help="resume from the newest checkpoint in --output-dir (or from the checkpoint folder given, or "
+        "the newest in the run folder given); checked before the model loads. Without it, an "
+        "--output-dir holding an earlier run is refused",
+    )
     g.add_argument("--merge", action="store_true", help="also write merged/: the full model with the adapter merged")
+    add_grpo_arguments(p)  # grpo
     return p
 
 
@@ -96,128 +202,167 @@ def parse_dimensions(text: str) -> list[str]:
     return [get_dimension(d.strip()).key for d in text.split(",") if d.strip()]
 
 
-def use_bf16(choice: str) -> bool:
-    import torch
-
-    if choice == "auto":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return choice == "bf16"
-
-
-def write_log(output_dir: Path, log_history: list[dict], settings: dict) -> None:
-    """train_log.json (every logged step) and loss_curve.png, each written to a temp name then renamed."""
-    payload = json.dumps({"settings": settings, "log_history": log_history}, indent=1, default=str)
-    write_text(output_dir / OUTPUT_FILES["log"], payload)
-    steps = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
-    if not steps:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.plot(*zip(*steps), marker="o", markersize=2)
-    ax.set(xlabel="step", ylabel="training loss", title=f"cogip-train ({settings.get('loss')} loss)")
-    fig.tight_layout()
-    atomic_write(output_dir / OUTPUT_FILES["plot"], lambda handle: fig.savefig(handle, format="png"))
-    plt.close(fig)
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Checks across arguments, as argparse errors (exit 2), before anything is loaded."""
+    text = args.dimensions
+    try:
+        args.dimensions = parse_dimensions(text)
+    except ValueError as err:
+        parser.error(f"argument --dimensions: {err}")
+    if not args.dimensions:
+        parser.error(f"argument --dimensions: no dimension named in {text!r}")
+    if args.min_pixels is not None and args.max_pixels is not None and args.min_pixels > args.max_pixels:
+        parser.error(f"--min-pixels {args.min_pixels} is above --max-pixels {args.max_pixels}")
+    if all(getattr(args, f"tune_{c}") == "freeze" for c in ("llm", "vision", "merger")):
+        parser.error("nothing to train: --tune-llm, --tune-vision and --tune-merger are all 'freeze'")
+    if args.warmup >= 1 and args.warmup != int(args.warmup):
+        parser.error(
+            f"argument --warmup: a share of the steps below 1, or a whole number of steps; got {args.warmup:g}"
+        )
+    if args.global_batch_size is not None:
+        try:
+            config_from(vars(args)).accumulation(int(os.environ.get("WORLD_SIZE", "1")))
+        except ValueError as err:
+            parser.error(str(err))
+    if args.lora_target_modules is not None:
+        names = tuple(t.strip() for t in args.lora_target_modules.split(",") if t.strip())
+        if not names:
+            parser.error(f"argument --lora-target-modules: no layer name in {args.lora_target_modules!r}")
+        args.lora_target_modules = ",".join(names)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cogip_tasks.dataset import CogIPDataError
-
-    from .soft_label import DigitTokenizerError
-    from .trainer import NonFiniteLossError
-    from .wrappers import UnsupportedWrapperError
-
+    """Exit status as every CogIP CLI (cogip_tasks/errors.py): 0 trained, 1 bad input or a failed run (dataset,
+    checkpoint, output folder, model, a NaN loss), 2 bad arguments."""
+    apply_cpu_threads()  # see cogip_tasks/threads.py; torch reads it when first imported
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.recipe:  # the recipe's values become defaults, so every flag given still wins
+        parser.set_defaults(**RECIPES[args.recipe])
+        args = parser.parse_args(argv)
+    check_args(parser, args)
+    check_grpo_args(parser, args)  # a GRPO recipe with --method sft is refused too
     try:
-        args.dimensions = parse_dimensions(args.dimensions)
-    except ValueError as err:
-        parser.error(str(err))
-    try:
-        return train(args)
-    except (UnsupportedWrapperError, CogIPDataError, DigitTokenizerError, NonFiniteLossError) as err:
-        print(f"cogip-train: error: {err}", file=sys.stderr)
-        return 1
+        return run_grpo(args) if args.method == "grpo" else train(args)
+    except (CogIPError, OSError) as err:
+        return fail("cogip-train", err)
+    finally:
+        close_process_group()
 
 
 def train(args: argparse.Namespace) -> int:
-    """Load through the lmms-eval wrapper, train, save the adapter (and the merged model with --merge)."""
-    from .wrappers import wrapper_spec, with_pixel_bounds
+    """Check every input, then load through the lmms-eval wrapper, train, save the adapter (and --merge).
+
+    Nothing is loaded or written before the arguments, ``--resume``, ``--output-dir`` and every training row
+    (score and image) are checked; a run that stops before its first optimizer step leaves ``--output-dir``
+    as it found it.
+    """
+    from .checkpoints import check_output_dir, resolve_resume
+    from .wrappers import check_tuning, with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
+    check_tuning(spec, {"llm": args.tune_llm, "vision": args.tune_vision, "merger": args.tune_merger})
+    if (
+        spec.pixel_args is None
+        and args.recipe
+        and (args.min_pixels, args.max_pixels)
+        == tuple(RECIPES[args.recipe].get(k) for k in ("min_pixels", "max_pixels"))
+    ):
+        # The recipe's image bounds are Qwen's; a wrapper with its own fixed image size takes none.
+        print(
+            f"--recipe {args.recipe}: --model {args.model} takes no image pixel bounds; its processor's size is used",
+            file=sys.stderr,
+        )
+        args.min_pixels = args.max_pixels = None
+    model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
+    resume = resolve_resume(args.resume, args.output_dir)
+    check_output_dir(args.output_dir, resuming=resume is not None)
     dimensions = args.dimensions
     bf16 = use_bf16(args.dtype)
     # The wrapper creates an Accelerator before the Trainer does; both must agree on mixed precision.
     os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"
 
-    import torch
-    from transformers import TrainingArguments
+    from transformers import set_seed
 
-    from .data import ChatCollator, load_train_rows
-    from .trainer import LossConfig, SoftLabelTrainer, TuningConfig, param_groups, prepare_model
-    from .wrappers import load_through_lmms_eval
+    from cogip_tasks.model_args import scrub_model_args
 
+    from .data import ChatCollator, EvalRequests, load_train_rows
+    from .trainer import (
+        LossConfig,
+        SoftLabelTrainer,
+        StepsThisRun,
+        TuningConfig,
+        prepare_model,
+        training_arguments,
+        uses_sharding_engine,
+    )
+    from .wrappers import load_through_lmms_eval, on_cpu
+
+    config = config_from({**vars(args), "gradient_checkpointing": not args.no_gradient_checkpointing})
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
     rows = load_train_rows(args.dataset, dimensions, args.max_samples, split=args.split)
-    loaded = load_through_lmms_eval(args.model, with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels))
+    # Before the model loads: a DeepSpeed ZeRO-3 config then makes from_pretrained build it partitioned.
+    training_args = training_arguments(
+        config, str(args.output_dir), bf16=bf16, processes=processes, use_cpu=on_cpu(model_args)
+    )
+    set_seed(config.seed)
+    loaded = load_through_lmms_eval(args.model, model_args)
     load_dtype = loaded.model.dtype
     if not bf16:
-        # The harness loads bf16 weights; on CPU (no bf16 autocast worth having) we train and merge in float32.
+        # The harness loads bf16 weights; on CPU (no bf16 autocast worth having) we train in float32.
         loaded.model.float()
-    tuning = TuningConfig(
-        llm=args.tune_llm, vision=args.tune_vision, merger=args.tune_merger, lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-        lora_target_modules=tuple(t.strip() for t in args.lora_target_modules.split(",")) if args.lora_target_modules else None,
-    )
+    tuning = TuningConfig.of(config)
+    set_seed(config.seed)  # LoRA's random initialisation is part of the run: seeded, so --seed repeats it
     model = prepare_model(loaded.model, spec, tuning)
-    lrs = {"llm": args.learning_rate, "vision": args.vision_lr or args.learning_rate,
-           "merger": args.merger_lr or args.learning_rate}
-    optimizer = torch.optim.AdamW(param_groups(model, spec, lrs, args.weight_decay))
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    training_args = TrainingArguments(
-        output_dir=str(args.output_dir),
-        per_device_train_batch_size=args.batch_size,
-        gradient_accumulation_steps=args.grad_accum,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        learning_rate=args.learning_rate,
-        lr_scheduler_type=args.lr_scheduler,
-        warmup_steps=args.warmup if args.warmup < 1 else int(args.warmup),
-        weight_decay=args.weight_decay,
-        bf16=bf16,
-        gradient_checkpointing=not args.no_gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        logging_steps=args.logging_steps,
-        save_strategy="steps",
-        save_steps=args.save_steps,
-        save_total_limit=args.save_total_limit,
-        remove_unused_columns=False,
-        report_to="none",
-        seed=args.seed,
-        dataloader_num_workers=0,
-    )
+    steps = StepsThisRun()
     trainer = SoftLabelTrainer(
         model=model,
         args=training_args,
         train_dataset=rows,
-        data_collator=ChatCollator(loaded.processor, spec, loaded.system_prompt),
+        data_collator=ChatCollator(EvalRequests(loaded.wrapper, args.model, loaded.processor)),
         processing_class=loaded.processor,
-        optimizers=(optimizer, None),
-        loss_config=LossConfig(kind=args.loss, eta=args.eta, lam=args.lam, dist=args.dist, sigma=args.sigma),
+        callbacks=[steps],
+        loss_config=LossConfig.of(config),
+        spec=spec,
+        part_lrs=config.learning_rates(),
     )
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    settings.update(dimensions=dimensions, rows=len(rows), bf16=bf16, lrs=lrs)
+    settings = {
+        "recipe": args.recipe,
+        **config.as_dict(),
+        "model_args": scrub_model_args(model_args),
+        "dataset": args.dataset,
+        "split": args.split,
+        "dimensions": dimensions,
+        "max_samples": args.max_samples,
+        "output_dir": str(args.output_dir),
+        "rows": len(rows),
+        "bf16": bf16,
+        "processes": processes,
+        "grad_accum": training_args.gradient_accumulation_steps,
+        "global_batch_size": config.batch_size * processes * training_args.gradient_accumulation_steps,
+        "lrs": config.learning_rates(),
+        "resumed_from": resume,
+        "saved_dtype": str(load_dtype),
+    }
     try:
-        trainer.train(resume_from_checkpoint=args.resume)
-    finally:
-        if trainer.is_world_process_zero():  # what was learnt so far is logged even when training stops
+        trainer.train(resume_from_checkpoint=resume)
+    except BaseException:
+        # What was learnt so far is logged even when training stops (NaN, Ctrl-C, a crash) -- but a run that
+        # stopped before its first step (a checkpoint that does not load) learnt nothing and must not replace
+        # the log of the run it tried to resume.
+        if steps.steps and trainer.is_world_process_zero():
             write_log(args.output_dir, trainer.state.log_history, settings)
+        raise
+    if trainer.is_world_process_zero():
+        write_log(args.output_dir, trainer.state.log_history, settings)
 
     out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
+    if not tuning.uses_lora and not uses_sharding_engine(trainer):
+        # A full model is saved in the dtype the harness loads (bf16), like the merged one; DeepSpeed/FSDP save
+        # their own (gathered) weights in the engine's dtype.
+        trainer.accelerator.unwrap_model(trainer.model).to(load_dtype)
     trainer.save_model(str(out))
     if args.merge and trainer.is_world_process_zero():
         if not tuning.uses_lora:
@@ -228,7 +373,8 @@ def train(args: argparse.Namespace) -> int:
             merged.to(load_dtype).save_pretrained(str(merged_dir))  # the dtype the harness loaded it in
             loaded.processor.save_pretrained(str(merged_dir))
             print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
-    print(f"adapter/model: {out}")
+    if trainer.is_world_process_zero():
+        print(f"adapter/model: {out}")
     return 0
 
 

@@ -20,9 +20,15 @@ How it is computed, and why:
   custom autograd function computes ``logsumexp`` in row blocks (float32 accumulation, so bf16 logits are fine)
   and writes the gradient ``softmax * weight - target`` straight into one tensor the size of the logits: no
   full-vocabulary ``log_softmax`` is kept, which plain ``F.cross_entropy`` does keep for its backward.
-- Tokenizers that merge several digits into one token (Llama-3 style: "234") have no per-digit target, so
-  :func:`digit_tokens` refuses them with :class:`DigitTokenizerError` when the loss is set up, rather than
-  silently training those tokens with plain cross-entropy. Use plain cross-entropy (``--loss ce``) there.
+- Tokenizers that merge several digits into one token (Llama-3: numbers are split into tokens of up to three
+  digits, "1234" -> "123" "4") get the same loss over the *numeric value*: a number token of length ``L`` whose
+  last digit is at place ``p`` stands for ``v * 10**p``; its target is ``(1 - eta) * onehot(v) + eta * psi_L``
+  over the tokens of the same length, psi_L the same kernel of the numeric distance ``|k - v| * 10**p`` (see
+  :func:`psi`). With ``L = 1`` this is exactly the per-digit loss above, so a tokenizer that never merges digits
+  gets the paper's loss unchanged. Candidates of another length are not in the target: a 3-digit token is never
+  smoothed towards a 2-digit one (that would change how many digits the number has, not its value). Tokens
+  mixing digits with other characters (" 7", "7.") have no numeric value and are refused
+  (:class:`DigitTokenizerError`); use ``--loss ce`` there.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ from typing import Any
 
 import torch
 
+from cogip_tasks.errors import CogIPError
+from cogip_tasks.tokens import DIGITS, single_digit_ids
+
+from .config import DEFAULTS
+
 DISTRIBUTIONS = ("triangular", "uniform", "gaussian")
 #: Places outside this range (numbers with more than 13 digits on either side) reuse the end place's psi.
 PLACE_MIN, PLACE_MAX = -12, 12
@@ -40,38 +51,70 @@ PLACE_MIN, PLACE_MAX = -12, 12
 _BLOCK_ELEMENTS = 1 << 24
 
 # Texts shaped like the answers the loss sees; digit tokens are learnt from how the tokenizer really splits them.
-_PROBES = ("0123456789", "9876543210", "high 7.234", "very low 0.415", "-0.250", "negative -2.000", "score: 10.5")
+_PROBES = (
+    "0123456789",
+    "9876543210",
+    "1234567 and 0.1234567",
+    "high 7.234",
+    "very low 0.415",
+    "-0.250",
+    "negative -2.000",
+    "score: 10.5",
+)
 
 
-class DigitTokenizerError(ValueError):
-    """The tokenizer does not give every digit its own token, so the per-digit soft label is undefined."""
+class DigitTokenizerError(CogIPError, ValueError):
+    """The tokenizer puts digits into tokens that are not pure digit strings, so no numeric soft label exists."""
+
+
+#: Digit strings longer than this are never treated as numbers (no tokenizer in use merges more than 3 digits).
+MAX_NUMBER_TOKEN = 3
 
 
 @dataclass(frozen=True)
 class DigitTokens:
-    """Vocabulary ids of the digits ``0``-``9`` (in order) and of the decimal point."""
+    """Vocabulary ids of the digit tokens and of the decimal point.
+
+    ``digit_ids``: the ids of ``0``-``9``. ``groups[L - 1][v]``: the id of the token spelling the value ``v`` with
+    exactly ``L`` digits (``"007"`` is ``v = 7`` of ``L = 3``), ``-1`` where the vocabulary has no such token;
+    ``groups`` is ``(digit_ids,)`` for tokenizers that give every digit its own token (Qwen2.5, Gemma, Llama-2).
+    """
 
     digit_ids: tuple[int, ...]
     point_id: int
+    groups: tuple[tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.groups:
+            object.__setattr__(self, "groups", (tuple(self.digit_ids),))
+
+    @property
+    def max_length(self) -> int:
+        return len(self.groups)
 
     @classmethod
-    def from_tokenizer(cls, tokenizer: Any) -> "DigitTokens":
-        """Read the ids from how ``tokenizer`` splits answer-shaped probes; refuse multi-digit tokens."""
+    def from_tokenizer(cls, tokenizer: Any) -> DigitTokens:
+        """Read the ids from how ``tokenizer`` splits answer-shaped probes (and, when it merges digits as Llama-3
+        does, from its vocabulary); refuse tokens that mix digits with other characters."""
         tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # a processor carries its tokenizer
         name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
         digits: dict[str, set[int]] = {}
         points: set[int] = set()
+        longest = 1
         for probe in _PROBES:
             ids = tokenizer.encode(probe, add_special_tokens=False)
             pieces = [tokenizer.decode([i]) for i in ids]
             for i, piece in zip(ids, pieces):
-                if any(ch.isdigit() for ch in piece) and not (len(piece) == 1 and piece in "0123456789"):
+                if not any(ch.isdigit() for ch in piece):
+                    continue
+                if not _is_number_piece(piece):
                     raise DigitTokenizerError(
                         f"tokenizer {name!r} puts digits into the token {piece!r} (in {probe!r} -> {pieces}); the "
-                        "digit soft-label loss needs one token per digit. Train this model with plain "
-                        "cross-entropy (--loss ce), or use a tokenizer that splits digits (Qwen2.5, Llama-2, Gemma)."
+                        "soft-label loss needs tokens that are digit strings only (one digit, or several as in "
+                        "Llama-3). Train this model with plain cross-entropy (--loss ce)."
                     )
-                if len(piece) == 1 and piece in "0123456789":
+                longest = max(longest, len(piece))
+                if len(piece) == 1:
                     digits.setdefault(piece, set()).add(i)
             # A decimal point is the token between two digit tokens in "7.234"-like probes.
             for j in range(1, len(pieces) - 1):
@@ -82,14 +125,37 @@ class DigitTokens:
                             f"{pieces}); the digit soft-label loss needs it as its own token. Use --loss ce."
                         )
                     points.add(ids[j])
-        missing = [d for d in "0123456789" if d not in digits]
+        # digit-merging tokenizers show some digits alone only in short numbers
+        for d, i in single_digit_ids(tokenizer).items():
+            digits.setdefault(d, {i})
+        missing = [d for d in DIGITS if d not in digits]
         ambiguous = {d: sorted(v) for d, v in digits.items() if len(v) > 1}
         if missing or ambiguous or len(points) != 1:
             raise DigitTokenizerError(
                 f"tokenizer {name!r}: cannot find one token per digit and one decimal point "
                 f"(missing digits {missing}, digits with several ids {ambiguous}, decimal point ids {sorted(points)})"
             )
-        return cls(tuple(next(iter(digits[d])) for d in "0123456789"), next(iter(points)))
+        digit_ids = tuple(next(iter(digits[d])) for d in DIGITS)
+        groups = (digit_ids,) if longest == 1 else _number_groups(tokenizer, digit_ids, longest, name)
+        return cls(digit_ids, next(iter(points)), groups)
+
+
+def _is_number_piece(piece: str) -> bool:
+    return 1 <= len(piece) <= MAX_NUMBER_TOKEN and piece.isascii() and piece.isdigit()
+
+
+def _number_groups(tokenizer: Any, digit_ids: tuple[int, ...], longest: int, name: str) -> tuple[tuple[int, ...], ...]:
+    """``groups`` of a digit-merging tokenizer: every vocabulary token that decodes to an ``L``-digit string."""
+    groups = [list(digit_ids)] + [[-1] * 10**length for length in range(2, longest + 1)]
+    for token, i in tokenizer.get_vocab().items():
+        if not any(ch.isdigit() for ch in token):  # cheap filter on the raw token before decoding
+            continue
+        text = tokenizer.decode([i])
+        if _is_number_piece(text) and 2 <= len(text) <= longest:
+            if groups[len(text) - 1][int(text)] not in (-1, i):
+                raise DigitTokenizerError(f"tokenizer {name!r}: the number {text!r} has several token ids")
+            groups[len(text) - 1][int(text)] = i
+    return tuple(tuple(g) for g in groups)
 
 
 _DIGIT_TOKENS: dict[int, tuple[Any, DigitTokens]] = {}
@@ -106,29 +172,37 @@ def digit_tokens(tokenizer: Any) -> DigitTokens:
     return cached[1]
 
 
-def psi(dist: str, place: int, *, sigma: float = 1.0) -> torch.Tensor:
-    """``[10, 10]`` float64: row ``c`` is the smoothing distribution over digits ``k`` for true digit ``c``.
+def _kernel_weights(dist: str, distance: torch.Tensor, unit: float, sigma: float) -> torch.Tensor:
+    """Unnormalised kernel weights of numeric distances ``distance`` (each row: one true value)."""
+    if dist == "triangular":
+        return distance.amax(dim=-1, keepdim=True) - distance
+    if dist == "uniform":
+        return torch.ones_like(distance)
+    if sigma <= 0:
+        raise ValueError(f"gaussian soft labels need sigma > 0, got {sigma}")
+    return torch.exp(-0.5 * (distance / (sigma * unit)) ** 2)
 
-    Distances are numeric, ``d_k = |k - c| * 10**place``:
+
+def psi(dist: str, place: int, *, sigma: float = 1.0, length: int = 1) -> torch.Tensor:
+    """``[10**L, 10**L]`` float64: row ``c`` is the smoothing distribution over the ``L``-digit values ``k`` for the
+    true value ``c`` of a token whose last digit is at ``place`` (``L = length``; one digit: ``[10, 10]``).
+
+    Distances are numeric, ``d_k = |k - c| * 10**place`` (the token stands for ``c * 10**place``):
 
     - ``triangular`` (the paper's): weight ``max(d) - d_k``, normalised. The normalisation cancels the ``10**place``
       factor, so psi is the same at every place; this is kept on purpose as the faithful default.
-    - ``uniform``: ``1/10`` for every digit (classic label smoothing restricted to the digits).
+    - ``uniform``: ``1 / 10**L`` for every value (classic label smoothing restricted to the tokens of that length).
     - ``gaussian``: ``exp(-d_k**2 / (2 (sigma * 10**place)**2))``, normalised; ``sigma`` is in units of the
-      digit's own place, so, like the triangular, it is the same at every place.
+      token's last place, so, like the triangular, it is the same at every place.
+
+    With ``length=1`` this is the per-digit soft label of the paper; a multi-digit token (Llama-3's "234") gets the
+    same kernel over the values of the tokens of its own length.
     """
     if dist not in DISTRIBUTIONS:
         raise ValueError(f"unknown soft-label distribution {dist!r}; expected one of {', '.join(DISTRIBUTIONS)}")
-    k = torch.arange(10, dtype=torch.float64)
+    k = torch.arange(10**length, dtype=torch.float64)
     d = (k[None, :] - k[:, None]).abs() * 10.0**place
-    if dist == "triangular":
-        w = d.amax(dim=1, keepdim=True) - d
-    elif dist == "uniform":
-        w = torch.ones_like(d)
-    else:
-        if sigma <= 0:
-            raise ValueError(f"gaussian soft labels need sigma > 0, got {sigma}")
-        w = torch.exp(-0.5 * (d / (sigma * 10.0**place)) ** 2)
+    w = _kernel_weights(dist, d, 10.0**place, sigma)
     return w / w.sum(dim=1, keepdim=True)
 
 
@@ -139,33 +213,69 @@ def _psi_table(dist: str, sigma: float, device: torch.device) -> torch.Tensor:
     return table.to(device=device, dtype=torch.float32)
 
 
-def digit_places(targets: torch.Tensor, digits: DigitTokens) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Which target tokens are digits, their values and their places, for ``targets`` ``[B, T]``.
+def _group_table(dist: str, sigma: float, group: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """``[n, n]`` float32: psi over the ``n = 10**L`` values of one token length, restricted to the values the
+    vocabulary has a token for (missing ones get weight 0, rows renormalised). Place-free: see :func:`psi`."""
+    return _group_table_cached(dist, float(sigma), group, device)
 
-    Returns ``(is_digit [B, T] bool, value [B, T] long, place [B, T] long)`` (value and place are 0 where not
-    a digit). A digit run right after a decimal-point token is a fractional part (places -1, -2, ...); any other
-    run is an integer part (places ..., 1, 0 counted from its end). Runs never cross a masked or non-digit token,
-    so several numbers in one target, signs and padding need no special case. All cumulative ops, no loops.
+
+@functools.lru_cache(maxsize=16)
+def _group_table_cached(dist: str, sigma: float, group: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    length = len(str(len(group) - 1))
+    present = torch.tensor([i >= 0 for i in group], dtype=torch.float64)
+    w = psi(dist, 0, sigma=sigma, length=length) * present
+    return (w / w.sum(dim=1, keepdim=True).clamp(min=1e-300)).to(device=device, dtype=torch.float32)
+
+
+def number_tokens(
+    targets: torch.Tensor, digits: DigitTokens
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Which target tokens are digit strings, their values, the place of their last digit, and their lengths.
+
+    ``targets`` ``[B, T]`` -> ``(is_number, value, place, length)``, each ``[B, T]`` (0 where not a number token).
+    Consecutive number tokens form a run; a run right after a decimal-point token is a fractional part (its
+    first digit at place -1), any other run an integer part (its last digit at place 0). A token's place is
+    counted in *digits* from the run's end (or start), so "1234" as "123" + "4" gives places 1 and 0. Runs never
+    cross a masked or non-digit token, so several numbers in one target, signs and padding need no special case.
+    All cumulative ops, no loops.
     """
     batch, length = targets.shape
-    digit_ids = torch.tensor(digits.digit_ids, device=targets.device)
-    match = targets.unsqueeze(-1) == digit_ids
-    is_digit = match.any(-1)
-    value = (match * torch.arange(10, device=targets.device)).sum(-1)
+    is_number = torch.zeros_like(targets, dtype=torch.bool)
+    value = torch.zeros_like(targets)
+    size = torch.zeros_like(targets)
+    for width, group in enumerate(digits.groups, start=1):
+        ids = torch.tensor([i for i in group if i >= 0], device=targets.device)
+        vals = torch.tensor([v for v, i in enumerate(group) if i >= 0], device=targets.device)
+        match = targets.unsqueeze(-1) == ids
+        hit = match.any(-1)
+        is_number |= hit
+        value = torch.where(hit, (match * vals).sum(-1), value)
+        size = torch.where(hit, width, size)
     is_point = targets == digits.point_id
     pos = torch.arange(length, device=targets.device).expand(batch, length)
-    prev_digit = torch.nn.functional.pad(is_digit[:, :-1], (1, 0), value=False)
-    next_digit = torch.nn.functional.pad(is_digit[:, 1:], (0, 1), value=False)
+    prev_num = torch.nn.functional.pad(is_number[:, :-1], (1, 0), value=False)
+    next_num = torch.nn.functional.pad(is_number[:, 1:], (0, 1), value=False)
     prev_point = torch.nn.functional.pad(is_point[:, :-1], (1, 0), value=False)
-    start = is_digit & ~prev_digit
-    end = is_digit & ~next_digit
-    # Position of the run's first digit (latest start at or before t) and last digit (earliest end at or after t).
-    run_start = torch.where(start, pos, -1).cummax(dim=1).values
-    run_end = (length - 1) - torch.where(end.flip(1), pos, -1).cummax(dim=1).values.flip(1)
-    fractional = (start & prev_point).gather(1, run_start.clamp(min=0))
-    place = torch.where(fractional, -(pos - run_start) - 1, run_end - pos)
+    start = is_number & ~prev_num
+    end = is_number & ~next_num
+    # Position of the run's first token (latest start at or before t) and last token (earliest end at or after t).
+    run_start = torch.where(start, pos, -1).cummax(dim=1).values.clamp(min=0)
+    run_end = ((length - 1) - torch.where(end.flip(1), pos, -1).cummax(dim=1).values.flip(1)).clamp(max=length - 1)
+    fractional = (start & prev_point).gather(1, run_start)
+    # Digits up to and including token t, and before the run: a token's digits within its run by difference.
+    digits_through = size.cumsum(dim=1)
+    before_run = digits_through.gather(1, run_start) - size.gather(1, run_start)
+    upto = digits_through - before_run  # digits of the run from its start through token t
+    run_total = digits_through.gather(1, run_end) - before_run
+    place = torch.where(fractional, -upto, run_total - upto)
     zero = torch.zeros_like(place)
-    return is_digit, torch.where(is_digit, value, 0), torch.where(is_digit, place, zero)
+    return is_number, torch.where(is_number, value, 0), torch.where(is_number, place, zero), size
+
+
+def digit_places(targets: torch.Tensor, digits: DigitTokens) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(is_digit, value, place)`` of :func:`number_tokens` (for one-digit tokens: each digit and its place)."""
+    is_number, value, place, _ = number_tokens(targets, digits)
+    return is_number, value, place
 
 
 class _SparseTargetCrossEntropy(torch.autograd.Function):
@@ -258,17 +368,17 @@ def soft_label_loss(
     labels: torch.Tensor,
     tokenizer: Any,
     *,
-    eta: float = 0.15,
-    lam: float = 2.0,
-    dist: str = "triangular",
+    eta: float = DEFAULTS.eta,
+    lam: float = DEFAULTS.lam,
+    dist: str = DEFAULTS.dist,
     ignore_index: int = -100,
-    sigma: float = 1.0,
+    sigma: float = DEFAULTS.sigma,
     num_items_in_batch: Any = None,
 ) -> torch.Tensor:
     """The digit soft-label loss (scalar) of a causal LM's unshifted ``logits`` ``[B, T, V]`` and ``labels`` ``[B, T]``.
 
-    ``tokenizer`` (a tokenizer, a processor or a :class:`DigitTokens`) tells which ids are digits; it must give
-    every digit its own token (else :class:`DigitTokenizerError`). ``eta`` is the smoothing mass, ``lam`` the
+    ``tokenizer`` (a tokenizer, a processor or a :class:`DigitTokens`) tells which ids are digits (one digit per
+    token, or digit strings of up to three as Llama-3's; see the module doc). ``eta`` is the smoothing mass, ``lam`` the
     weight of digit tokens, ``dist`` the shape of psi (see :func:`psi`; ``sigma`` only for ``gaussian``). The sum
     is divided by the number of target tokens, or by ``num_items_in_batch`` when the Trainer passes it (gradient
     accumulation). ``eta=0, lam=1`` is exactly plain cross-entropy.
@@ -279,19 +389,38 @@ def soft_label_loss(
         raise ValueError(f"lambda must be >= 0, got {lam}")
     digits = digit_tokens(tokenizer)
     targets = _shifted_targets(labels, ignore_index)
-    is_digit, value, place = digit_places(targets, digits)
+    is_digit, value, place, size = number_tokens(targets, digits)
     valid = targets != ignore_index
-
-    # Sparse targets: column 0 is the token itself (weight 1 on ordinary tokens), columns 1-10 the ten digits.
-    table = _psi_table(dist, float(sigma), logits.device)
-    smooth = table[place.clamp(PLACE_MIN, PLACE_MAX) - PLACE_MIN, value]  # [B, T, 10]
-    onehot = torch.nn.functional.one_hot(value, 10).to(torch.float32)
-    q = (1.0 - eta) * onehot + eta * smooth
-    digit_cols = torch.tensor(digits.digit_ids, device=logits.device).expand(*targets.shape, 10)
-    cols = torch.cat([torch.where(valid, targets, 0).unsqueeze(-1), digit_cols], dim=-1)
-    weights = torch.cat([(~is_digit).to(torch.float32).unsqueeze(-1), q * is_digit.unsqueeze(-1)], dim=-1)
+    cols, weights = _number_targets(targets, valid, is_digit, value, place, size, digits, eta, dist, float(sigma))
     row_weight = torch.where(is_digit, torch.tensor(float(lam), device=logits.device), 1.0)
     scale = valid * row_weight / _normaliser(valid, num_items_in_batch)
+    width = cols.shape[-1]
     return _SparseTargetCrossEntropy.apply(
-        _flat(logits), cols.reshape(-1, 11), weights.reshape(-1, 11), scale.reshape(-1)
+        _flat(logits), cols.reshape(-1, width), weights.reshape(-1, width), scale.reshape(-1)
     )
+
+
+def _number_targets(
+    targets, valid, is_digit, value, place, size, digits: DigitTokens, eta: float, dist: str, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sparse targets ``(cols, weights)``, ``[B, T, 1 + K]``: column 0 is the token itself (weight 1 on ordinary
+    tokens), columns 1..K the candidate tokens of a number token's length (K = 10 for one-digit tokenizers,
+    10**L for the longest length L a tokenizer merges; shorter lengths leave the rest at weight 0)."""
+    device = targets.device
+    width = 10**digits.max_length
+    cols = torch.zeros(*targets.shape, 1 + width, dtype=torch.long, device=device)
+    weights = torch.zeros(*targets.shape, 1 + width, dtype=torch.float32, device=device)
+    cols[..., 0] = torch.where(valid, targets, 0)
+    weights[..., 0] = (~is_digit).to(torch.float32)
+    for length, group in enumerate(digits.groups, start=1):
+        n = 10**length
+        rows = is_digit & (size == length)
+        if length == 1:  # the paper's per-digit psi, per place (the same at every place, see psi)
+            smooth = _psi_table(dist, sigma, device)[place.clamp(PLACE_MIN, PLACE_MAX) - PLACE_MIN, value.clamp(max=9)]
+        else:
+            smooth = _group_table(dist, sigma, group, device)[value.clamp(max=n - 1)]
+        q = (1.0 - eta) * torch.nn.functional.one_hot(value.clamp(max=n - 1), n).to(torch.float32) + eta * smooth
+        ids = torch.tensor([max(i, 0) for i in group], device=device)
+        cols[..., 1 : 1 + n] = torch.where(rows.unsqueeze(-1), ids, cols[..., 1 : 1 + n])
+        weights[..., 1 : 1 + n] = torch.where(rows.unsqueeze(-1), q, weights[..., 1 : 1 + n])
+    return cols, weights

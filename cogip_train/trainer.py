@@ -1,62 +1,132 @@
 """The trainer: a ``transformers.Trainer`` whose loss is the digit soft-label loss, and the model set-up around it.
 
-:class:`SoftLabelTrainer` overrides ``compute_loss`` only; everything else (distributed data parallel under
-``accelerate launch``, gradient accumulation, checkpoints, ``resume_from_checkpoint``, the progress bar) is the
-stock Trainer's. :func:`prepare_model` freezes / LoRA-adapts / fully trains the language model, the vision tower
-and the merger; :func:`param_groups` gives each part its own learning rate, as the paper's recipe does.
+:class:`SoftLabelTrainer` hands the loss to the Trainer's own hook (``compute_loss_func``, called with
+``num_items_in_batch``), so the stock token counting over accumulated micro-batches and processes, and the
+stock loss scaling for gradient accumulation and data parallel, apply unchanged; it only adds the NaN stop (and
+turns checkpoint loading errors into one clear ``--resume`` error). Everything else (distributed data parallel
+under ``accelerate launch``, gradient
+accumulation, checkpoints, ``resume_from_checkpoint``, the progress bar) is the stock Trainer's.
+:func:`prepare_model` freezes / LoRA-adapts / fully trains the language model, the vision tower and the merger;
+:func:`param_groups` gives each part its own learning rate, as the paper's recipe does.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
+from cogip_tasks.errors import CogIPError
+
+from .checkpoints import CheckpointError
+from .config import DEFAULTS
 from .soft_label import causal_lm_loss, digit_tokens, soft_label_loss
 from .wrappers import COMPONENTS, WrapperSpec
 
 MODES = ("lora", "full", "freeze")
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(CogIPError, FloatingPointError):
     """The loss became NaN or infinite; training stops instead of writing a broken model."""
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    kind: str = "soft"  # soft | ce
-    eta: float = 0.15
-    lam: float = 2.0
-    dist: str = "triangular"
-    sigma: float = 1.0
+    kind: str = DEFAULTS.loss  # soft | ce
+    eta: float = DEFAULTS.eta
+    lam: float = DEFAULTS.lam
+    dist: str = DEFAULTS.dist
+    sigma: float = DEFAULTS.sigma
+
+    @classmethod
+    def of(cls, config: Any) -> LossConfig:
+        return cls(kind=config.loss, eta=config.eta, lam=config.lam, dist=config.dist, sigma=config.sigma)
 
 
-class SoftLabelTrainer(Trainer):
+class TokenLoss:
+    """The Trainer's ``compute_loss_func``: ``(outputs, labels, num_items_in_batch) -> loss`` (sum over the
+    micro-batch's answer tokens divided by the count over the whole optimizer step, as the stock loss does)."""
+
+    def __init__(self, config: LossConfig, tokenizer: Any):
+        self.config = config
+        self.tokenizer = tokenizer
+        if config.kind == "soft":  # refuse tokenizers without numeric tokens now, not at the first step
+            digit_tokens(tokenizer)
+
+    def __call__(self, outputs: Any, labels: torch.Tensor, num_items_in_batch: Any = None) -> torch.Tensor:
+        cfg = self.config
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        if cfg.kind == "soft":
+            return soft_label_loss(
+                logits,
+                labels,
+                self.tokenizer,
+                eta=cfg.eta,
+                lam=cfg.lam,
+                dist=cfg.dist,
+                sigma=cfg.sigma,
+                num_items_in_batch=num_items_in_batch,
+            )
+        return causal_lm_loss(logits, labels, num_items_in_batch=num_items_in_batch)
+
+
+class CheckpointErrors:
+    """Trainer mixin: ``--resume`` loading failures become one :class:`CheckpointError` naming the checkpoint.
+
+    What the pre-flight check (cogip_train.checkpoints) cannot see from file headers (a garbled tensor, adapter
+    weights of another --lora-rank, an optimizer of other parameter groups) fails here, as one clear error
+    instead of a torch traceback. Used by the SFT and the GRPO trainer alike.
+    """
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        with _loading(resume_from_checkpoint, "model weights"):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        with _loading(checkpoint, "optimizer/scheduler state"):
+            return super()._load_optimizer_and_scheduler(checkpoint)
+
+    def _load_rng_state(self, checkpoint):
+        with _loading(checkpoint, "random number generator state"):
+            return super()._load_rng_state(checkpoint)
+
+
+class SoftLabelTrainer(CheckpointErrors, Trainer):
     """A Trainer that trains with :func:`cogip_train.soft_label_loss` (or plain CE with ``LossConfig(kind="ce")``)."""
 
-    def __init__(self, *args: Any, loss_config: LossConfig = LossConfig(), **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        loss_config: LossConfig = LossConfig(),
+        spec: WrapperSpec | None = None,
+        part_lrs: dict[str, float] | None = None,
+        **kwargs: Any,
+    ):
+        tokenizer = kwargs.get("processing_class")
+        kwargs["compute_loss_func"] = TokenLoss(loss_config, tokenizer)
         super().__init__(*args, **kwargs)
         self.loss_config = loss_config
-        if loss_config.kind == "soft":  # refuse multi-digit tokenizers now, not at the first step
-            digit_tokens(self.processing_class)
+        self.spec, self.part_lrs = spec, part_lrs
+
+    def create_optimizer(self, model=None):
+        """The stock optimizer (``--optim``'s AdamW), with one group per part at its own learning rate. Built here,
+        not passed in, so that DeepSpeed and FSDP (which refuse a ready-made optimizer) wrap it as they wrap
+        the stock one."""
+        if self.optimizer is None and self.spec is not None and self.part_lrs is not None:
+            opt_model = self.model if model is None else model
+            no_decay = set(n for n, _ in opt_model.named_parameters()) - set(self.get_decay_parameter_names(opt_model))
+            groups = param_groups(opt_model, self.spec, self.part_lrs, self.args.weight_decay, no_decay=no_decay)
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return super().create_optimizer(model)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.pop("labels")
-        outputs = model(**inputs)
-        cfg = self.loss_config
-        if cfg.kind == "soft":
-            loss = soft_label_loss(
-                outputs.logits, labels, self.processing_class, eta=cfg.eta, lam=cfg.lam, dist=cfg.dist,
-                sigma=cfg.sigma, num_items_in_batch=num_items_in_batch,
-            )
-        else:
-            loss = causal_lm_loss(outputs.logits, labels, num_items_in_batch=num_items_in_batch)
-        if num_items_in_batch is not None and self.args.average_tokens_across_devices:
-            # The count covers every process; DDP then averages gradients, so undo that average (as the stock loss).
-            loss = loss * self.accelerator.num_processes
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         if not torch.isfinite(loss.detach()):
             raise NonFiniteLossError(
                 f"loss is {loss.item()} at step {self.state.global_step} (epoch {self.state.epoch or 0:.2f}); "
@@ -66,17 +136,55 @@ class SoftLabelTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+@contextmanager
+def _loading(checkpoint: str | None, what: str) -> Iterator[None]:
+    """Any error while loading part of a checkpoint becomes a :class:`CheckpointError` naming it."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except Exception as err:
+        detail = " ".join(str(err).split())[:300]  # torch's size-mismatch reports run over many lines
+        raise CheckpointError(f"--resume {checkpoint}: cannot load its {what}: {type(err).__name__}: {detail}") from err
+
+
+class StepsThisRun(TrainerCallback):
+    """Counts the optimizer steps taken by this process's run (not the ones restored from a checkpoint).
+
+    A run that stops before its first step has learnt nothing, so it must not replace an earlier run's log.
+    """
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps += 1
+        return control
+
+
 @dataclass(frozen=True)
 class TuningConfig:
     """What to train: each part of the model is ``lora``, ``full`` or ``freeze``."""
 
-    llm: str = "lora"
-    vision: str = "freeze"
-    merger: str = "freeze"
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    llm: str = DEFAULTS.tune_llm
+    vision: str = DEFAULTS.tune_vision
+    merger: str = DEFAULTS.tune_merger
+    lora_rank: int = DEFAULTS.lora_rank
+    lora_alpha: int = DEFAULTS.lora_alpha
+    lora_dropout: float = DEFAULTS.lora_dropout
     lora_target_modules: tuple[str, ...] | None = None  # leaf names for the LLM; default: the spec's
+
+    @classmethod
+    def of(cls, config: Any) -> TuningConfig:
+        return cls(
+            llm=config.tune_llm,
+            vision=config.tune_vision,
+            merger=config.tune_merger,
+            lora_rank=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            lora_target_modules=config.target_modules(),
+        )
 
     def mode(self, component: str) -> str:
         value = getattr(self, component)
@@ -118,22 +226,81 @@ def prepare_model(model: Any, spec: WrapperSpec, tuning: TuningConfig) -> Any:
         lora_dropout=tuning.lora_dropout,
         target_modules=lora_target_regex(spec, tuning),
         # Fully trained parts next to LoRA ones: peft keeps a trainable copy and saves/merges it with the adapter.
-        modules_to_save=[spec.components[c].module for c in full] or None,
+        modules_to_save=full_modules(model, spec, full) or None,
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
 
 
-def param_groups(model: Any, spec: WrapperSpec, lrs: dict[str, float], weight_decay: float = 0.0) -> list[dict]:
-    """Optimizer groups of the trainable parameters, one per part with its learning rate (empty groups dropped)."""
-    groups: dict[str, list] = {c: [] for c in COMPONENTS}
+def full_modules(model: Any, spec: WrapperSpec, parts: list[str]) -> list[str]:
+    """Module names of fully trained parts for peft's ``modules_to_save`` (ModuleLists expanded into items)."""
+    names = []
+    for part in parts:
+        for name in spec.components[part].modules:
+            module = model.get_submodule(name)
+            if isinstance(module, torch.nn.ModuleList):
+                names += [f"{name}.{i}" for i in range(len(module))]
+            else:
+                names.append(name)
+    return names
+
+
+def param_groups(
+    model: Any, spec: WrapperSpec, lrs: dict[str, float], weight_decay: float = 0.0, no_decay: set[str] = frozenset()
+) -> list[dict]:
+    """Optimizer groups of the trainable parameters, one per part with its learning rate (empty groups dropped);
+    parameters named in ``no_decay`` (the Trainer's biases and norms) get a weight decay of 0 in their own group."""
+    groups: dict[tuple[str, bool], list] = {(c, d): [] for c in COMPONENTS for d in (True, False)}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         owner = next((c for c in COMPONENTS if re.search(spec.components[c].params, name)), None)
         if owner is None:
             raise ValueError(f"trainable parameter {name!r} belongs to no part of {spec.name} (llm/vision/merger)")
-        groups[owner].append(param)
+        groups[(owner, name not in no_decay)].append(param)
     return [
-        {"params": params, "lr": lrs[c], "weight_decay": weight_decay, "name": c} for c, params in groups.items() if params
+        {"params": params, "lr": lrs[c], "weight_decay": weight_decay if decay else 0.0, "name": c}
+        for (c, decay), params in groups.items()
+        if params
     ]
+
+
+def training_arguments(
+    config: Any, output_dir: str, *, bf16: bool, processes: int, use_cpu: bool = False, **extra: Any
+):
+    """The ``transformers.TrainingArguments`` of a :class:`cogip_train.config.TrainConfig` (built before the model
+    loads: under ``accelerate launch`` with a DeepSpeed ZeRO-3 config this is what makes ``from_pretrained``
+    build the model already partitioned)."""
+    from transformers import TrainingArguments
+
+    warmup = config.warmup if config.warmup < 1 else int(config.warmup)
+    return TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.accumulation(processes),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=warmup,
+        weight_decay=config.weight_decay,
+        bf16=bf16,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        remove_unused_columns=False,
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        dataloader_num_workers=0,
+        use_cpu=use_cpu,  # several CPU processes: accelerate's MULTI_CPU over gloo
+        **extra,
+    )
+
+
+def uses_sharding_engine(trainer: Trainer) -> bool:
+    """DeepSpeed or FSDP: the engine owns the parameters (no in-place dtype casts, gathered saves)."""
+    return bool(getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False))

@@ -6,23 +6,32 @@ attention and image-resolution options are the harness's; training then works on
 ``.model`` and ``.processor``.
 
 What cogip-train needs to know per wrapper is a :class:`WrapperSpec`: where the language model, the vision tower
-and the merger/projector live (to freeze them, LoRA them or train them fully with their own learning rate), and
-how the wrapper lays out a chat turn (so training sees the prompt exactly as evaluation will). Supporting another
-wrapper is one more entry in :data:`WRAPPERS`; e.g. ``llava_hf`` would use ``model.language_model``,
-``model.vision_tower`` and ``model.multi_modal_projector`` with the same LoRA leaves, ``gemma3`` and
-``llama_vision`` likewise (their own module names; Llama-3.2-Vision's tokenizer merges digits, so it trains with
-``--loss ce`` only, see :class:`cogip_train.soft_label.DigitTokenizerError`).
+and the merger/projector live (to freeze them, LoRA them or train them fully with their own learning rate). How
+a row becomes model inputs is not described here: the wrapper's own ``generate_until`` builds them (see
+:class:`cogip_train.data.EvalRequests`). Supporting another wrapper is one more entry in :data:`WRAPPERS`.
+
+Loading for training: the wrapper's ``Accelerator`` is replaced, while it loads, by a one-process stand-in
+(cogip_tasks.models.cogip_expected's), so the wrapper never prepares the model or pins it to ``cuda:<rank>``
+and never refuses a DeepSpeed launch: the Trainer does the distribution. Each process loads its copy where
+``--model_args device=/device_map=`` say; under several processes (torchrun, ``accelerate launch``) a process
+given no ``device_map`` gets ``cuda:<LOCAL_RANK>`` when CUDA is there, and ``device=cpu,device_map=cpu`` keeps
+every rank on the CPU (gloo), which is how the 2-process tests run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
+
+from cogip_tasks.errors import CogIPError
 
 COMPONENTS = ("llm", "vision", "merger")
 
 
-class UnsupportedWrapperError(ValueError):
+class UnsupportedWrapperError(CogIPError, ValueError):
     """The lmms-eval model name has no :class:`WrapperSpec` in cogip-train (or lmms-eval does not know it)."""
 
 
@@ -33,13 +42,14 @@ class Component:
     ``params``: regex *searched* in parameter names (also under peft's ``base_model.model.`` prefix) to put the
     part's parameters in its optimizer group. ``lora``: regex fully matching the names of its ``nn.Linear`` modules
     for peft's ``target_modules``; ``{leaves}`` is filled from ``leaves`` (or the user's ``--lora-target-modules``).
-    ``module``: the part's module name, for peft's ``modules_to_save`` when the part is trained fully.
+    ``modules``: the part's module names, for peft's ``modules_to_save`` when the part is trained fully next to a
+    LoRA part (a ``ModuleList`` there is expanded into its items, which peft can wrap).
     """
 
     params: str
     lora: str
     leaves: tuple[str, ...]
-    module: str
+    modules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -47,12 +57,6 @@ class WrapperSpec:
     name: str  # lmms-eval model name
     components: dict[str, Component] = field(default_factory=dict)
     pixel_args: tuple[str, str] | None = None  # model_args names of the min / max image pixel bounds
-    default_system_prompt: str | None = None
-
-    def messages(self, prompt: str, system_prompt: str | None) -> list[dict]:
-        """The chat turn the wrapper builds at evaluation time: optional system turn, then image + text."""
-        turn: list[dict] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        return turn + [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
 
 
 _QWEN_LLM_LEAVES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -66,25 +70,112 @@ WRAPPERS: dict[str, WrapperSpec] = {
                 params=r"(^|\.)(model\.language_model\.|lm_head\.)",
                 lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
                 leaves=_QWEN_LLM_LEAVES,
-                module="model.language_model",
+                modules=("model.language_model",),
             ),
             "vision": Component(
                 params=r"(^|\.)model\.visual\.(?!merger\.)",
                 lora=r"model\.visual\.blocks\.\d+\..*\.({leaves})",
                 leaves=("qkv", "proj", "gate_proj", "up_proj", "down_proj"),
-                module="model.visual.blocks",
+                modules=("model.visual.patch_embed", "model.visual.blocks"),
             ),
             "merger": Component(
                 params=r"(^|\.)model\.visual\.merger\.",
                 lora=r"model\.visual\.merger\.mlp\.({leaves})",
                 leaves=("0", "2"),
-                module="model.visual.merger",
+                modules=("model.visual.merger",),
             ),
         },
         pixel_args=("min_pixels", "max_pixels"),
-        default_system_prompt="You are a helpful assistant.",
+    ),
+    # lmms_eval/models/{simple,chat}/qwen3_vl.py: Qwen3VLForConditionalGeneration; the merger has deepstack copies.
+    "qwen3_vl": WrapperSpec(
+        name="qwen3_vl",
+        components={
+            "llm": Component(
+                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
+                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
+                leaves=_QWEN_LLM_LEAVES,
+                modules=("model.language_model",),
+            ),
+            "vision": Component(
+                params=r"(^|\.)model\.visual\.(?!merger\.|deepstack_merger_list\.)",
+                lora=r"model\.visual\.blocks\.\d+\..*\.({leaves})",
+                leaves=("qkv", "proj", "linear_fc1", "linear_fc2"),
+                modules=("model.visual.patch_embed", "model.visual.pos_embed", "model.visual.blocks"),
+            ),
+            "merger": Component(
+                params=r"(^|\.)model\.visual\.(merger|deepstack_merger_list)\.",
+                lora=r"model\.visual\.(merger|deepstack_merger_list\.\d+)\.({leaves})",
+                leaves=("linear_fc1", "linear_fc2"),
+                modules=("model.visual.merger", "model.visual.deepstack_merger_list"),
+            ),
+        },
+        pixel_args=("min_pixels", "max_pixels"),
+    ),
+    # lmms_eval/models/simple/gemma3.py: Gemma3ForConditionalGeneration (SigLIP tower, a projector without Linear
+    # layers: it is trained fully or frozen, not LoRA'd). Its processor resizes to a fixed size, so min/max_pixels
+    # (which the wrapper accepts) change nothing.
+    "gemma3": WrapperSpec(
+        name="gemma3",
+        components={
+            "llm": Component(
+                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
+                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
+                leaves=_QWEN_LLM_LEAVES,
+                modules=("model.language_model",),
+            ),
+            "vision": Component(
+                params=r"(^|\.)model\.vision_tower\.",
+                lora=r"model\.vision_tower\.encoder\.layers\.\d+\..*\.({leaves})",
+                leaves=("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"),
+                modules=("model.vision_tower",),
+            ),
+            "merger": Component(
+                params=r"(^|\.)model\.multi_modal_projector\.",
+                lora="",
+                leaves=(),
+                modules=("model.multi_modal_projector",),
+            ),
+        },
+        pixel_args=("min_pixels", "max_pixels"),
+    ),
+    # lmms_eval/models/simple/llama_vision.py: MllamaForConditionalGeneration (cross-attention layers in the LM;
+    # the tokenizer merges up to three digits per token, which the soft-label loss handles, see soft_label.py).
+    "llama_vision": WrapperSpec(
+        name="llama_vision",
+        components={
+            "llm": Component(
+                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
+                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
+                leaves=_QWEN_LLM_LEAVES,
+                modules=("model.language_model",),
+            ),
+            "vision": Component(
+                params=r"(^|\.)model\.vision_model\.",
+                lora=r"model\.vision_model\.(transformer|global_transformer)\.layers\.\d+\..*\.({leaves})",
+                leaves=("q_proj", "k_proj", "v_proj", "o_proj", "fc1", "fc2"),
+                modules=("model.vision_model",),
+            ),
+            "merger": Component(
+                params=r"(^|\.)model\.multi_modal_projector\.",
+                lora=r"model\.multi_modal_projector",
+                leaves=("multi_modal_projector",),
+                modules=("model.multi_modal_projector",),
+            ),
+        },
+        pixel_args=None,
     ),
 }
+
+
+def check_tuning(spec: WrapperSpec, modes: dict[str, str]) -> None:
+    """A part asked to be LoRA'd must have linear layers to adapt (Gemma-3's projector has none)."""
+    for part, mode in modes.items():
+        if mode == "lora" and not spec.components[part].lora:
+            raise UnsupportedWrapperError(
+                f"--tune-{part} lora: {spec.name}'s {part} ({', '.join(spec.components[part].modules)}) has no linear "
+                f"layer to adapt; use --tune-{part} full or freeze"
+            )
 
 
 def wrapper_spec(name: str) -> WrapperSpec:
@@ -97,7 +188,7 @@ def wrapper_spec(name: str) -> WrapperSpec:
     why = "is an lmms-eval model that cogip-train does not support yet" if known else "is not an lmms-eval model"
     raise UnsupportedWrapperError(
         f"--model {name!r} {why}; supported: {', '.join(sorted(WRAPPERS))}. Adding a Hugging Face wrapper "
-        "(llava_hf, gemma3, llama_vision, ...) is one WrapperSpec in cogip_train/wrappers.py: its language model, "
+        "(llava_hf, idefics2, ...) is one WrapperSpec in cogip_train/wrappers.py: its language model, "
         "vision tower and projector module names and its chat layout."
     )
 
@@ -109,25 +200,68 @@ class LoadedModel:
     processor: Any
     tokenizer: Any
     spec: WrapperSpec
-    system_prompt: str | None
 
 
 def with_pixel_bounds(spec: WrapperSpec, model_args: str, min_pixels: int | None, max_pixels: int | None) -> str:
     """``model_args`` with ``--min-pixels``/``--max-pixels`` added (they override values already in it)."""
+    from cogip_tasks.model_args import format_model_args, parse_model_args
+
     bounds = {k: v for k, v in zip(spec.pixel_args or (), (min_pixels, max_pixels)) if v is not None}
     if (min_pixels is not None or max_pixels is not None) and spec.pixel_args is None:
         raise UnsupportedWrapperError(f"--model {spec.name} takes no image pixel bounds; drop --min/--max-pixels")
-    kept = [part for part in model_args.split(",") if part and part.split("=", 1)[0].strip() not in bounds]
-    return ",".join(kept + [f"{k}={v}" for k, v in bounds.items()])
+    kept = {k: v for k, v in parse_model_args(model_args).items() if k not in bounds}
+    return format_model_args({**kept, **bounds})
+
+
+def on_cpu(model_args: str) -> bool:
+    """The device override: ``device=cpu`` in ``--model_args`` trains on the CPU (gloo between processes), and
+    so does a machine without CUDA."""
+    import torch
+
+    from cogip_tasks.model_args import parse_model_args
+
+    return str(parse_model_args(model_args).get("device", "")).startswith("cpu") or not torch.cuda.is_available()
+
+
+def placed_model_args(model_args: str) -> str:
+    """``model_args`` with ``device_map=cuda:<LOCAL_RANK>`` added under several processes when none is given."""
+    from cogip_tasks.model_args import format_model_args, parse_model_args
+
+    args = parse_model_args(model_args)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "device_map" not in args and not on_cpu(model_args):
+        rank = int(os.environ.get("LOCAL_RANK", "0"))
+        args.update(device_map=f"cuda:{rank}", device=f"cuda:{rank}")
+    return format_model_args(args)
+
+
+@contextlib.contextmanager
+def _engine_places_weights():
+    """Under DeepSpeed ZeRO-3 (its config active: the TrainingArguments are built first) ``from_pretrained``
+    builds the model already partitioned, and refuses the ``device_map`` every wrapper passes: drop it there."""
+    from transformers import PreTrainedModel
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if not is_deepspeed_zero3_enabled():
+        yield
+        return
+    original = PreTrainedModel.from_pretrained.__func__
+
+    def from_pretrained(cls, *args: Any, **kwargs: Any):
+        kwargs.pop("device_map", None)
+        return original(cls, *args, **kwargs)
+
+    with mock.patch.object(PreTrainedModel, "from_pretrained", classmethod(from_pretrained)):
+        yield
 
 
 def load_through_lmms_eval(name: str, model_args: str) -> LoadedModel:
     """Instantiate lmms-eval's wrapper ``name`` from ``model_args`` and take out its model and processor."""
     spec = wrapper_spec(name)
-    from lmms_eval.models import get_model
+    from cogip_tasks.harness import load_lmms_model
 
-    wrapper = get_model(name).create_from_arg_string(model_args)
+    # one process as far as the wrapper knows: the Trainer / accelerate / DeepSpeed place and shard the model
+    with _engine_places_weights():
+        wrapper = load_lmms_model(name, placed_model_args(model_args), one_process=True)
     processor = wrapper.processor
     tokenizer = getattr(wrapper, "tokenizer", None) or processor.tokenizer
-    system_prompt = getattr(wrapper, "system_prompt", spec.default_system_prompt)
-    return LoadedModel(wrapper, wrapper.model, processor, tokenizer, spec, system_prompt)
+    return LoadedModel(wrapper, wrapper.model, processor, tokenizer, spec)

@@ -31,12 +31,42 @@ def with_logit_scale(src: Path, dst: Path, scale: float = 20.0) -> Path:
 
 def train_command(model_dir: Path, dataset: Path, out: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "cogip_train", "--model", "qwen2_5_vl",
-        "--model_args", f"pretrained={model_dir},device=cpu,device_map=cpu",
-        "--min-pixels", "3136", "--max-pixels", "3136", "--dataset", str(dataset), "--dimensions", "aesthetics",
-        "--max-samples", "4", "--batch-size", "4", "--learning-rate", "1e-2", "--lr-scheduler", "constant",
-        "--warmup", "0", "--lora-rank", "8", "--lora-alpha", "16", "--logging-steps", "1", "--save-steps", "5",
-        "--output-dir", str(out), *extra,
+        sys.executable,
+        "-m",
+        "cogip_train",
+        "--model",
+        "qwen2_5_vl",
+        "--model_args",
+        f"pretrained={model_dir},device=cpu,device_map=cpu",
+        "--min-pixels",
+        "3136",
+        "--max-pixels",
+        "3136",
+        "--dataset",
+        str(dataset),
+        "--dimensions",
+        "aesthetics",
+        "--max-samples",
+        "4",
+        "--batch-size",
+        "4",
+        "--learning-rate",
+        "1e-2",
+        "--lr-scheduler",
+        "constant",
+        "--warmup",
+        "0",
+        "--lora-rank",
+        "8",
+        "--lora-alpha",
+        "16",
+        "--logging-steps",
+        "1",
+        "--save-steps",
+        "5",
+        "--output-dir",
+        str(out),
+        *extra,
     ]
 
 
@@ -59,7 +89,9 @@ def test_train_resume_merge_and_evaluate(tiny_qwen_dir, sample_dataset_dir, tmp_
     assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
 
     # Resume from checkpoint-10 and train to step 18, then merge the adapter into a full model directory.
-    run_cli(train_command(model_dir, sample_dataset_dir, out, "--max-steps", "18", "--resume", "--merge"), env, tmp_path)
+    run_cli(
+        train_command(model_dir, sample_dataset_dir, out, "--max-steps", "18", "--resume", "--merge"), env, tmp_path
+    )
     both = losses(out)
     assert sorted(both) == list(range(1, 19))
     assert all(both[s] == first[s] for s in first)  # the log of the first 10 steps was restored ...
@@ -89,3 +121,172 @@ def test_train_resume_merge_and_evaluate(tiny_qwen_dir, sample_dataset_dir, tmp_
         assert {f"{m},none" for m in METRIC_NAMES} <= set(results["results"][dim.task_name])
         assert results["n-samples"][dim.task_name]["effective"] == 2
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Repeatable runs, recipes, gradient accumulation: the real CLI (main(argv)) on the tiny model, a few steps.
+
+
+def quick_args(model_dir: Path, dataset: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--model_args",
+        f"pretrained={model_dir},device=cpu,device_map=cpu",
+        "--min-pixels",
+        "3136",
+        "--max-pixels",
+        "3136",
+        "--dataset",
+        str(dataset),
+        "--dimensions",
+        "aesthetics,memorability",
+        "--max-samples",
+        "4",
+        "--batch-size",
+        "2",
+        "--lora-rank",
+        "4",
+        "--lora-alpha",
+        "8",
+        "--learning-rate",
+        "1e-2",
+        "--logging-steps",
+        "1",
+        "--save-steps",
+        "100",
+        "--max-steps",
+        "3",
+        "--output-dir",
+        str(out),
+        *extra,
+    ]
+
+
+def history(out: Path) -> list[tuple]:
+    """Every logged step's (step, loss, grad_norm, learning_rate), as the floats the Trainer logged."""
+    log = json.loads((out / "train_log.json").read_text())["log_history"]
+    return [(e["step"], e["loss"], e["grad_norm"], e["learning_rate"]) for e in log if "loss" in e]
+
+
+def test_the_same_seed_repeats_the_run_bit_for_bit(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """LoRA initialisation, dropout and data order are all seeded: identical floats, not merely close ones."""
+    from cogip_train.cli import main
+
+    runs = {}
+    for name, seed in (("a", "7"), ("b", "7"), ("other seed", "8")):
+        out = tmp_path / name
+        assert main(quick_args(tiny_qwen_dir, sample_dataset_dir, out, "--seed", seed, "--lora-dropout", "0.1")) == 0
+        runs[name] = history(out)
+    assert len(runs["a"]) == 3 and runs["a"] == runs["b"]
+    assert [r[2] for r in runs["a"]] != [r[2] for r in runs["other seed"]]  # the seed does matter
+
+
+def test_the_paper_recipe_and_flags_that_override_it(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    from cogip_train.cli import main
+    from cogip_train.config import PAPER
+
+    out = tmp_path / "paper"
+    # The recipe's image bounds (256-1280 x 28^2) would make the CPU test slow: explicit flags override them.
+    assert (
+        main(
+            [
+                *quick_args(tiny_qwen_dir, sample_dataset_dir, out, "--max-steps", "1"),
+                "--recipe",
+                "paper",
+                "--global-batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
+    settings = json.loads((out / "train_log.json").read_text())["settings"]
+    assert settings["recipe"] == "paper"
+    explicit = {
+        "lora_rank": 4,
+        "lora_alpha": 8,
+        "learning_rate": 1e-2,
+        "min_pixels": 3136,
+        "max_pixels": 3136,
+        "global_batch_size": 4,
+    }
+    for key, value in PAPER.items():
+        assert settings[key] == explicit.get(key, value), key
+    assert settings["tune_vision"] == settings["tune_merger"] == "full" and settings["weight_decay"] == 0.1
+    assert settings["grad_accum"] == 2 and settings["lrs"] == {"llm": 1e-2, "vision": 2e-6, "merger": 1e-5}
+    adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert adapter["r"] == 4 and adapter["lora_alpha"] == 8 and adapter["lora_dropout"] == 0.05
+    assert sorted(adapter["modules_to_save"]) == [
+        "model.visual.blocks.0",
+        "model.visual.blocks.1",
+        "model.visual.merger",
+        "model.visual.patch_embed",
+    ]
+
+
+def test_the_paper_recipe_sets_every_release_value():
+    from cogip_train.cli import build_parser
+
+    parser = build_parser()
+    parser.set_defaults(**__import__("cogip_train.config", fromlist=["RECIPES"]).RECIPES["paper"])
+    args = parser.parse_args(["--model_args", "pretrained=x", "--output-dir", "o"])
+    assert (args.lora_rank, args.lora_alpha, args.lora_dropout) == (64, 64, 0.05)
+    assert (args.tune_llm, args.tune_vision, args.tune_merger) == ("lora", "full", "full")
+    assert (args.learning_rate, args.vision_lr, args.merger_lr, args.weight_decay) == (3e-5, 2e-6, 1e-5, 0.1)
+    assert (args.epochs, args.global_batch_size, args.lr_scheduler, args.warmup) == (1.0, 128, "cosine", 0.03)
+    assert (args.min_pixels, args.max_pixels) == (256 * 28 * 28, 1280 * 28 * 28)
+
+
+def test_accumulating_two_half_batches_equals_one_full_batch(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """2 x batch 2 with accumulation is batch 4: the Trainer counts the answer tokens over the whole optimizer
+    step (num_items_in_batch) and the loss divides by that count, so unequal answers weigh the same either way."""
+    from safetensors.torch import load_file
+
+    from cogip_train.cli import main
+
+    runs = {}
+    for name, layout in (
+        ("accumulated", ["--batch-size", "2", "--grad-accum", "2"]),
+        ("full batch", ["--batch-size", "4", "--grad-accum", "1"]),
+    ):
+        out = tmp_path / name
+        assert (
+            main(
+                [
+                    *quick_args(tiny_qwen_dir, sample_dataset_dir, out, "--max-steps", "2", "--lora-dropout", "0"),
+                    *layout,
+                ]
+            )
+            == 0
+        )
+        runs[name] = (history(out), load_file(out / "adapter" / "adapter_model.safetensors"))
+    (acc_log, acc_w), (full_log, full_w) = runs["accumulated"], runs["full batch"]
+    for a, f in zip(acc_log, full_log, strict=True):
+        assert a[0] == f[0] and a[1] == pytest.approx(f[1], rel=1e-5) and a[2] == pytest.approx(f[2], rel=1e-4)
+    for key in full_w:
+        torch.testing.assert_close(acc_w[key], full_w[key], rtol=1e-4, atol=1e-6)
+
+
+def test_a_full_fine_tune_is_saved_in_the_harness_dtype(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """Trained in float32 on CPU, saved as the wrapper loaded it (bf16), like a merged LoRA model."""
+    from safetensors.torch import load_file
+
+    from cogip_train.cli import main
+
+    out = tmp_path / "full"
+    assert (
+        main(
+            quick_args(
+                tiny_qwen_dir,
+                sample_dataset_dir,
+                out,
+                "--max-steps",
+                "1",
+                "--tune-llm",
+                "full",
+                "--learning-rate",
+                "1e-4",
+            )
+        )
+        == 0
+    )
+    weights = load_file(out / "model" / "model.safetensors")
+    assert {str(t.dtype) for t in weights.values()} == {"torch.bfloat16"}
+    assert json.loads((out / "train_log.json").read_text())["settings"]["saved_dtype"] == "torch.bfloat16"

@@ -1,0 +1,376 @@
+"""``cogip-train --method grpo``: the paper's GRPO ablation on TRL's ``GRPOTrainer``, through the same wrapper and data.
+
+The model comes from lmms-eval's wrapper (``--model``/``--model_args``, as for SFT and evaluation), the rows from
+the same ``train`` split (:func:`cogip_train.data.load_train_rows`: same checks, same prompts, same images), and
+each prompt is the chat turn the wrapper builds at evaluation time (``WrapperSpec.messages``: system prompt, image,
+the row's prompt). TRL samples ``--num-generations`` answers per prompt, scores them with
+:mod:`cogip_train.rewards` (parsed by the benchmark's own parser) and takes the group-relative policy step; the
+parts to train, their learning rates, checkpoints, ``--resume``, ``adapter/`` or ``model/``, ``--merge`` and
+``train_log.json`` are those of the SFT path. ``--recipe paper-grpo`` is the release's ``finetune_grpo.sh``
+(:data:`PAPER_GRPO`); every flag given on the command line overrides it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from .config import register_recipe
+from .rewards import DEFAULT_REWARD_WEIGHTS, MISS_PENALTY, REWARDS, parse_reward_weights
+
+GRPO_RECIPE = "paper-grpo"
+#: The release's GRPO recipe (``scripts/finetune_grpo.sh``), as argparse destinations of ``cogip-train``: LLM
+#: frozen, vision tower and merger trained in full (the merger at ``--learning-rate``: the release sets no merger
+#: rate), lr 1e-6 / vision 2e-7, 2 generations, completions <= 256 tokens, images 128-256 x 28^2 pixels, weight
+#: decay 0.1, cosine, warm-up 0.03, 1 epoch; the reward is the release's closeness alone. ``beta`` (the KL
+#: weight) is not stated by the release; 0.04 is the default of the trainers of its time (and logs a KL).
+PAPER_GRPO: dict[str, Any] = {
+    "method": "grpo",
+    "tune_llm": "freeze",
+    "tune_vision": "full",
+    "tune_merger": "full",
+    "learning_rate": 1e-6,
+    "vision_lr": 2e-7,
+    "num_generations": 2,
+    "max_completion_length": 256,
+    "min_pixels": 128 * 28 * 28,
+    "max_pixels": 256 * 28 * 28,
+    "weight_decay": 0.1,
+    "lr_scheduler": "cosine",
+    "warmup": 0.03,
+    "epochs": 1.0,
+    "reward_weights": DEFAULT_REWARD_WEIGHTS,
+    "miss_penalty": MISS_PENALTY,
+    "beta": 0.04,
+}
+register_recipe(GRPO_RECIPE, PAPER_GRPO)  # --recipe paper-grpo, next to the SFT recipes of cogip_train.config
+PLOT = "reward_curve.png"
+
+
+def reward_weights_type(text: str) -> dict[str, float]:
+    """argparse ``type`` of ``--reward-weights`` (a bad value is argparse's one-line error, exit 2)."""
+    try:
+        return parse_reward_weights(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The GRPO options of ``cogip-train`` (used with ``--method grpo``; the shared options keep their meaning,
+    except ``--batch-size``: completions per device, a multiple of ``--num-generations`` with ``--grad-accum``)."""
+    from .arguments import POSITIVE_INT, ranged
+
+    g = parser.add_argument_group("GRPO (--method grpo)")
+    g.add_argument(
+        "--num-generations",
+        type=ranged(int, 2),
+        default=2,
+        help="answers sampled per prompt, compared within their group (default 2)",
+    )
+    g.add_argument(
+        "--max-completion-length", type=POSITIVE_INT, default=256, help="largest answer in tokens (default 256)"
+    )
+    g.add_argument(
+        "--temperature",
+        type=ranged(float, 0.0, 100.0, low_open=True),
+        default=1.0,
+        help="sampling temperature (default 1.0)",
+    )
+    g.add_argument("--top-p", type=ranged(float, 0.0, 1.0, low_open=True), default=1.0)
+    g.add_argument(
+        "--beta",
+        type=ranged(float, 0.0, 100.0),
+        default=0.04,
+        help="weight of the KL to the starting model (default 0.04; 0: no reference model, no KL)",
+    )
+    g.add_argument(
+        "--reward-weights",
+        type=reward_weights_type,
+        default=parse_reward_weights(DEFAULT_REWARD_WEIGHTS),
+        help=f"weights of the rewards {', '.join(REWARDS)} (unnamed: 0), e.g. "
+        f"closeness=1,format=0.5,label=0.5 (default {DEFAULT_REWARD_WEIGHTS}: the release's)",
+    )
+    g.add_argument(
+        "--miss-penalty",
+        type=ranged(float, -1.0, 1.0),
+        default=MISS_PENALTY,
+        help=f"closeness reward of an answer without a readable score (default {MISS_PENALTY})",
+    )
+
+
+def check_grpo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Checks across GRPO arguments, as argparse errors (exit 2), before anything is loaded (no-op for SFT)."""
+    if isinstance(args.reward_weights, str):  # a recipe's default arrives unparsed
+        args.reward_weights = reward_weights_type(args.reward_weights)
+    if getattr(args, "recipe", None) == GRPO_RECIPE and args.method != "grpo":
+        parser.error(f"--recipe {GRPO_RECIPE} is a GRPO recipe; drop --method {args.method}")
+    if args.method != "grpo":
+        return
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_round = args.batch_size * args.grad_accum * world
+    if per_round % args.num_generations:
+        parser.error(
+            f"--batch-size {args.batch_size} x --grad-accum {args.grad_accum} x {world} process(es) = {per_round} "
+            f"completions per generation round, not a multiple of --num-generations {args.num_generations} "
+            "(with --method grpo, --batch-size counts completions per device)"
+        )
+
+
+class _ProcessorSpy:
+    """Stands in for the wrapper's processor for one request: records the images it is called with."""
+
+    def __init__(self, real: Any):
+        self._real = real
+        self.images: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.images = kwargs.get("images")
+        return self._real(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def evaluation_image(requests: Any, doc: dict) -> Any:
+    """The image exactly as lmms-eval's wrapper hands it to its processor when ``cogip-eval`` asks ``doc``.
+
+    The wrapper's own request path runs (:meth:`EvalRequests.prompt_inputs`: its image encoding, e.g. a JPEG
+    data URL, and ``qwen_vl_utils``' decoding and resizing) with the processor watched; TRL's processor then
+    receives the same pixels, so a GRPO prompt is the evaluation's pixel for pixel (tested).
+    """
+    from unittest import mock
+
+    from cogip_tasks.dataset import CogIPDataError
+
+    spy = _ProcessorSpy(requests.wrapper.processor)
+    with mock.patch.object(requests.wrapper, "processor", spy):
+        requests.prompt_inputs(doc)
+    if not spy.images:
+        raise CogIPDataError(
+            f"row id {doc['id']!r}: lmms-eval's {requests.model_name} wrapper gave its processor "
+            "no image, so the GRPO prompt cannot carry the evaluation's image"
+        )
+    return spy.images[0]
+
+
+def grpo_dataset(rows: Any, requests: Any) -> Any:
+    """The training rows as TRL's conversational prompts: ``{"prompt", "image", "id", "dimension", "score"}``.
+
+    ``requests`` is the SFT path's :class:`cogip_train.data.EvalRequests`: the prompt text is the evaluation's
+    (``doc_to_text`` with the task's pre/post prompts), after the wrapper's system prompt, with an image
+    placeholder that TRL fills with ``image`` (:func:`evaluation_image`). Only ids, dimensions and scores are held;
+    each image is decoded when its batch is drawn (``with_transform``), so a large split never sits decoded in
+    memory.
+    """
+    from datasets import Dataset
+
+    from cogip_tasks.dimensions import human_score
+
+    system = getattr(requests.wrapper, "system_prompt", None)
+    ids, dims, scores = [], [], []
+    for dim, part in rows.parts:  # the order of rows[i]
+        ids += [str(x) for x in part["id"]]
+        dims += [dim.key] * len(part)
+        scores += [human_score(s) for s in part["score"]]
+    table = Dataset.from_dict({"row": list(range(len(ids))), "id": ids, "dimension": dims, "score": scores})
+
+    def messages(doc: dict) -> list[dict]:
+        turn = [{"role": "system", "content": system}] if system else []
+        return turn + [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": requests.text(doc)}]}]
+
+    def transform(batch: dict[str, list]) -> dict[str, list]:
+        docs = [rows[i] for i in batch["row"]]
+        return {
+            "prompt": [messages(doc) for doc in docs],
+            "image": [evaluation_image(requests, doc) for doc in docs],
+            "id": batch["id"],
+            "dimension": batch["dimension"],
+            "score": batch["score"],
+        }
+
+    return table.with_transform(transform)
+
+
+def reward_functions(args: argparse.Namespace) -> tuple[list, list[float]]:
+    """The reward callables in :data:`REWARDS` order (zero-weight ones too: they are still logged) and weights."""
+    funcs = [partial(f, miss_penalty=args.miss_penalty) if name == "closeness" else f for name, f in REWARDS.items()]
+    return funcs, [float(args.reward_weights[name]) for name in REWARDS]
+
+
+def write_reward_plot(output_dir: Path, log_history: list[dict]) -> None:
+    """reward_curve.png: the weighted total and each reward's mean (band: +- its std over the completions)."""
+    series = {"total": ("reward", "reward_std")}
+    series.update({name: (f"rewards/{f.__name__}/mean", f"rewards/{f.__name__}/std") for name, f in REWARDS.items()})
+    logged = [e for e in log_history if "reward" in e and "step" in e]
+    if not logged:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cogip_tasks.files import atomic_write
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), dpi=120)
+    for label, (mean_key, std_key) in series.items():
+        points = [(e["step"], e[mean_key], e.get(std_key) or 0.0) for e in logged if e.get(mean_key) is not None]
+        if not points:
+            continue
+        steps, means, stds = zip(*points)
+        ax.plot(steps, means, marker="o", markersize=2, label=label)
+        ax.fill_between(steps, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)], alpha=0.15)
+    ax.set(xlabel="step", ylabel="reward", title="cogip-train --method grpo")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(output_dir / PLOT, lambda handle: fig.savefig(handle, format="png"))
+    plt.close(fig)
+
+
+def make_trainer_class() -> type:
+    """``GRPOTrainer`` with the SFT path's guards: a NaN/infinite loss stops the run, a checkpoint that does not
+    load is one ``CheckpointError`` naming it (built lazily: importing TRL costs seconds)."""
+    import torch
+    from trl import GRPOTrainer
+
+    from .trainer import CheckpointErrors, NonFiniteLossError
+
+    class CogIPGRPOTrainer(CheckpointErrors, GRPOTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            value = loss[0] if isinstance(loss, tuple) else loss
+            if not torch.isfinite(value.detach()):
+                raise NonFiniteLossError(
+                    f"GRPO loss is {value.item()} at step {self.state.global_step}; training stopped. Checkpoints "
+                    f"already in {self.args.output_dir} are intact. Lower the learning rate or --beta."
+                )
+            return loss
+
+    return CogIPGRPOTrainer
+
+
+def run_grpo(args: argparse.Namespace) -> int:
+    """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
+    from .checkpoints import check_output_dir, resolve_resume
+    from .outputs import OUTPUT_FILES, use_bf16, write_log
+    from .wrappers import with_pixel_bounds, wrapper_spec
+
+    spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
+    model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
+    resume = resolve_resume(args.resume, args.output_dir)
+    check_output_dir(args.output_dir, resuming=resume is not None)
+    bf16 = use_bf16(args.dtype)
+    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"  # the wrapper's Accelerator agrees
+
+    import torch
+    from trl import GRPOConfig
+
+    from .data import EvalRequests, load_train_rows
+    from .trainer import StepsThisRun, TuningConfig, param_groups, prepare_model
+    from .wrappers import load_through_lmms_eval
+
+    rows = load_train_rows(args.dataset, args.dimensions, args.max_samples, split=args.split)
+    loaded = load_through_lmms_eval(args.model, model_args)
+    load_dtype = loaded.model.dtype
+    if not bf16:
+        loaded.model.float()  # as the SFT path: float32 training on CPU, saved back in the harness's dtype
+    tuning = TuningConfig(
+        llm=args.tune_llm,
+        vision=args.tune_vision,
+        merger=args.tune_merger,
+        lora_rank=args.lora_rank,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        lora_target_modules=tuple(args.lora_target_modules.split(",")) if args.lora_target_modules else None,
+    )
+    model = prepare_model(loaded.model, spec, tuning)
+    lrs = {
+        "llm": args.learning_rate,
+        "vision": args.vision_lr or args.learning_rate,
+        "merger": args.merger_lr or args.learning_rate,
+    }
+    optimizer = torch.optim.AdamW(param_groups(model, spec, lrs, args.weight_decay))
+    funcs, weights = reward_functions(args)
+
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    steps = StepsThisRun()
+    config = GRPOConfig(
+        output_dir=str(args.output_dir),
+        per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=args.grad_accum,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate,
+        lr_scheduler_type=args.lr_scheduler,
+        warmup_steps=args.warmup if args.warmup < 1 else int(args.warmup),
+        weight_decay=args.weight_decay,
+        bf16=bf16,
+        gradient_checkpointing=not args.no_gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        logging_steps=args.logging_steps,
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=args.save_total_limit,
+        report_to="none",
+        seed=args.seed,
+        dataloader_num_workers=0,
+        num_generations=args.num_generations,
+        max_completion_length=args.max_completion_length,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        beta=args.beta,
+        reward_weights=weights,
+    )
+    trainer = make_trainer_class()(
+        model=model,
+        reward_funcs=funcs,
+        args=config,
+        train_dataset=grpo_dataset(rows, EvalRequests(loaded.wrapper, args.model, loaded.processor)),
+        processing_class=loaded.processor,
+        optimizers=(optimizer, None),
+        callbacks=[steps],
+    )
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings.update(
+        dimensions=args.dimensions,
+        rows=len(rows),
+        bf16=bf16,
+        lrs=lrs,
+        resumed_from=resume,
+        rewards={name: {"function": f.__name__, "weight": w} for (name, f), w in zip(REWARDS.items(), weights)},
+    )
+
+    def log() -> None:
+        write_log(args.output_dir, trainer.state.log_history, settings)
+        write_reward_plot(args.output_dir, trainer.state.log_history)
+
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except BaseException:
+        if steps.steps and trainer.is_world_process_zero():  # as SFT: a run that took no step keeps the old log
+            log()
+        raise
+    if trainer.is_world_process_zero():
+        log()
+
+    policy = trainer.accelerator.unwrap_model(trainer.model)
+    if tuning.uses_lora and "ref" in getattr(policy, "peft_config", {}):
+        policy.delete_adapter("ref")  # TRL's frozen copy for the KL; the run's adapter is "default"
+    out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
+    if not tuning.uses_lora:
+        policy.to(load_dtype)  # the dtype the harness loaded it in
+    trainer.save_model(str(out))
+    if args.merge and trainer.is_world_process_zero():
+        if not tuning.uses_lora:
+            print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
+        else:
+            merged_dir = args.output_dir / OUTPUT_FILES["merged"]
+            merged = policy.merge_and_unload()
+            merged.to(load_dtype).save_pretrained(str(merged_dir))
+            loaded.processor.save_pretrained(str(merged_dir))
+            print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
+    print(f"adapter/model: {out}")
+    return 0

@@ -1,0 +1,152 @@
+"""GRPO rewards for CogIP answers, read with the benchmark's own parser (``cogip_tasks.scoring.parse_answer``).
+
+Each reward has TRL's signature ``(prompts, completions, **columns) -> list[float]``: ``completions`` are the
+sampled answers (chat messages ``[{"role": "assistant", "content": ...}]`` or plain strings) and the dataset
+columns ``dimension`` (a canonical key) and ``score`` (the human score) come in as keyword lists, one entry per
+completion. One parser serves evaluation, training and rewards, so a completion earns closeness exactly when
+``cogip-eval`` would read a score from it.
+
+- :func:`closeness_reward` -- the release's reward: ``1 - |pred - human| / range(dimension)`` clipped to
+  [-1, 1] (ranges 10, 10, 6, 1 for aesthetics, funniness, valence, memorability), ``miss_penalty`` (-0.5) when
+  no score parses;
+- :func:`format_reward` -- 1 when the whole answer is ``<label> <score with 3 decimals>`` (the target format of
+  :func:`cogip_tasks.dimensions.format_target`), optionally inside ``<answer>...</answer>`` (the release's GRPO
+  data), else 0;
+- :func:`label_reward` -- 0.5 when the answer's label is the bin of its own score, plus 0.5 when it is the bin
+  of the human score.
+
+``--reward-weights closeness=1,format=0.5,label=0.5`` weighs them (:func:`parse_reward_weights`); TRL sums the
+weighted rewards and logs each one's mean and std.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from cogip_tasks.dimensions import TARGET_DECIMALS, Dimension, get_dimension, human_score
+from cogip_tasks.scoring import OUT_OF_RANGE, ParsedAnswer, parse_answer
+
+#: The release's reward for an answer without a readable score.
+MISS_PENALTY = -0.5
+
+
+def completion_text(completion: Any) -> str:
+    """The answer text of one completion: TRL passes chat messages for chat prompts, strings otherwise."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):  # [{"role": "assistant", "content": "..."}]
+        return "".join(str(m.get("content") or "") for m in completion if isinstance(m, dict))
+    if isinstance(completion, dict):
+        return str(completion.get("content") or "")
+    return ""
+
+
+def closeness(parsed: ParsedAnswer, human: float, dim: Dimension, miss_penalty: float = MISS_PENALTY) -> float:
+    """``1 - |pred - human| / (high - low)`` clipped to [-1, 1]; ``miss_penalty`` when no score was read.
+
+    A number outside the dimension's range is a parser failure at evaluation but still a prediction here (the
+    release's reward has no range check): it scores by its distance, so the clip to -1 bounds a wild answer.
+    """
+    pred = parsed.score
+    if pred is None and parsed.failure == OUT_OF_RANGE and parsed.value is not None and math.isfinite(parsed.value):
+        pred = parsed.value
+    if pred is None:
+        return miss_penalty
+    return max(-1.0, min(1.0, 1.0 - abs(pred - human) / (dim.high - dim.low)))
+
+
+def closeness_reward(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    dimension: Sequence[str],
+    score: Sequence[float],
+    miss_penalty: float = MISS_PENALTY,
+    **_: Any,
+) -> list[float]:
+    """The release's GRPO reward, one value per completion (see the module doc)."""
+    return [
+        closeness(parse_answer(completion_text(c), d), human_score(s), get_dimension(d), miss_penalty)
+        for c, d, s in zip(completions, dimension, score, strict=True)
+    ]
+
+
+_ANSWER_TAGS = re.compile(r"\s*<answer>\s*(?P<inner>.*?)\s*</answer>\s*", re.DOTALL)
+_TARGET_NUMBER = re.compile(rf"-?\d+\.\d{{{TARGET_DECIMALS}}}")
+
+
+def is_target_format(text: str, dim: Dimension) -> bool:
+    """Whether ``text`` is exactly ``<label> <score with 3 decimals>`` (inside ``<answer>`` tags or not)."""
+    tagged = _ANSWER_TAGS.fullmatch(text)
+    body = tagged.group("inner") if tagged else text.strip()
+    label, _, number = body.rpartition(" ")
+    return label in dim.labels and _TARGET_NUMBER.fullmatch(number) is not None
+
+
+def format_reward(
+    prompts: Sequence[Any], completions: Sequence[Any], dimension: Sequence[str], **_: Any
+) -> list[float]:
+    """1.0 for an answer in the target format (e.g. ``high 7.234`` or ``<answer>high 7.234</answer>``), else 0.0."""
+    return [
+        float(is_target_format(completion_text(c), get_dimension(d)))
+        for c, d in zip(completions, dimension, strict=True)
+    ]
+
+
+def label_agreement(parsed: ParsedAnswer, human: float, dim: Dimension) -> float:
+    """0.5 if the label is the bin of the answer's own score, + 0.5 if it is the bin of the human score.
+
+    The human bin is taken after rounding to the target's decimals, as :func:`format_target` labels targets.
+    """
+    if parsed.label is None:
+        return 0.0
+    own = parsed.score is not None and dim.label_for(parsed.score) == parsed.label
+    truth = dim.label_for(round(human, TARGET_DECIMALS)) == parsed.label
+    return 0.5 * own + 0.5 * truth
+
+
+def label_reward(
+    prompts: Sequence[Any], completions: Sequence[Any], dimension: Sequence[str], score: Sequence[float], **_: Any
+) -> list[float]:
+    """Label agreement per completion (see :func:`label_agreement`)."""
+    return [
+        label_agreement(parse_answer(completion_text(c), d), human_score(s), get_dimension(d))
+        for c, d, s in zip(completions, dimension, score, strict=True)
+    ]
+
+
+#: ``--reward-weights`` names -> reward functions, in the order TRL receives (and logs) them.
+REWARDS = {"closeness": closeness_reward, "format": format_reward, "label": label_reward}
+#: The release rewards closeness only; format and label are computed and logged at weight 0 unless asked for.
+DEFAULT_REWARD_WEIGHTS = "closeness=1,format=0,label=0"
+
+
+def parse_reward_weights(text: str) -> dict[str, float]:
+    """``closeness=1,format=0.5`` -> a weight for every reward in :data:`REWARDS` (unnamed ones: 0).
+
+    Raises ValueError (one line, naming the bad part) on an unknown name, a repeated name, a non-finite or
+    negative weight, or weights that are all zero.
+    """
+    weights = dict.fromkeys(REWARDS, 0.0)
+    seen: set[str] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, value = (s.strip() for s in part.partition("="))
+        if name not in REWARDS:
+            raise ValueError(f"unknown reward {name!r} in {part!r}; rewards: {', '.join(REWARDS)}")
+        if name in seen:
+            raise ValueError(f"reward {name!r} is given twice")
+        try:
+            weight = float(value) if sep else float("nan")
+        except ValueError:
+            weight = float("nan")
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{part!r}: the weight must be a finite number >= 0 (write {name}=1)")
+        weights[name] = weight
+        seen.add(name)
+    if not any(weights.values()):
+        raise ValueError(f"no reward has a weight above 0 in {text!r}")
+    return weights
