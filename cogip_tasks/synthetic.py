@@ -1,9 +1,21 @@
 """Procedural stand-in images and a small CogIP-format dataset, for the offline demo, tests and benchmarks.
 
 The images are drawn from a seed (gradients, discs and stripes), so every run makes the same bytes. Scores are
-*synthetic and say so*: each is a fixed function of the image's own statistics (brightness, colourfulness,
-contrast) plus seeded noise, mapped into the dimension's range. A model can in principle learn them, which is
-what a smoke test of training needs; they say nothing about human perception.
+*synthetic and say so*: each is a fixed, noise-free function of the stored JPEG's decoded pixels (values in
+[0, 1]), so a model can learn it -- which is what the demo's align-then-re-evaluate loop and the alignment
+test need. They say nothing about human perception. One simple statistic per dimension (:data:`TARGETS`):
+
+- aesthetics        = 10 x mean brightness (mean of R, G and B)                      in 0..10
+- funniness         = 10 x mean of the red channel                                   in 0..10
+- emotional_valence = round(6 x mean of the green channel - 3)                       integers -3..3
+- memorability      = mean of the blue channel                                       in 0..1
+
+Scores are rounded to the release's 3 decimals (valence to whole numbers, as in the release).
+
+Rows carry the benchmark's own prompts (``cogip_tasks.prompts``), or with ``short_prompts=True`` the one-line
+:data:`SHORT_PROMPTS`: the benchmark's prompts are ~450 tokens of the tiny model's tokenizer, which drown its
+16 image tokens -- trained on them, the tiny model learnt to answer a constant; on the short ones it learns the
+target (the demo's alignment and the alignment test use them).
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dimensions import DIMENSIONS, Dimension, get_dimension
+from .dimensions import DIMENSIONS, Dimension, get_dimension, image_path, row_id
 from .prompts import DEFAULT_PROMPTS
 
 
@@ -24,7 +36,7 @@ def procedural_image(seed: int, size: int = 64):
     rng = np.random.default_rng(seed)
     ramp = np.linspace(0.0, 1.0, size)
     start, end = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-    pixels = (start[None, None, :] * (1 - ramp[None, :, None]) + end[None, None, :] * ramp[None, :, None])
+    pixels = start[None, None, :] * (1 - ramp[None, :, None]) + end[None, None, :] * ramp[None, :, None]
     img = Image.fromarray(np.broadcast_to(pixels, (size, size, 3)).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     for _ in range(int(rng.integers(1, 5))):
@@ -42,35 +54,62 @@ def jpeg_bytes(img, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-def synthetic_score(img, dimension: str | Dimension, seed: int) -> float:
-    """A score in the dimension's range computed from the image's statistics (not a human judgement)."""
+#: Per dimension: the image statistic (of pixels scaled to [0, 1]) and what the score is, for docs and tables.
+TARGETS: dict[str, str] = {
+    "aesthetics": "10 x mean brightness",
+    "funniness": "10 x mean red",
+    "emotional_valence": "round(6 x mean green - 3)",
+    "memorability": "mean blue",
+}
+#: The statistic in [0, 1] behind each dimension's score; the score is ``low + unit * (high - low)``.
+_UNIT_STATISTIC = {
+    "aesthetics": lambda arr: arr.mean(),
+    "funniness": lambda arr: arr[..., 0].mean(),
+    "emotional_valence": lambda arr: arr[..., 1].mean(),
+    "memorability": lambda arr: arr[..., 2].mean(),
+}
+
+
+def decoded_pixels(image_bytes: bytes) -> np.ndarray:
+    """The stored JPEG as the model sees it (decoded, RGB), scaled to [0, 1]: scores are computed from this,
+    not from the pre-compression drawing, so the target is a function of the dataset's own bytes."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image_bytes)) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def synthetic_score(image_bytes: bytes, dimension: str | Dimension) -> float:
+    """The dimension's score of a stored image (see :data:`TARGETS`), in its range; not a human judgement."""
     dim = get_dimension(dimension)
-    arr = np.asarray(img, dtype=np.float64) / 255.0
-    brightness, contrast = arr.mean(), arr.std()
-    colourfulness = np.abs(arr[..., 0] - arr[..., 1]).mean() + np.abs(arr[..., 1] - arr[..., 2]).mean()
-    feature = {"aesthetics": colourfulness, "funniness": contrast * 2, "emotional_valence": brightness,
-               "memorability": contrast * 2 + colourfulness / 2}[dim.key]
-    noise = np.random.default_rng(seed).normal(0.0, 0.08)
-    unit = float(np.clip(feature + noise, 0.0, 1.0))
+    unit = float(np.clip(_UNIT_STATISTIC[dim.key](decoded_pixels(image_bytes)), 0.0, 1.0))
     score = dim.low + unit * (dim.high - dim.low)
     return float(round(score)) if dim.integer_scores else round(score, 3)
 
 
-def sample_rows(n_per_dimension: int, split: str, seed: int = 0) -> list[dict]:
+#: One-line prompts for the learnable sample (see the module doc).
+SHORT_PROMPTS: dict[str, str] = {
+    key: f"Rate the {key.replace('_', ' ')} of this image: answer with a label and a score." for key in DIMENSIONS
+}
+
+
+def sample_rows(n_per_dimension: int, split: str, seed: int = 0, *, short_prompts: bool = False) -> list[dict]:
     """Rows in the Hub dataset's schema (``id, image, dimension, prompt, score``) plus ``label``."""
+    prompts = SHORT_PROMPTS if short_prompts else DEFAULT_PROMPTS
     rows = []
     offset = 0 if split == "train" else 100_000
     for d_index, dim in enumerate(DIMENSIONS.values()):
         for i in range(n_per_dimension):
             image_seed = seed * 1_000_003 + d_index * 10_000 + offset + i
-            img = procedural_image(image_seed)
-            score = synthetic_score(img, dim, image_seed)
+            image_bytes = jpeg_bytes(procedural_image(image_seed))
+            score = synthetic_score(image_bytes, dim)
+            stem = f"{offset + i:06d}"
             rows.append(
                 {
-                    "id": f"{dim.release_name}/{offset + i:06d}",
-                    "image": {"bytes": jpeg_bytes(img), "path": f"{dim.release_name}/{offset + i:06d}.jpg"},
+                    "id": row_id(dim, stem),
+                    "image": {"bytes": image_bytes, "path": image_path(dim, stem)},
                     "dimension": dim.release_name,
-                    "prompt": DEFAULT_PROMPTS[dim.key],
+                    "prompt": prompts[dim.key],
                     "score": score,
                     "label": dim.label_for(score),
                 }
@@ -78,7 +117,9 @@ def sample_rows(n_per_dimension: int, split: str, seed: int = 0) -> list[dict]:
     return rows
 
 
-def build_sample_dataset(out_dir: str | Path, n_train: int = 8, n_test: int = 8, seed: int = 0) -> Path:
+def build_sample_dataset(
+    out_dir: str | Path, n_train: int = 8, n_test: int = 8, seed: int = 0, *, short_prompts: bool = False
+) -> Path:
     """Write a local CogIP-format dataset folder (Parquet, images embedded) that ``load_dataset`` reads."""
     import datasets
 
@@ -95,11 +136,12 @@ def build_sample_dataset(out_dir: str | Path, n_train: int = 8, n_test: int = 8,
     out = Path(out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("test", n_test)):
-        ds = datasets.Dataset.from_list(sample_rows(n, split, seed), features=features)
+        ds = datasets.Dataset.from_list(sample_rows(n, split, seed, short_prompts=short_prompts), features=features)
         ds.to_parquet(str(out / "data" / f"{split}-00000-of-00001.parquet"))
     (out / "README.md").write_text(
         "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n"
         "  - split: test\n    path: data/test-*\n---\n# CogIP-format sample (synthetic)\n\n"
-        "Procedural images with synthetic scores computed from image statistics; for smoke tests only.\n"
+        "Procedural images with synthetic scores computed from image statistics (not human data):\n\n"
+        + "".join(f"- {k}: {v}\n" for k, v in TARGETS.items())
     )
     return out
