@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 DIMS = ("aesthetics", "funniness", "emotional_valence", "memorability")
 MODES = ("greedy", "expected_digits", "expected_label")
@@ -49,17 +52,27 @@ def main(argv: list[str] | None = None) -> None:
     from tqdm import tqdm
 
     from cogip_tasks.dimensions import get_dimension
-    from cogip_tasks.models.cogip_expected import CogIPExpected, ForcedAnswers
+    from cogip_tasks.models.cogip_expected import CogIPExpected
     from cogip_tasks.synthetic import procedural_image
     from cogip_tasks.tiny_model import build_tiny_qwen2_5_vl
 
+    sys.path.insert(0, str(REPO / "tests"))  # forcing answers is a test fixture, not shipped
+    from fixtures.forced import force_answers
+
     torch.set_num_threads(max(1, torch.get_num_threads()))
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build_tiny_qwen2_5_vl(Path(tmp) / "model", text_hidden=args.hidden, text_layers=args.layers,
-                                          text_intermediate=4 * args.hidden, vocab_size=args.vocab)
+        model_dir = build_tiny_qwen2_5_vl(
+            Path(tmp) / "model",
+            text_hidden=args.hidden,
+            text_layers=args.layers,
+            text_intermediate=4 * args.hidden,
+            vocab_size=args.vocab,
+        )
         model = CogIPExpected.create_from_arg_string(
             f"pretrained={model_dir},device={args.device},device_map={args.device},max_pixels=12544,min_pixels=3136,"
-            f"dtype={args.dtype}", {"batch_size": args.batch_size})
+            f"dtype={args.dtype}",
+            {"batch_size": args.batch_size},
+        )
     dims = [get_dimension(DIMS[i % len(DIMS)]) for i in range(args.items)]
     images = [[procedural_image(i)] for i in range(args.items)]
     contexts = [f"Rate the {d.key.replace('_', ' ')} of this image: a label, then a score." for d in dims]
@@ -72,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         for b in range(0, args.items, args.batch_size):
             batch = slice(b, b + args.batch_size)
             if not args.free:
-                model.generate_kwargs = {"logits_processor": [ForcedAnswers(answers[batch], model.tokenizer.eos_token_id)]}
+                force_answers(model, answers[batch])
             model.answer_batch(contexts[batch], images[batch], dims[batch], gen_kwargs)
         return (time.perf_counter() - start) / args.items
 
@@ -86,16 +99,21 @@ def main(argv: list[str] | None = None) -> None:
             counts[mode].update(model.readout_counts)
 
     answer_tokens = statistics.mean(map(len, answers)) if not args.free else args.max_new_tokens
-    print(f"\nrandom Qwen2.5-VL: hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, {args.dtype} on "
-          f"{args.device} ({torch.get_num_threads()} threads); {args.items} items, batch {args.batch_size}, "
-          f"{args.repeats} repeats; answers: {'free, up to %d tokens' % args.max_new_tokens if args.free else 'forced, ~%.0f tokens' % answer_tokens}")
+    answered = f"free, up to {args.max_new_tokens} tokens" if args.free else f"forced, ~{answer_tokens:.0f} tokens"
+    print(
+        f"\nrandom Qwen2.5-VL: hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, {args.dtype} on "
+        f"{args.device} ({torch.get_num_threads()} threads); {args.items} items, batch {args.batch_size}, "
+        f"{args.repeats} repeats; answers: {answered}"
+    )
     # The minimum is the least disturbed run (shared machines); the median shows how noisy the run was.
     best = {m: min(t) for m, t in times.items()}
     mid = {m: statistics.median(t) for m, t in times.items()}
     print(f"{'mode':<16} {'min s/item':>10} {'x greedy':>9} {'median s/item':>14} {'x greedy':>9}  readouts")
     for mode in MODES:
-        print(f"{mode:<16} {best[mode]:10.4f} {best[mode] / best['greedy']:9.2f} {mid[mode]:14.4f} "
-              f"{mid[mode] / mid['greedy']:9.2f}  {dict(counts[mode]) or '-'}")
+        print(
+            f"{mode:<16} {best[mode]:10.4f} {best[mode] / best['greedy']:9.2f} {mid[mode]:14.4f} "
+            f"{mid[mode] / mid['greedy']:9.2f}  {dict(counts[mode]) or '-'}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ def score_split(rows, resamples: int) -> tuple[float, float]:
     after_parse = time.perf_counter()
     for key in DIMENSIONS:
         mine = [(p, h) for p, dim, h in parsed if dim == key]
-        compute_metrics([p.score for p, _ in mine], [h for _, h in mine], key, [p.label for p, _ in mine],
-                        n_resamples=resamples)
+        compute_metrics(
+            [p.score for p, _ in mine], [h for _, h in mine], key, [p.label for p, _ in mine], n_resamples=resamples
+        )
     end = time.perf_counter()
     return after_parse - start, end - after_parse
 

@@ -1,15 +1,16 @@
 """``cogip-gen`` / ``python -m cogip_gen``: generate base vs aligned images with Qwen-Image, then judge them.
 
     cogip-gen generate --pipeline Qwen/Qwen-Image \\
-        --model qwen2_5_vl --model_args pretrained=out/merged \\
-        --prompts ../shared/cogip_release/generation_prompts/aesthetics.json --seeds 0 1 2 --output_dir gen/aesthetics
-    cogip-gen judge gen/aesthetics --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct
+        --model qwen2_5_vl --model-args pretrained=out/merged \\
+        --prompts ../shared/cogip_release/generation_prompts/aesthetics.json --seeds 0 1 2 --output-dir gen/aesthetics
+    cogip-gen judge gen/aesthetics --model qwen2_5_vl --model-args pretrained=Qwen/Qwen2.5-VL-7B-Instruct
 
-The aligned encoder and the judge are named as in lmms-eval (``--model``, ``--model_args``); the encoder also
+The aligned encoder and the judge are named as in lmms-eval (``--model``, ``--model-args``; lmms-eval's spelling
+``--model_args`` works too, as does every option's underscore spelling); the encoder also
 takes ``adapter=<peft adapter dir>`` in its model_args. Both commands resume: rerun them after an interruption.
 
 Exit status: 0 done; 1 bad input or a failed run (one line on stderr naming the file, option or value);
-2 a command-line usage error (argparse's own).
+2 a command-line usage error (argparse's own). CPU threads: 1 per process unless OMP_NUM_THREADS is set.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cogip_tasks.cli_style import CogIPArgumentParser
 from cogip_tasks.errors import EXIT_INTERRUPTED, EXIT_OK, CogIPError, fail
+from cogip_tasks.threads import apply_cpu_threads
 
 from .generate import MAX_SEED
 from .pipeline import OFFLOAD_CHOICES, GenSettings
@@ -61,74 +64,131 @@ _POSITIVE = _bounded_int(1)
 
 def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     dest = prefix.replace("-", "_")
-    parser.add_argument(f"--{prefix}dimensions", dest=f"{dest}dimensions", nargs="+", metavar="DIM",
-                        help="dimension(s) to judge (aesthetics, funniness, emotional_valence/emotion, memorability, "
-                             "or all); None: the manifest's target dimension")
-    parser.add_argument(f"--{prefix}batch_size", dest=f"{dest}batch_size", type=_POSITIVE, default=1,
-                        help="judge batch size")
-    parser.add_argument(f"--{prefix}gen_kwargs", dest=f"{dest}gen_kwargs", default=None,
-                        help="override the CogIP tasks' generation settings, e.g. max_new_tokens=128")
-    parser.add_argument(f"--{prefix}force_simple", dest=f"{dest}force_simple", action="store_true",
-                        help="use the model's simple lmms-eval wrapper even if it has a chat one")
+    parser.add_argument(
+        f"--{prefix}dimensions",
+        dest=f"{dest}dimensions",
+        nargs="+",
+        metavar="DIM",
+        help="dimension(s) to judge (aesthetics, funniness, emotional_valence/emotion, memorability, "
+        "or all); None: the manifest's target dimension",
+    )
+    parser.add_argument(
+        f"--{prefix}batch-size", dest=f"{dest}batch_size", type=_POSITIVE, default=1, help="judge batch size"
+    )
+    parser.add_argument(
+        f"--{prefix}gen-kwargs",
+        dest=f"{dest}gen_kwargs",
+        default=None,
+        help="override the CogIP tasks' generation settings, e.g. max_new_tokens=128",
+    )
+    parser.add_argument(
+        f"--{prefix}force-simple",
+        dest=f"{dest}force_simple",
+        action="store_true",
+        help="use the model's simple lmms-eval wrapper even if it has a chat one",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cogip-gen", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CogIPArgumentParser(
+        prog="cogip-gen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="base vs aligned images for every prompt x seed (resumable)",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gen = sub.add_parser(
+        "generate",
+        help="base vs aligned images for every prompt x seed (resumable)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     gen.add_argument("--pipeline", default="Qwen/Qwen-Image", help="QwenImagePipeline Hub id or local folder")
     gen.add_argument("--model", default="qwen2_5_vl", help="lmms-eval model wrapper of the aligned encoder")
-    gen.add_argument("--model_args", required=True,
-                     help="pretrained=<merged dir or id>[,adapter=<peft adapter dir>][,other wrapper args]")
-    gen.add_argument("--prompts", nargs="+", default=[], metavar="FILE",
-                     help="JSON prompt file(s): a list of strings or an object name -> prompt")
+    gen.add_argument(
+        "--model-args",
+        required=True,
+        help="pretrained=<merged dir or id>[,adapter=<peft adapter dir>][,other wrapper args]",
+    )
+    gen.add_argument(
+        "--prompts",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="JSON prompt file(s): a list of strings or an object name -> prompt",
+    )
     gen.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="an inline prompt (repeatable)")
     gen.add_argument("--limit", type=_POSITIVE, default=None, help="use only the first N (>= 1) prompts of each file")
-    gen.add_argument("--seeds", nargs="+", type=_bounded_int(0, MAX_SEED), default=[0],
-                     help="seeds; each prompt is generated per seed (repeats are dropped)")
-    gen.add_argument("--output_dir", "--output-dir", required=True, help="folder for base/, aligned/, grids/, manifest")
-    gen.add_argument("--overwrite", action="store_true",
-                     help="the folder holds images but no valid manifest.json proves their settings: regenerate them "
-                          "(a corrupt manifest is kept as manifest.json.corrupt-<time>) instead of refusing")
-    gen.add_argument("--dimension", default=None,
-                     help="the trait the prompts target; None: from the prompt file name (emotion.json -> "
-                          "emotional_valence)")
+    gen.add_argument(
+        "--seeds",
+        nargs="+",
+        type=_bounded_int(0, MAX_SEED),
+        default=[0],
+        help="seeds; each prompt is generated per seed (repeats are dropped)",
+    )
+    gen.add_argument("--output-dir", required=True, help="folder for base/, aligned/, grids/, manifest")
+    gen.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="the folder holds images but no valid manifest.json proves their settings: regenerate them "
+        "(a corrupt manifest is kept as manifest.json.corrupt-<time>) instead of refusing",
+    )
+    gen.add_argument(
+        "--dimension",
+        default=None,
+        help="the trait the prompts target; None: from the prompt file name (emotion.json -> emotional_valence)",
+    )
     gen.add_argument("--steps", type=_POSITIVE, default=_DEFAULTS.steps, help="denoising steps")
-    gen.add_argument("--true_cfg_scale", type=_finite_float, default=_DEFAULTS.true_cfg_scale,
-                     help="true classifier-free guidance scale (<= 1 turns CFG off)")
+    gen.add_argument(
+        "--true-cfg-scale",
+        type=_finite_float,
+        default=_DEFAULTS.true_cfg_scale,
+        help="true classifier-free guidance scale (<= 1 turns CFG off)",
+    )
     gen.add_argument("--width", type=_POSITIVE, default=_DEFAULTS.width)
     gen.add_argument("--height", type=_POSITIVE, default=_DEFAULTS.height)
-    gen.add_argument("--negative_prompt", default=_DEFAULTS.negative_prompt, help="negative prompt of true CFG")
-    gen.add_argument("--max_sequence_length", type=_bounded_int(1, 1024), default=_DEFAULTS.max_sequence_length,
-                     help="prompt tokens kept (Qwen-Image takes at most 1024)")
+    gen.add_argument("--negative-prompt", default=_DEFAULTS.negative_prompt, help="negative prompt of true CFG")
+    gen.add_argument(
+        "--max-sequence-length",
+        type=_bounded_int(1, 1024),
+        default=_DEFAULTS.max_sequence_length,
+        help="prompt tokens kept (Qwen-Image takes at most 1024)",
+    )
     gen.add_argument("--dtype", default=_DEFAULTS.dtype, help="pipeline and encoder dtype")
     gen.add_argument("--device", default=None, help="execution device; None: cuda if available, else cpu")
-    gen.add_argument("--offload", choices=OFFLOAD_CHOICES, default="none",
-                     help="CPU offload of diffusers: model (each model on the GPU only while it runs) or sequential "
-                          "(layer by layer: fits small GPUs, much slower); none keeps the transformer and VAE there")
-    gen.add_argument("--judge_model", default=None, help="also judge the images with this lmms-eval model")
-    gen.add_argument("--judge_model_args", default="", help="model_args of --judge_model")
-    _judge_options(gen, "judge_")
+    gen.add_argument(
+        "--offload",
+        choices=OFFLOAD_CHOICES,
+        default="none",
+        help="CPU offload of diffusers: model (each model on the GPU only while it runs) or sequential "
+        "(layer by layer: fits small GPUs, much slower); none keeps the transformer and VAE there",
+    )
+    gen.add_argument("--judge-model", default=None, help="also judge the images with this lmms-eval model")
+    gen.add_argument("--judge-model-args", default="", help="model_args of --judge-model")
+    _judge_options(gen, "judge-")
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    judge = sub.add_parser("judge", help="score a generation folder's images with an lmms-eval judge model",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    judge = sub.add_parser(
+        "judge",
+        help="score a generation folder's images with an lmms-eval judge model",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     judge.add_argument("output_dir", help="a cogip-gen generate output folder")
     judge.add_argument("--model", required=True, help="lmms-eval model name of the judge, e.g. qwen2_5_vl")
-    judge.add_argument("--model_args", default="", help="its model_args, e.g. pretrained=Qwen/Qwen2.5-VL-7B-Instruct")
+    judge.add_argument("--model-args", default="", help="its model_args, e.g. pretrained=Qwen/Qwen2.5-VL-7B-Instruct")
     _judge_options(judge)
-    judge.add_argument("--report_dir", default=None, help="where report.json/.png go; None: <output_dir>/judge")
+    judge.add_argument("--report-dir", default=None, help="where report.json/.png go; None: <output_dir>/judge")
     judge.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> GenSettings:
-    return GenSettings(steps=args.steps, true_cfg_scale=args.true_cfg_scale, width=args.width, height=args.height,
-                       negative_prompt=args.negative_prompt, max_sequence_length=args.max_sequence_length,
-                       dtype=args.dtype)
+    return GenSettings(
+        steps=args.steps,
+        true_cfg_scale=args.true_cfg_scale,
+        width=args.width,
+        height=args.height,
+        negative_prompt=args.negative_prompt,
+        max_sequence_length=args.max_sequence_length,
+        dtype=args.dtype,
+    )
 
 
 def _target_dimension(args: argparse.Namespace) -> str | None:
@@ -151,37 +211,61 @@ def _num(x: float | None, fmt: str = "{:.3f}") -> str:
 
 def format_report(report: dict) -> str:
     """The paired statistics per dimension (over prompts), then how valence prompts were given a direction."""
-    header = (f"{'dimension':<18} {'prompts':>7} {'pairs':>11} {'base':>7} {'aligned':>7} {'diff':>7} {'p':>8} "
-              f"{'win':>5}")
+    header = (
+        f"{'dimension':<18} {'prompts':>7} {'pairs':>11} {'base':>7} {'aligned':>7} {'diff':>7} {'p':>8} {'win':>5}"
+    )
     lines = [header]
     notes = []
     for key, s in report["dimensions"].items():
         p = s["paired"]
         pairs = f"{p['pairs_used']}/{s['pairs']}"
-        lines.append(f"{key:<18} {p['n']:>3}/{s['prompts']:<3} {pairs:>11} {_num(p['mean_base']):>7} "
-                     f"{_num(p['mean_aligned']):>7} {_num(p['mean_diff'], '{:+.3f}'):>7} "
-                     f"{_num(p['p_value'], '{:.3g}'):>8} {_num(p['win_rate'], '{:.0%}'):>5}")
+        lines.append(
+            f"{key:<18} {p['n']:>3}/{s['prompts']:<3} {pairs:>11} {_num(p['mean_base']):>7} "
+            f"{_num(p['mean_aligned']):>7} {_num(p['mean_diff'], '{:+.3f}'):>7} "
+            f"{_num(p['p_value'], '{:.3g}'):>8} {_num(p['win_rate'], '{:.0%}'):>5}"
+        )
         if "direction_rules" in s:
             d, r = s["directions"], s["direction_rules"]
-            notes.append(f"{key}: scored in each prompt's direction — {d['positive']} positive, {d['negative']} "
-                         f"negative, {d['either']} either (|valence|); chosen by: {r['explicit']} explicit, "
-                         f"{r['keywords']} keywords, {r['fallback']} fallback")
+            notes.append(
+                f"{key}: scored in each prompt's direction — {d['positive']} positive, {d['negative']} "
+                f"negative, {d['either']} either (|valence|); chosen by: {r['explicit']} explicit, "
+                f"{r['keywords']} keywords, {r['fallback']} fallback"
+            )
     lines.append("prompts: with a parsed pair / all (the unit of the statistics); pairs: parsed image pairs / all")
     return "\n".join(lines + notes)
 
 
-def _judge(output_dir: str, model: str, model_args: str, dimensions, batch_size: int, gen_kwargs, report_dir,
-           force_simple: bool, quiet: bool) -> None:
+def _judge(
+    output_dir: str,
+    model: str,
+    model_args: str,
+    dimensions,
+    batch_size: int,
+    gen_kwargs,
+    report_dir,
+    force_simple: bool,
+    quiet: bool,
+) -> None:
     from .judge import JUDGE_DIR, PLOT, REPORT, run_judge
 
-    report = run_judge(output_dir, model, model_args, dimensions=dimensions, batch_size=batch_size,
-                       gen_kwargs=gen_kwargs, report_dir=report_dir, force_simple=force_simple, progress=not quiet)
+    report = run_judge(
+        output_dir,
+        model,
+        model_args,
+        dimensions=dimensions,
+        batch_size=batch_size,
+        gen_kwargs=gen_kwargs,
+        report_dir=report_dir,
+        force_simple=force_simple,
+        progress=not quiet,
+    )
     where = report_dir or f"{output_dir}/{JUDGE_DIR}"
     print(format_report(report))
     print(f"report: {where}/{REPORT}  plot: {where}/{PLOT}")
 
 
 def main(argv: list[str] | None = None) -> int:
+    apply_cpu_threads()  # see cogip_tasks/threads.py
     args = build_parser().parse_args(argv)
     try:
         if args.command == "generate":
@@ -189,24 +273,55 @@ def main(argv: list[str] | None = None) -> int:
             from .prompts import collect_prompts
 
             prompts = collect_prompts(args.prompts, args.prompt, args.limit)
-            summary = run_generation(args.output_dir, prompts, args.seeds, pipeline=args.pipeline,
-                                     encoder_model=args.model, encoder_args=args.model_args,
-                                     settings=_settings(args), device=args.device, offload=args.offload,
-                                     dimension=_target_dimension(args), progress=not args.quiet,
-                                     overwrite=args.overwrite)
-            print(f"generated {summary['generated']} image(s), {summary['skipped']} already there, "
-                  f"{summary['grids']} new grid(s); manifest: {summary['manifest']}")
+            summary = run_generation(
+                args.output_dir,
+                prompts,
+                args.seeds,
+                pipeline=args.pipeline,
+                encoder_model=args.model,
+                encoder_args=args.model_args,
+                settings=_settings(args),
+                device=args.device,
+                offload=args.offload,
+                dimension=_target_dimension(args),
+                progress=not args.quiet,
+                overwrite=args.overwrite,
+            )
+            print(
+                f"generated {summary['generated']} image(s), {summary['skipped']} already there, "
+                f"{summary['grids']} new grid(s); manifest: {summary['manifest']}"
+            )
             if args.judge_model:
-                _judge(args.output_dir, args.judge_model, args.judge_model_args, args.judge_dimensions,
-                       args.judge_batch_size, args.judge_gen_kwargs, None, args.judge_force_simple, args.quiet)
+                _judge(
+                    args.output_dir,
+                    args.judge_model,
+                    args.judge_model_args,
+                    args.judge_dimensions,
+                    args.judge_batch_size,
+                    args.judge_gen_kwargs,
+                    None,
+                    args.judge_force_simple,
+                    args.quiet,
+                )
         else:
-            _judge(args.output_dir, args.model, args.model_args, args.dimensions, args.batch_size, args.gen_kwargs,
-                   args.report_dir, args.force_simple, args.quiet)
+            _judge(
+                args.output_dir,
+                args.model,
+                args.model_args,
+                args.dimensions,
+                args.batch_size,
+                args.gen_kwargs,
+                args.report_dir,
+                args.force_simple,
+                args.quiet,
+            )
     except (CogIPError, OSError) as err:
         return fail("cogip-gen", err)
     except KeyboardInterrupt:
-        print("cogip-gen: interrupted; everything written so far is kept: rerun the same command to resume",
-              file=sys.stderr)
+        print(
+            "cogip-gen: interrupted; everything written so far is kept: rerun the same command to resume",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cogip_tasks.errors import CogIPError
+
 from .harness import ModelArgsError, format_model_args, load_lmms_model, parse_model_args, public_model_args
 
 
@@ -59,8 +60,10 @@ def resolve_encoder_args(model_args: str | dict[str, Any]) -> tuple[dict[str, An
     adapter = args.pop("adapter", None)
     if adapter is None:
         if "pretrained" not in args:
-            raise EncoderError("--model_args for the aligned encoder need pretrained=<merged model dir or Hub id> "
-                               "(or adapter=<peft adapter dir> with its base)")
+            raise EncoderError(
+                "--model_args for the aligned encoder need pretrained=<merged model dir or Hub id> "
+                "(or adapter=<peft adapter dir> with its base)"
+            )
         return args, None
     adapter = str(adapter)
     config_file = Path(adapter) / "adapter_config.json"
@@ -79,8 +82,10 @@ def resolve_encoder_args(model_args: str | dict[str, Any]) -> tuple[dict[str, An
         args["pretrained"] = base
     base = str(args["pretrained"])
     if _looks_local(base) and not Path(base).expanduser().exists():
-        raise EncoderError(f"adapter={adapter}: missing adapter base — base model folder {base} does not exist; "
-                           "pass pretrained=<Hub id or dir> in --model_args")
+        raise EncoderError(
+            f"adapter={adapter}: missing adapter base — base model folder {base} does not exist; "
+            "pass pretrained=<Hub id or dir> in --model_args"
+        )
     return args, adapter
 
 
@@ -94,8 +99,9 @@ def config_hidden_size(pretrained: str) -> int:
         raise EncoderError(f"aligned encoder pretrained={pretrained}: cannot read its config ({err})") from None
 
 
-def load_aligned_encoder(model: str, model_args: str | dict[str, Any], *, pipeline_dim: int | None = None,
-                         pipeline_name: str = "") -> AlignedEncoder:
+def load_aligned_encoder(
+    model: str, model_args: str | dict[str, Any], *, pipeline_dim: int | None = None, pipeline_name: str = ""
+) -> AlignedEncoder:
     """Build lmms-eval's ``model`` wrapper, merge the adapter if any, check the width against the pipeline."""
     import torch
 
@@ -110,8 +116,9 @@ def load_aligned_encoder(model: str, model_args: str | dict[str, Any], *, pipeli
     except ModelArgsError:
         raise
     except Exception as err:  # any wrapper, any loader: missing weights, bad args, out of memory ...
-        raise EncoderError(f"aligned encoder {name}: lmms-eval's {model!r} wrapper cannot load it "
-                           f"({type(err).__name__}: {err})") from err
+        raise EncoderError(
+            f"aligned encoder {name}: lmms-eval's {model!r} wrapper cannot load it ({type(err).__name__}: {err})"
+        ) from err
     net = wrapper.model
     if not hasattr(net, "config") or not isinstance(net, torch.nn.Module):
         raise EncoderError(f"--model {model}: the lmms-eval wrapper exposes no Hugging Face model (.model)")

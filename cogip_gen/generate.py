@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cogip_tasks.errors import CogIPError
+
 from .encoders import resolve_encoder_args
 from .files import save_png, write_json
 from .grid import comparison_grid
@@ -76,8 +77,16 @@ class Item:
         return f"grids/{self.key}.png"
 
     def record(self) -> dict[str, Any]:
-        return {"name": self.name, "prompt": self.prompt, "seed": self.seed, "direction": self.direction,
-                "base": self.file("base"), "aligned": self.file("aligned"), "grid": self.grid, "written": []}
+        return {
+            "name": self.name,
+            "prompt": self.prompt,
+            "seed": self.seed,
+            "direction": self.direction,
+            "base": self.file("base"),
+            "aligned": self.file("aligned"),
+            "grid": self.grid,
+            "written": [],
+        }
 
 
 def item_key(record: dict[str, Any]) -> str:
@@ -182,16 +191,25 @@ def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: lis
         elif old != new:
             diffs.append(f"{key}: {old!r} -> {new!r}")
     old_enc, new_enc = manifest.get("aligned_encoder", {}), header["aligned_encoder"]
-    diffs += [f"aligned_encoder.{k}: {old_enc.get(k)!r} -> {new_enc[k]!r}"
-              for k in ("model", "pretrained", "adapter") if old_enc.get(k) != new_enc[k]]
+    diffs += [
+        f"aligned_encoder.{k}: {old_enc.get(k)!r} -> {new_enc[k]!r}"
+        for k in ("model", "pretrained", "adapter")
+        if old_enc.get(k) != new_enc[k]
+    ]
     known = {i["name"]: i for i in manifest.get("items", [])}
-    diffs += [f"prompt {it.name!r}: {known[it.name]['prompt']!r:.60} -> {it.prompt!r:.60}"
-              for it in items if it.name in known and known[it.name]["prompt"] != it.prompt]
-    diffs += [f"prompt {it.name!r} direction: {known[it.name].get('direction')!r} -> {it.direction!r}"
-              for it in items if it.name in known and known[it.name].get("direction") != it.direction]
+    diffs += [
+        f"prompt {it.name!r}: {known[it.name]['prompt']!r:.60} -> {it.prompt!r:.60}"
+        for it in items
+        if it.name in known and known[it.name]["prompt"] != it.prompt
+    ]
+    diffs += [
+        f"prompt {it.name!r} direction: {known[it.name].get('direction')!r} -> {it.direction!r}"
+        for it in items
+        if it.name in known and known[it.name].get("direction") != it.direction
+    ]
     if diffs:
         raise ManifestError(
-            f"{where / MANIFEST}: this folder holds images made differently; use a new --output_dir or the same "
+            f"{where / MANIFEST}: this folder holds images made differently; use a new --output-dir or the same "
             "settings. Differences: " + "; ".join(dict.fromkeys(diffs))
         )
 
@@ -217,8 +235,13 @@ def _open_image(path: Path):
         raise ManifestError(f"{path}: not a readable image ({err}); delete it and rerun to regenerate it") from None
 
 
-def make_grids(output_dir: Path, records: dict[str, dict[str, Any]], keys: list[str], manifest: dict[str, Any],
-               dimension: str | None = None) -> int:
+def make_grids(
+    output_dir: Path,
+    records: dict[str, dict[str, Any]],
+    keys: list[str],
+    manifest: dict[str, Any],
+    dimension: str | None = None,
+) -> int:
     """Grids for the items of ``keys`` whose two images are recorded and whose grid is not; returns how many."""
     written = 0
     for key in keys:
@@ -236,15 +259,17 @@ def make_grids(output_dir: Path, records: dict[str, dict[str, Any]], keys: list[
     return written
 
 
-def _start_manifest(out: Path, header: dict[str, Any], items: list[Item], dimension: str | None,
-                    overwrite: bool) -> dict[str, Any]:
+def _start_manifest(
+    out: Path, header: dict[str, Any], items: list[Item], dimension: str | None, overwrite: bool
+) -> dict[str, Any]:
     """The folder's manifest checked against this run, or a new one where no valid manifest proves anything."""
     try:
         manifest = read_manifest(out)
     except ManifestError as err:
         if not overwrite:
-            raise ManifestError(f"{err}; its images' settings are unknown: use a new --output_dir, or --overwrite "
-                                "to regenerate them") from None
+            raise ManifestError(
+                f"{err}; its images' settings are unknown: use a new --output-dir, or --overwrite to regenerate them"
+            ) from None
         backup = out / f"{MANIFEST}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
         (out / MANIFEST).replace(backup)  # kept for the user, never read again
         manifest = None
@@ -257,7 +282,7 @@ def _start_manifest(out: Path, header: dict[str, Any], items: list[Item], dimens
     if images and not overwrite:
         raise ManifestError(
             f"{out}: holds {len(images)} image(s) ({images[0].relative_to(out)}, ...) but no {MANIFEST} records how "
-            "they were made; use a new --output_dir, or --overwrite to regenerate them"
+            "they were made; use a new --output-dir, or --overwrite to regenerate them"
         )
     return {"format": FORMAT, **header, "dimension": dimension, "items": [], "runs": []}
 
@@ -268,10 +293,21 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def run_generation(output_dir: str | Path, prompts: list[Prompt], seeds: list[int], *, pipeline: str,
-                   encoder_model: str, encoder_args: str | dict, settings: GenSettings | None = None,
-                   device: str | None = None, offload: str = "none", dimension: str | None = None,
-                   progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+def run_generation(
+    output_dir: str | Path,
+    prompts: list[Prompt],
+    seeds: list[int],
+    *,
+    pipeline: str,
+    encoder_model: str,
+    encoder_args: str | dict,
+    settings: GenSettings | None = None,
+    device: str | None = None,
+    offload: str = "none",
+    dimension: str | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Generate the base/aligned images the manifest does not record, then the grids; returns counts
     (``generated``, ``skipped``, ...). ``overwrite``: see the module docstring."""
     from tqdm.auto import tqdm
@@ -283,8 +319,11 @@ def run_generation(output_dir: str | Path, prompts: list[Prompt], seeds: list[in
     items = plan(prompts, seeds)
     if not items:
         raise ManifestError("nothing to generate: no prompts or no seeds")
-    header = {"pipeline": str(pipeline), "settings": settings.as_dict(),
-              "aligned_encoder": encoder_identity(encoder_model, encoder_args)}
+    header = {
+        "pipeline": str(pipeline),
+        "settings": settings.as_dict(),
+        "aligned_encoder": encoder_identity(encoder_model, encoder_args),
+    }
     manifest = _start_manifest(out, header, items, dimension, overwrite)
     if dimension and not manifest.get("dimension"):
         manifest["dimension"] = dimension
@@ -300,19 +339,53 @@ def run_generation(output_dir: str | Path, prompts: list[Prompt], seeds: list[in
         out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails before the models load
         for it, v in todo:  # about to be (re)made: neither it nor a grid built from it is recorded any more
             records[it.key]["written"] = [w for w in records[it.key]["written"] if w not in (v, GRID)]
-        manifest.update(_render_all(out, todo, manifest, records, header, (encoder_model, encoder_args), settings,
-                                    device, offload, progress, tqdm))
+        manifest.update(
+            _render_all(
+                out,
+                todo,
+                manifest,
+                records,
+                header,
+                (encoder_model, encoder_args),
+                settings,
+                device,
+                offload,
+                progress,
+                tqdm,
+            )
+        )
     grids = make_grids(out, records, [it.key for it in items], manifest, manifest.get("dimension"))
-    manifest["runs"].append({"started": started, "generated": len(todo), "grids": grids,
-                             "device": device if todo else None, "offload": offload if todo else None})
+    manifest["runs"].append(
+        {
+            "started": started,
+            "generated": len(todo),
+            "grids": grids,
+            "device": device if todo else None,
+            "offload": offload if todo else None,
+        }
+    )
     write_json(out / MANIFEST, manifest)
-    return {"generated": len(todo), "skipped": 2 * len(items) - len(todo), "grids": grids,
-            "manifest": str(out / MANIFEST)}
+    return {
+        "generated": len(todo),
+        "skipped": 2 * len(items) - len(todo),
+        "grids": grids,
+        "manifest": str(out / MANIFEST),
+    }
 
 
-def _render_all(out: Path, todo: list[tuple[Item, str]], manifest: dict[str, Any],
-                records: dict[str, dict[str, Any]], header: dict[str, Any], encoder: tuple[str, str | dict],
-                settings: GenSettings, device: str, offload: str, progress: bool, tqdm) -> dict[str, Any]:
+def _render_all(
+    out: Path,
+    todo: list[tuple[Item, str]],
+    manifest: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    header: dict[str, Any],
+    encoder: tuple[str, str | dict],
+    settings: GenSettings,
+    device: str,
+    offload: str,
+    progress: bool,
+    tqdm,
+) -> dict[str, Any]:
     """Encode every needed prompt with each encoder in turn, then place the pipeline and denoise."""
     from .encoders import (
         check_hidden_size,
@@ -333,18 +406,26 @@ def _render_all(out: Path, todo: list[tuple[Item, str]], manifest: dict[str, Any
     texts = {v: sorted({it.prompt for it, var in todo if var == v}) for v in VARIANTS}
     negative = settings.negative_prompt if uses_cfg(settings) else None
     embeds: dict[str, dict[str, Any]] = {}
-    bar = tqdm(total=sum(len(t) + (negative is not None) for t in texts.values() if t), desc="encoding prompts",
-               disable=not progress)
-    extra: dict[str, Any] = {"base_encoder": {"class": type(pipe.text_encoder).__name__,
-                                              "name_or_path": pipe.text_encoder.config._name_or_path}}
+    bar = tqdm(
+        total=sum(len(t) + (negative is not None) for t in texts.values() if t),
+        desc="encoding prompts",
+        disable=not progress,
+    )
+    extra: dict[str, Any] = {
+        "base_encoder": {
+            "class": type(pipe.text_encoder).__name__,
+            "name_or_path": pipe.text_encoder.config._name_or_path,
+        }
+    }
     for variant in VARIANTS:
         if not texts[variant]:
             continue
         if variant == "base":
             text_encoder = pipe.text_encoder
         else:
-            aligned = load_aligned_encoder(encoder_model, encoder_args, pipeline_dim=pipe_dim,
-                                           pipeline_name=header["pipeline"])
+            aligned = load_aligned_encoder(
+                encoder_model, encoder_args, pipeline_dim=pipe_dim, pipeline_name=header["pipeline"]
+            )
             probe = pipe.prompt_template_encode.format(texts[variant][0])
             check_same_tokenizer(pipe.tokenizer, aligned.tokenizer, probe, name)
             text_encoder = aligned.model

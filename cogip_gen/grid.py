@@ -22,8 +22,12 @@ def comparison_grid(images: list, labels: list[str], caption: str, footer: str =
     from PIL import Image, ImageDraw
 
     tile_h = max(MIN_TILE, max(im.height for im in images))
-    tiles = [im.convert("RGB").resize((round(im.width * tile_h / im.height), tile_h), Image.NEAREST)
-             if im.height != tile_h else im.convert("RGB") for im in images]
+    tiles = [
+        im.convert("RGB").resize((round(im.width * tile_h / im.height), tile_h), Image.NEAREST)
+        if im.height != tile_h
+        else im.convert("RGB")
+        for im in images
+    ]
     pad, line_h = 8, FONT_SIZE + 4
     width = sum(t.width for t in tiles) + pad * (len(tiles) + 1)
     chars = max(20, int(width / (FONT_SIZE * 0.55)))

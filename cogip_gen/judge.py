@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from cogip_tasks.errors import CogIPError
+
 from .files import save_figure, write_json
 from .generate import MANIFEST, VARIANTS, ManifestError, item_key, proven, read_manifest
 from .harness import ModelArgsError, load_lmms_model, parse_model_args, public_model_args
@@ -97,8 +98,10 @@ def resolve_dimensions(requested: list[str] | None, manifest: dict[str, Any]) ->
 
     if not requested:
         if not manifest.get("dimension"):
-            raise JudgeError("which dimension(s) to judge? the manifest names none: pass --dimensions "
-                             f"({', '.join(DIMENSION_KEYS)} or all)")
+            raise JudgeError(
+                "which dimension(s) to judge? the manifest names none: pass --dimensions "
+                f"({', '.join(DIMENSION_KEYS)} or all)"
+            )
         requested = [manifest["dimension"]]
     if any(r.lower() == "all" for r in requested):
         return list(DIMENSION_KEYS)
@@ -173,8 +176,10 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
         else:
             bad.append(number)
     if bad:
-        warn(f"{path}: skipped {len(bad)} unreadable line(s) (line {', '.join(map(str, bad[:5]))}"
-             f"{', ...' if len(bad) > 5 else ''}: torn by an interrupted run?); those images are judged again")
+        warn(
+            f"{path}: skipped {len(bad)} unreadable line(s) (line {', '.join(map(str, bad[:5]))}"
+            f"{', ...' if len(bad) > 5 else ''}: torn by an interrupted run?); those images are judged again"
+        )
     if legacy:
         warn(f"{path}: {legacy} answer(s) of an older cogip-gen record no image hash; those images are judged again")
     return rows
@@ -217,8 +222,9 @@ def check_image(path: Path) -> None:
         with Image.open(path) as image:
             image.load()
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise JudgeError(f"{path}: not a readable image ({err}); delete it and rerun `cogip-gen generate` to "
-                         "regenerate it") from None
+        raise JudgeError(
+            f"{path}: not a readable image ({err}); delete it and rerun `cogip-gen generate` to regenerate it"
+        ) from None
 
 
 def _requests(lm, prompts: list[str], images: list[Path], gen_kwargs: dict[str, Any]) -> list:
@@ -233,18 +239,31 @@ def _requests(lm, prompts: list[str], images: list[Path], gen_kwargs: dict[str, 
         return [load_image(doc["image"], doc["image"])]
 
     def doc_to_messages(doc):
-        return [{"role": "user", "content": [{"type": "image", "url": doc_to_visual(doc)[0]},
-                                             {"type": "text", "text": doc["prompt"]}]}]
+        return [
+            {
+                "role": "user",
+                "content": [{"type": "image", "url": doc_to_visual(doc)[0]}, {"type": "text", "text": doc["prompt"]}],
+            }
+        ]
 
     lm.task_dict[_TASK] = {_SPLIT: [{"image": str(p), "prompt": t} for p, t in zip(images, prompts)]}
     simple = getattr(lm, "is_simple", True)
     out = []
     for doc_id, prompt in enumerate(prompts):
         kwargs = copy.deepcopy(gen_kwargs)
-        args = ((prompt, kwargs, doc_to_visual, doc_id, _TASK, _SPLIT) if simple
-                else (prompt, doc_to_messages, kwargs, doc_id, _TASK, _SPLIT))
-        out.append(Instance(request_type="generate_until", arguments=args, idx=0,
-                            metadata={"task": _TASK, "doc_id": doc_id, "repeats": 1}))
+        args = (
+            (prompt, kwargs, doc_to_visual, doc_id, _TASK, _SPLIT)
+            if simple
+            else (prompt, doc_to_messages, kwargs, doc_id, _TASK, _SPLIT)
+        )
+        out.append(
+            Instance(
+                request_type="generate_until",
+                arguments=args,
+                idx=0,
+                metadata={"task": _TASK, "doc_id": doc_id, "repeats": 1},
+            )
+        )
     return out
 
 
@@ -263,14 +282,25 @@ def _load_judge(model: str, args: dict[str, Any], batch_size: int, force_simple:
     except ModelArgsError:
         raise
     except Exception as err:  # any wrapper, any loader: missing weights, bad args, out of memory ...
-        raise JudgeError(f"--model {model} --model_args {public_model_args(args)}: cannot load the judge "
-                         f"({type(err).__name__}: {err})") from err
+        raise JudgeError(
+            f"--model {model} --model_args {public_model_args(args)}: cannot load the judge "
+            f"({type(err).__name__}: {err})"
+        ) from err
 
 
-def run_judge(output_dir: str | Path, model: str, model_args: str | dict[str, Any], *,
-              dimensions: list[str] | None = None, batch_size: int = 1, gen_kwargs: str | dict | None = None,
-              report_dir: str | Path | None = None, chunk_size: int | None = None, force_simple: bool = False,
-              progress: bool = True) -> dict[str, Any]:
+def run_judge(
+    output_dir: str | Path,
+    model: str,
+    model_args: str | dict[str, Any],
+    *,
+    dimensions: list[str] | None = None,
+    batch_size: int = 1,
+    gen_kwargs: str | dict | None = None,
+    report_dir: str | Path | None = None,
+    chunk_size: int | None = None,
+    force_simple: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Score every image of a generation folder, then write ``report.json`` and ``report.png``; returns the report."""
     from tqdm.auto import tqdm
 
@@ -303,24 +333,33 @@ def run_judge(output_dir: str | Path, model: str, model_args: str | dict[str, An
     digests = {item[v]: image_digest(out / item[v]) for item in pairs for v in VARIANTS}
     recorded = [r for r in read_answers(answers_file) if r["judge"] == judge]
     done = {(r["dimension"], r["image"], r["sha256"]) for r in recorded}
-    todo = [(d, item, v) for d in dims for item in pairs for v in VARIANTS
-            if (d, item[v], digests[item[v]]) not in done]
+    todo = [
+        (d, item, v) for d in dims for item in pairs for v in VARIANTS if (d, item[v], digests[item[v]]) not in done
+    ]
     if todo:
         for image in dict.fromkeys(item[v] for _, item, v in todo):
             check_image(out / image)
-        report_dir.mkdir(parents=True, exist_ok=True)  # an unusable --report_dir fails before the model loads
+        report_dir.mkdir(parents=True, exist_ok=True)  # an unusable --report-dir fails before the model loads
         _repair_tail(answers_file)
         lm = _load_judge(model, args, batch_size, force_simple)
         chunk_size = chunk_size or max(16, 4 * batch_size)
         with tqdm(total=len(todo), desc="judging images", disable=not progress) as bar:
             for start in range(0, len(todo), chunk_size):
-                chunk = todo[start:start + chunk_size]
-                answers = ask(lm, [DEFAULT_PROMPTS[d] for d, _, _ in chunk], [out / it[v] for _, it, v in chunk],
-                              settings)
+                chunk = todo[start : start + chunk_size]
+                answers = ask(
+                    lm, [DEFAULT_PROMPTS[d] for d, _, _ in chunk], [out / it[v] for _, it, v in chunk], settings
+                )
                 with answers_file.open("a", encoding="utf-8") as handle:  # append-only: a crash tears one line at most
                     for (d, item, v), answer in zip(chunk, answers):
-                        row = {"judge": judge, "dimension": d, "variant": v, "key": item_key(item), "image": item[v],
-                               "sha256": digests[item[v]], "answer": answer}
+                        row = {
+                            "judge": judge,
+                            "dimension": d,
+                            "variant": v,
+                            "key": item_key(item),
+                            "image": item[v],
+                            "sha256": digests[item[v]],
+                            "answer": answer,
+                        }
                         handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                         recorded.append(row)
                 bar.update(len(chunk))
@@ -331,10 +370,19 @@ def run_judge(output_dir: str | Path, model: str, model_args: str | dict[str, An
     return report
 
 
-
-def build_report(out: Path, manifest: dict[str, Any], pairs: list[dict], missing: list[str], dims: list[str],
-                 answers: list[dict[str, Any]], judge: str, model: str, args: dict[str, Any],
-                 gen_kwargs: dict[str, Any], digests: dict[str, str]) -> dict[str, Any]:
+def build_report(
+    out: Path,
+    manifest: dict[str, Any],
+    pairs: list[dict],
+    missing: list[str],
+    dims: list[str],
+    answers: list[dict[str, Any]],
+    judge: str,
+    model: str,
+    args: dict[str, Any],
+    gen_kwargs: dict[str, Any],
+    digests: dict[str, str],
+) -> dict[str, Any]:
     from cogip_tasks.scoring import PARSER_VERSION, parse_answer
 
     # the last answer recorded for exactly these image bytes
@@ -348,9 +396,15 @@ def build_report(out: Path, manifest: dict[str, Any], pairs: list[dict], missing
             for v in VARIANTS:
                 answer = latest[(dim, item[v], digests[item[v]])]
                 parsed = parse_answer(answer, dim)
-                row[v] = {"image": item[v], "sha256": digests[item[v]], "answer": answer, "score": parsed.score,
-                          "directed": directed(parsed.score, aim["direction"]), "label": parsed.label,
-                          "failure": parsed.failure}
+                row[v] = {
+                    "image": item[v],
+                    "sha256": digests[item[v]],
+                    "answer": answer,
+                    "score": parsed.score,
+                    "directed": directed(parsed.score, aim["direction"]),
+                    "label": parsed.label,
+                    "failure": parsed.failure,
+                }
             rows.append(row)
         scores += rows
         summaries[dim] = summarize(rows)
@@ -380,8 +434,14 @@ def _variant_stats(rows: list[dict[str, Any]], variant: str) -> dict[str, Any]:
         if r[variant]["score"] is None:
             code = r[variant]["failure"] or "unparsed"
             failures[code] = failures.get(code, 0) + 1
-    return {"n": len(rows), "parsed": len(values), "unparsed": len(rows) - len(values), "failures": dict(sorted(failures.items())),
-            "mean": float(np.mean(values)) if values else None, "std": float(np.std(values)) if values else None}
+    return {
+        "n": len(rows),
+        "parsed": len(values),
+        "unparsed": len(rows) - len(values),
+        "failures": dict(sorted(failures.items())),
+        "mean": float(np.mean(values)) if values else None,
+        "std": float(np.std(values)) if values else None,
+    }
 
 
 def _directed(row: dict[str, Any], variant: str) -> float | None:
@@ -395,8 +455,13 @@ def _counts(diff) -> dict[str, Any]:
 
     diff = np.asarray(diff, dtype=float)
     n, wins, ties = len(diff), int((diff > 0).sum()), int((diff == 0).sum())
-    return {"n": n, "wins": wins, "ties": ties, "losses": n - wins - ties,
-            "win_rate": (wins + ties / 2) / n if n else None}
+    return {
+        "n": n,
+        "wins": wins,
+        "ties": ties,
+        "losses": n - wins - ties,
+        "win_rate": (wins + ties / 2) / n if n else None,
+    }
 
 
 def per_prompt(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -415,8 +480,18 @@ def per_prompt(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # rounded: a prompt whose seeds cancel exactly is a tie, not a float-rounding win or loss
         diff = round(float(np.mean([a - b for b, a in both])), 9) if both else None
         aim = group[0].get("target", {"direction": HIGHER, "rule": "scale"})
-        out.append({"name": name, "direction": aim["direction"], "rule": aim["rule"], "pairs": len(group),
-                    "parsed_pairs": len(both), "base": base, "aligned": aligned, "diff": diff})
+        out.append(
+            {
+                "name": name,
+                "direction": aim["direction"],
+                "rule": aim["rule"],
+                "pairs": len(group),
+                "parsed_pairs": len(both),
+                "base": base,
+                "aligned": aligned,
+                "diff": diff,
+            }
+        )
     return out
 
 
@@ -431,8 +506,12 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     aligned = np.array([p["aligned"] for p in used], dtype=float)
     diff = np.array([p["diff"] for p in used], dtype=float)
     statistic, p_value, note = wilcoxon_diffs(diff)
-    pair_diffs = [a - b for r in rows for b, a in [(_directed(r, "base"), _directed(r, "aligned"))]
-                  if b is not None and a is not None]
+    pair_diffs = [
+        a - b
+        for r in rows
+        for b, a in [(_directed(r, "base"), _directed(r, "aligned"))]
+        if b is not None and a is not None
+    ]
     n = len(used)
     directions = {p["direction"] for p in prompts}
     summary = {
@@ -454,14 +533,20 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "p_value": p_value,
             "note": note,
         },
-        "per_image_pairs": {**_counts(pair_diffs),
-                            "mean_diff": float(np.mean(pair_diffs)) if pair_diffs else None,
-                            "note": "(prompt, seed) pairs; not independent across seeds, so no p-value"},
+        "per_image_pairs": {
+            **_counts(pair_diffs),
+            "mean_diff": float(np.mean(pair_diffs)) if pair_diffs else None,
+            "note": "(prompt, seed) pairs; not independent across seeds, so no p-value",
+        },
         "per_prompt": prompts,
     }
     if not directions <= {HIGHER}:
-        summary["directions"] = {d: sum(p["direction"] == d for p in prompts) for d in ("positive", "negative", "either")}
-        summary["direction_rules"] = {r: sum(p["rule"] == r for p in prompts) for r in ("explicit", "keywords", "fallback")}
+        summary["directions"] = {
+            d: sum(p["direction"] == d for p in prompts) for d in ("positive", "negative", "either")
+        }
+        summary["direction_rules"] = {
+            r: sum(p["rule"] == r for p in prompts) for r in ("explicit", "keywords", "fallback")
+        }
     return summary
 
 
@@ -492,7 +577,8 @@ def wilcoxon(base, aligned) -> tuple[float | None, float | None, str | None]:
 
 
 def plot_report(report: dict[str, Any], path: str | Path) -> None:
-    """One panel per dimension: each prompt's mean as a base -> aligned line, the means over prompts as large markers."""
+    """One panel per dimension: each prompt's mean as a base -> aligned line, the means over prompts as large
+    markers."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -519,7 +605,14 @@ def plot_report(report: dict[str, Any], path: str | Path) -> None:
         ax.set_xticks([0, 1], ["base", "aligned"])
         ax.set_xlim(-0.3, 1.3)
         ax.set_ylim(dim.low, dim.high)
-        ax.text(0.5, 0.02, f"prompts {paired['n']}/{summary['prompts']}, pairs {paired['pairs_used']}/"
-                f"{summary['pairs']} parsed", transform=ax.transAxes, ha="center", fontsize=7, color="0.4")
+        ax.text(
+            0.5,
+            0.02,
+            f"prompts {paired['n']}/{summary['prompts']}, pairs {paired['pairs_used']}/{summary['pairs']} parsed",
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=7,
+            color="0.4",
+        )
     fig.tight_layout()
     save_figure(fig, path)

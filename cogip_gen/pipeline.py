@@ -14,8 +14,8 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
-from cogip_tasks.errors import CogIPError
 
+from cogip_tasks.errors import CogIPError
 
 OFFLOAD_CHOICES = ("none", "model", "sequential")
 

@@ -14,8 +14,8 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from cogip_tasks.errors import CogIPError
 
+from cogip_tasks.errors import CogIPError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DIRECTIONS = ("positive", "negative", "either")
@@ -25,19 +25,92 @@ _ENTRY_FIELDS = {"prompt", "direction"}
 # at a pleasant or an unpleasant feeling. Deliberately small and literal so anyone can predict its verdict.
 POSITIVE_WORDS = frozenset(
     {
-        "joy", "joyful", "happy", "happiness", "smile", "smiles", "smiling", "laugh", "laughs", "laughter",
-        "love", "loved", "loving", "warmth", "hope", "hopeful", "pride", "proud", "celebration", "celebrate",
-        "triumph", "triumphs", "victory", "relief", "relieved", "tenderness", "gratitude", "grateful", "thanks",
-        "thankful", "delight", "wonder", "comfort", "peaceful", "peacefulness", "kindness", "generous",
-        "forgiveness", "healed", "reunited", "reunion", "embrace", "embracing", "trust", "devotion"
+        "joy",
+        "joyful",
+        "happy",
+        "happiness",
+        "smile",
+        "smiles",
+        "smiling",
+        "laugh",
+        "laughs",
+        "laughter",
+        "love",
+        "loved",
+        "loving",
+        "warmth",
+        "hope",
+        "hopeful",
+        "pride",
+        "proud",
+        "celebration",
+        "celebrate",
+        "triumph",
+        "triumphs",
+        "victory",
+        "relief",
+        "relieved",
+        "tenderness",
+        "gratitude",
+        "grateful",
+        "thanks",
+        "thankful",
+        "delight",
+        "wonder",
+        "comfort",
+        "peaceful",
+        "peacefulness",
+        "kindness",
+        "generous",
+        "forgiveness",
+        "healed",
+        "reunited",
+        "reunion",
+        "embrace",
+        "embracing",
+        "trust",
+        "devotion",
     }
 )
 NEGATIVE_WORDS = frozenset(
     {
-        "grief", "sad", "sadness", "sorrow", "loss", "lonely", "tears", "crying", "fear", "dread", "anxiety",
-        "worry", "fatigue", "exhausted", "exhaustion", "funeral", "grave", "widow", "mourning", "ache",
-        "aching", "scar", "breakup", "farewell", "goodbye", "vigil", "memorial", "gone", "passed", "empty",
-        "trembling", "tremor", "despair", "pain", "regret", "missing", "lost"
+        "grief",
+        "sad",
+        "sadness",
+        "sorrow",
+        "loss",
+        "lonely",
+        "tears",
+        "crying",
+        "fear",
+        "dread",
+        "anxiety",
+        "worry",
+        "fatigue",
+        "exhausted",
+        "exhaustion",
+        "funeral",
+        "grave",
+        "widow",
+        "mourning",
+        "ache",
+        "aching",
+        "scar",
+        "breakup",
+        "farewell",
+        "goodbye",
+        "vigil",
+        "memorial",
+        "gone",
+        "passed",
+        "empty",
+        "trembling",
+        "tremor",
+        "despair",
+        "pain",
+        "regret",
+        "missing",
+        "lost",
     }
 )
 _WORD = re.compile(r"[a-z]+")
@@ -91,8 +164,9 @@ def parse_prompts(data: object, source: str) -> list[Prompt]:
     if isinstance(data, list):
         return [_entry(f"p{i:03d}", t, f"{source}: entry [{i}]") for i, t in enumerate(data)]
     if isinstance(data, dict):
-        return [_entry(_check_name(str(k), f"{source}: entry {k!r}"), t, f"{source}: entry {k!r}")
-                for k, t in data.items()]
+        return [
+            _entry(_check_name(str(k), f"{source}: entry {k!r}"), t, f"{source}: entry {k!r}") for k, t in data.items()
+        ]
     raise PromptFileError(
         f"{source}: expected a JSON list of prompt strings or an object of name -> prompt, got {type(data).__name__}"
     )
@@ -140,8 +214,9 @@ def check_limit(limit: int | None) -> int | None:
     return limit
 
 
-def collect_prompts(files: list[str | Path] | None = None, inline: list[str] | None = None,
-                    limit: int | None = None) -> list[Prompt]:
+def collect_prompts(
+    files: list[str | Path] | None = None, inline: list[str] | None = None, limit: int | None = None
+) -> list[Prompt]:
     """Prompts of all ``files`` then the ``inline`` ones (named ``prompt0``, ...), each file cut to ``limit``."""
     limit = check_limit(limit)
     prompts: list[Prompt] = []

@@ -3,7 +3,7 @@
 from .dimensions import DIMENSION_KEYS, DIMENSIONS, Dimension, get_dimension
 from .scoring import PARSER_VERSION, ParsedAnswer, parse_answer, parse_answer_paper, parse_answer_release
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one home of the version: pyproject.toml reads it (setuptools dynamic)
 
 __all__ = [
     "DIMENSIONS",

@@ -1,6 +1,6 @@
 """``python -m cogip_tasks``: where the task folder is, and what the benchmark holds.
 
-    lmms-eval eval --include_path "$(python -m cogip_tasks --path)" --tasks cogip ...
+lmms-eval eval --include_path "$(python -m cogip_tasks --path)" --tasks cogip ...
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ TASKS_PATH = Path(__file__).resolve().parent / "tasks"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cogip_tasks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m cogip_tasks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--path", action="store_true", help="print the folder to pass to lmms-eval --include_path")
     args = parser.parse_args(argv)
     if args.path:

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 
+from .harness import close_process_group
 from .lmms_compat import PLUGINS_ENV, index_plugin_tasks
+from .threads import HELP as THREADS_HELP
+from .threads import apply_cpu_threads
 
 PLUGIN = "cogip_tasks"
 
@@ -25,7 +29,7 @@ def with_plugin(env_value: str | None) -> str:
     return ",".join(plugins if PLUGIN in plugins else [*plugins, PLUGIN])
 
 
-HELP = f"""\
+HELP = """\
 cogip-eval: lmms-eval with the CogIP-Bench tasks registered (cogip, cogip_aesthetics, cogip_funniness,
 cogip_emotional_valence, cogip_memorability) and the cogip_expected model. Every argument goes to lmms-eval.
 
@@ -37,15 +41,17 @@ Environment:
 Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image.
 Exit status: 0 on success; 1 when the dataset or parser is unusable or lmms-eval logged a failed evaluation
 (plain lmms-eval exits 0 then); 2 on a usage error. $HF_TOKEN is masked in every log line.
+{threads}
 
 lmms-eval's own options follow.
 """
 
 
 def main(argv: list[str] | None = None) -> None:
+    apply_cpu_threads()  # before lmms-eval imports torch
     args = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in args) or not args:
-        print(HELP, flush=True)
+        print(HELP.format(threads=textwrap.fill(THREADS_HELP, 110)), flush=True)
     if requested_cogip_tasks(args):
         problem = preflight()
         if problem:
@@ -61,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     failures = _record_failures(lmms_eval_entry)
     sys.argv = ["lmms-eval", *args]
     started = time.time()
-    lmms_eval_main()
+    try:
+        lmms_eval_main()
+    finally:
+        close_process_group()
     if failures:
         sys.exit(1)
     report_truncation(args, since=started)
@@ -92,15 +101,21 @@ def report_truncation(args: list[str], since: float) -> None:
             continue
         for task, (cut, counted, limit) in counts.items():
             if cut:
-                print(f"cogip-eval: warning: {task}: {cut} of {counted} answers used all max_new_tokens={limit} "
-                      "and may be cut short; raise it with --gen_kwargs max_new_tokens=N", file=sys.stderr)
+                print(
+                    f"cogip-eval: warning: {task}: {cut} of {counted} answers used all max_new_tokens={limit} "
+                    "and may be cut short; raise it with --gen_kwargs max_new_tokens=N",
+                    file=sys.stderr,
+                )
 
 
 def requested_cogip_tasks(args: list[str]) -> bool:
     """True when ``--tasks`` names a CogIP task or the ``cogip`` group."""
     for i, arg in enumerate(args):
-        value = arg.partition("=")[2] if arg.startswith("--tasks=") else (
-            args[i + 1] if arg == "--tasks" and i + 1 < len(args) else None)
+        value = (
+            arg.partition("=")[2]
+            if arg.startswith("--tasks=")
+            else (args[i + 1] if arg == "--tasks" and i + 1 < len(args) else None)
+        )
         if value is not None and any(t.strip().startswith("cogip") for t in value.split(",")):
             return True
     return False

@@ -8,6 +8,7 @@ repo id, a local folder laid out as a Hub dataset repo (e.g. the output of ``cog
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -17,6 +18,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from .dimensions import Dimension, get_dimension
 from .errors import CogIPError
@@ -58,8 +60,11 @@ def looks_like_path(source: str) -> bool:
 
 def _data_files(folder: Path) -> list[Path]:
     """Every file ``load_dataset`` may read from a repo folder (hidden files and folders such as .git skipped)."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -71,7 +76,9 @@ def _fingerprint_of(stats: tuple[tuple[str, int, int], ...], folder: str) -> str
 def content_fingerprint(folder: str | Path) -> str:
     """sha256 over the names, sizes and bytes of a local dataset folder's files (memoised per file state)."""
     folder = Path(folder).resolve()
-    stats = tuple((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in _data_files(folder))
+    stats = tuple(
+        (p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in _data_files(folder)
+    )
     return _fingerprint_of(stats, str(folder))
 
 
@@ -85,7 +92,9 @@ def local_cache_dir(folder: str | Path) -> str:
     import datasets
 
     folder = Path(folder).resolve()
-    return str(Path(datasets.config.HF_DATASETS_CACHE) / "cogip_local" / f"{folder.name}-{content_fingerprint(folder)[:20]}")
+    return str(
+        Path(datasets.config.HF_DATASETS_CACHE) / "cogip_local" / f"{folder.name}-{content_fingerprint(folder)[:20]}"
+    )
 
 
 def load_kwargs(source: str) -> dict[str, Any]:
@@ -110,7 +119,9 @@ def manifest_rows(source: str) -> dict[str, int] | None:
         rows = json.loads(path.read_text(encoding="utf-8")).get("rows", {}).get("default", {})
         return {str(split): int(n) for split, n in rows.items()}
     except (ValueError, AttributeError, TypeError):
-        raise CogIPDataError(f"{path}: not a readable build manifest (expected JSON with rows.default.<split>)") from None
+        raise CogIPDataError(
+            f"{path}: not a readable build manifest (expected JSON with rows.default.<split>)"
+        ) from None
 
 
 def check_manifest_rows(source: str, split: str, n_rows: int) -> None:
@@ -137,8 +148,10 @@ def load_cogip(source: str | None = None, split: str | None = None):
         if is_saved_to_disk(source):
             ds = datasets.load_from_disk(source)
             if not isinstance(ds, datasets.DatasetDict):
-                raise CogIPDataError(f"{source}: a save_to_disk of a single Dataset; CogIP needs a DatasetDict "
-                                     "with train/test splits (DatasetDict({'test': ds}).save_to_disk(...))")
+                raise CogIPDataError(
+                    f"{source}: a save_to_disk of a single Dataset; CogIP needs a DatasetDict "
+                    "with train/test splits (DatasetDict({'test': ds}).save_to_disk(...))"
+                )
             if split is not None:
                 if split not in ds:
                     raise CogIPDataError(f"{source}: no {split!r} split (has: {', '.join(ds) or 'none'})")
@@ -152,7 +165,7 @@ def load_cogip(source: str | None = None, split: str | None = None):
     except Exception as err:  # datasets raises many types (offline, missing split, bad files): one clear line
         reason = " ".join(str(err).split()) or type(err).__name__
         raise CogIPDataError(f"{source}: the dataset does not load ({type(err).__name__}: {reason[:300]})") from None
-    for name, part in ([(split, ds)] if split is not None else ds.items()):
+    for name, part in [(split, ds)] if split is not None else ds.items():
         check_manifest_rows(source, name, len(part))
     return _undecoded(ds)
 
@@ -209,8 +222,10 @@ def validate_rows(ds, dimension: str | Dimension | None = None, where: str = "Co
         if math.isnan(value):
             raise CogIPDataError(f"{where}: column 'score', row id {row_id!r}: value is NaN")
         if not dim.in_range(value):
-            raise CogIPDataError(f"{where}: column 'score', row id {row_id!r}: {score!r} is outside {dim.key}'s "
-                                 f"range [{dim.low:g}, {dim.high:g}]")
+            raise CogIPDataError(
+                f"{where}: column 'score', row id {row_id!r}: {score!r} is outside {dim.key}'s "
+                f"range [{dim.low:g}, {dim.high:g}]"
+            )
 
 
 def dimension_rows(ds, dimension: str | Dimension, where: str = "CogIP dataset", check_images: bool = True):
@@ -225,12 +240,26 @@ def dimension_rows(ds, dimension: str | Dimension, where: str = "CogIP dataset",
     if len(rows) == 0:
         raise CogIPDataError(f"{where}: no rows of dimension {dim.release_name!r} (column 'dimension')")
     if check_images:
-        for row_id, image in zip(rows["id"], rows["image"]):
-            try:
-                load_image(image, row_id)
-            except CogIPDataError as err:
-                raise CogIPDataError(f"{where}: {err}") from None
+        with strict_decoding():
+            for row_id, image in zip(rows["id"], rows["image"]):
+                try:
+                    load_image(image, row_id)
+                except CogIPDataError as err:
+                    raise CogIPDataError(f"{where}: {err}") from None
     return rows
+
+
+@contextlib.contextmanager
+def strict_decoding():
+    """Decode with PIL's ``LOAD_TRUNCATED_IMAGES`` off: a truncated image is refused, not padded with grey.
+
+    Importing ``lmms_eval.api.task`` turns the flag on for the whole process, so the checks before a run would
+    otherwise pass an image whose bytes were cut short.
+    """
+    from PIL import ImageFile
+
+    with mock.patch.object(ImageFile, "LOAD_TRUNCATED_IMAGES", False):
+        yield
 
 
 def load_image(image: Any, row_id: Any = None):

@@ -105,6 +105,17 @@ def format_target(score: float, dimension: str | Dimension) -> str:
     return f"{dim.label_for(value)} {value:.{TARGET_DECIMALS}f}"
 
 
+def row_id(dimension: str | Dimension, stem: str) -> str:
+    """A row's id, ``"<Release name>/<image stem>"`` (``"Memorability/000123"``): unique across dimensions,
+    unlike the release's own training ids, which repeat per dimension."""
+    return f"{get_dimension(dimension).release_name}/{stem}"
+
+
+def image_path(dimension: str | Dimension, stem: str) -> str:
+    """An image's path relative to the image root, as the release names it: ``"<Release name>/<stem>.jpg"``."""
+    return f"{row_id(dimension, stem)}.jpg"
+
+
 _FIVE_LEVELS = ("very low", "low", "medium", "high", "very high")
 
 

@@ -6,11 +6,13 @@ Shared by every CogIP package that writes results people keep (manifests, report
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def _umask_mode() -> int:
@@ -45,6 +47,23 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 
 def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None`` (JSON null), in nested dicts, lists and tuples too: strict
+    JSON readers (browsers, ``jq``, other languages) reject the ``NaN`` token Python would write."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """``data`` as indented UTF-8 JSON, written atomically; NaN and infinities become null (:func:`json_safe`)."""
+    return write_text(path, json.dumps(json_safe(data), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def sha256_file(path: str | Path) -> str:

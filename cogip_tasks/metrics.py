@@ -42,30 +42,37 @@ class Metric:
 
     higher_is_better: bool
     #: "mean": plain mean over the dimensions; "interval": that bound of the bootstrap interval of the mean
-    #: SRCC (averaging the dimensions' bounds is not an interval of anything); None: not in the group row.
+    #: SRCC (averaging the dimensions' bounds is not an interval of anything); "min": the smallest of the four
+    #: (one collapsed dimension must not hide in a mean); None: not in the group row.
     group: str | None = "mean"
 
 
 #: The registry of metric names and their direction: the task template's metric_list, the group's
 #: aggregate_metric_list, submissions and the leaderboard all follow it (tests/test_metrics_robust.py checks).
-METRIC_NAMES: Mapping[str, Metric] = MappingProxyType({
-    "srcc": Metric(True),
-    "srcc_parsed": Metric(True),
-    "srcc_ci_low": Metric(True, "interval"),
-    "srcc_ci_high": Metric(True, "interval"),
-    "plcc": Metric(True),
-    "plcc_logistic": Metric(True),
-    "krcc": Metric(True),
-    "mae": Metric(False, None),  # units of the dimension: averaging 0-10, -3..3 and 0-1 errors means nothing
-    "rmse": Metric(False, None),
-    "mae_norm": Metric(False),
-    "rmse_norm": Metric(False),
-    "parse_rate": Metric(True),
-    "label_acc": Metric(True),
-})
+METRIC_NAMES: Mapping[str, Metric] = MappingProxyType(
+    {
+        "srcc": Metric(True),
+        "srcc_parsed": Metric(True),
+        "srcc_ci_low": Metric(True, "interval"),
+        "srcc_ci_high": Metric(True, "interval"),
+        "plcc": Metric(True),
+        "plcc_logistic": Metric(True),
+        "krcc": Metric(True),
+        "mae": Metric(False, None),  # units of the dimension: averaging 0-10, -3..3 and 0-1 errors means nothing
+        "rmse": Metric(False, None),
+        "mae_norm": Metric(False),
+        "rmse_norm": Metric(False),
+        "parse_rate": Metric(True),
+        "label_acc": Metric(True),
+        # distinct parsed predictions: 1 (or a handful) flags a collapsed model answering one constant number,
+        # whose tight interval means nothing
+        "n_distinct": Metric(True, "min"),
+    }
+)
 #: The metrics of the ``cogip`` group row (and of a submission's ``metrics.mean``).
 GROUP_METRIC_NAMES: tuple[str, ...] = tuple(name for name, m in METRIC_NAMES.items() if m.group)
 
+#: The bootstrap defaults of every CogIP number (tasks, submissions, leaderboard, comparisons): one home.
 N_RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
@@ -128,6 +135,10 @@ def logistic_4(x: np.ndarray, b1: float, b2: float, b3: float, b4: float) -> np.
         return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
+#: Decimals plcc_logistic is reported to (see pearson_logistic).
+LOGISTIC_DECIMALS = 12
+
+
 def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") -> float:
     """PLCC between human scores and the predictions mapped by the best-fitting ``logistic_4``, signed by the
     direction of that curve.
@@ -156,7 +167,10 @@ def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") 
         logger.warning("%s is NaN: logistic fit gave non-finite values", name)
         return float("nan")
     direction = 1.0 if params[0] >= params[1] else -1.0
-    return direction * pearson(fitted, y, name)
+    # The fit is iterative (MINPACK through LAPACK): its last bits depend on the BLAS build, threads and memory
+    # alignment, so two processes scoring the same answers could differ at 1e-16. Rounded to 12 decimals the
+    # value is a function of the data alone (and far finer than any reported digit).
+    return round(direction * pearson(fitted, y, name), LOGISTIC_DECIMALS)
 
 
 def resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -178,8 +192,15 @@ def resample_indices(n_items: int, n_resamples: int, seed: int, dimension: str |
     return np.random.default_rng([seed, index]).integers(0, max(n_items, 1), size=(n_resamples, n_items))
 
 
-def srcc_resamples(x: np.ndarray, y: np.ndarray, dimension: str | Dimension, ids: Sequence | None = None, *,
-                   n_resamples: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
+def srcc_resamples(
+    x: np.ndarray,
+    y: np.ndarray,
+    dimension: str | Dimension,
+    ids: Sequence | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+) -> np.ndarray:
     """Bootstrap SRCC of each resample (imputed ``x``), items first put in :func:`canonical_order`."""
     x, y = _as_array(x), _as_array(y)
     order = canonical_order(x, y, ids)
@@ -197,8 +218,16 @@ def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float
     return float(low), float(high)
 
 
-def bootstrap_srcc_ci(x: np.ndarray, y: np.ndarray, dimension: str | Dimension, ids: Sequence | None = None, *,
-                      n_resamples: int = N_RESAMPLES, seed: int = SEED, level: float = LEVEL) -> tuple[float, float]:
+def bootstrap_srcc_ci(
+    x: np.ndarray,
+    y: np.ndarray,
+    dimension: str | Dimension,
+    ids: Sequence | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of Spearman's rho over items; NaN when the point estimate is undefined."""
     x, y = _as_array(x), _as_array(y)
     if _degenerate(x, y, "srcc_ci"):
@@ -228,7 +257,12 @@ def score_dimension(
     dim = get_dimension(dimension)
     raw, y = _as_array(pred), _as_array(human)
     labels = list(pred_labels) if pred_labels is not None else None
-    lengths = {len(raw), len(y), *([len(labels)] if labels is not None else []), *([len(ids)] if ids is not None else [])}
+    lengths = {
+        len(raw),
+        len(y),
+        *([len(labels)] if labels is not None else []),
+        *([len(ids)] if ids is not None else []),
+    }
     if len(lengths) > 1:  # a caller's bug, not a degenerate input: never score misaligned lists
         raise ValueError(f"{dim.key}: predictions, human scores, labels and ids differ in length ({sorted(lengths)})")
     order = canonical_order(impute(raw, dim), y, ids)
@@ -258,8 +292,15 @@ def score_dimension(
         "rmse_norm": rmse / span,
         "parse_rate": float(parsed.mean()) if n else math.nan,
         "label_acc": label_accuracy(labels, y, dim) if labels is not None else math.nan,
+        "n_distinct": distinct_predictions(raw),
     }
     return DimensionScores(metrics, resamples)
+
+
+def distinct_predictions(pred: Sequence[float | None]) -> float:
+    """How many different scores the parsed answers hold (rounded to 6 decimals; unparsed answers are none)."""
+    arr = _as_array(pred)
+    return float(len(np.unique(np.round(arr[np.isfinite(arr)], 6))))
 
 
 def compute_metrics(
@@ -297,8 +338,18 @@ def mean_srcc_interval(resamples: Sequence[np.ndarray], mean_srcc: float, level:
 def group_metrics(scores: Mapping[str, DimensionScores]) -> dict[str, float]:
     """The ``cogip`` group row from every dimension's scores, as the group's aggregate_metric_list defines it."""
     rows = [s.metrics for s in scores.values()]
-    out = {name: float(np.mean([r[name] for r in rows])) for name in GROUP_METRIC_NAMES
-           if METRIC_NAMES[name].group == "mean"}
+    out = {
+        name: float(np.mean([r[name] for r in rows]))
+        for name in GROUP_METRIC_NAMES
+        if METRIC_NAMES[name].group == "mean"
+    }
+    out.update(
+        {
+            name: float(min(r[name] for r in rows)) if rows else math.nan
+            for name in GROUP_METRIC_NAMES
+            if METRIC_NAMES[name].group == "min"
+        }
+    )
     low, high = mean_srcc_interval([s.resamples for s in scores.values()], out["srcc"])
     out.update(srcc_ci_low=low, srcc_ci_high=high)
     return {name: out[name] for name in GROUP_METRIC_NAMES}
@@ -317,10 +368,16 @@ def _score_sorted(records: tuple[tuple[str, float | None, float, str | None], ..
     return score_dimension(pred, human, dimension, labels, ids=ids)
 
 
-def metrics_of_records(records: Sequence[tuple[object, float | None, float, str | None]], dimension: str) -> dict[str, float]:
+def metrics_of_records(
+    records: Sequence[tuple[object, float | None, float, str | None]], dimension: str
+) -> dict[str, float]:
     """Every metric over ``(id, pred, human, label)`` records in any order; cached (lmms-eval asks once per metric)."""
-    key = tuple(sorted(((str(i), p, h, lab) for i, p, h, lab in records),
-                       key=lambda r: (r[0], _nan_key(r[2]), _nan_key(r[1]), str(r[3]))))
+    key = tuple(
+        sorted(
+            ((str(i), p, h, lab) for i, p, h, lab in records),
+            key=lambda r: (r[0], _nan_key(r[2]), _nan_key(r[1]), str(r[3])),
+        )
+    )
     scores = _score_sorted(key, get_dimension(dimension).key)
     _LAST_SCORED[get_dimension(dimension).key] = scores
     return scores.metrics
@@ -334,7 +391,8 @@ def _nan_key(value: float | None) -> tuple[bool, float]:
 
 def _same_values(a: Sequence[float], b: Sequence[float]) -> bool:
     return len(a) == len(b) and all(
-        _nan_key(u) == _nan_key(v) for u, v in zip(sorted(a, key=_nan_key), sorted(b, key=_nan_key)))
+        _nan_key(u) == _nan_key(v) for u, v in zip(sorted(a, key=_nan_key), sorted(b, key=_nan_key))
+    )
 
 
 def group_interval_bound(reported: Sequence[float], bound: str) -> float:

@@ -29,11 +29,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .dimensions import Dimension, format_target, get_dimension
 from .scoring import MAX_ANSWER_CHARS, label_pattern, parse_answer
+from .tokens import DIGITS  # noqa: F401  (re-exported: its home is cogip_tasks.tokens)
 
 READOUTS = ("greedy", "expected_digits", "expected_label")
-DIGITS = "0123456789"
 READOUT_CUE = "expected score"  # the line ends "<label> <score>", the last label-number pair: parse_answer reads it
-_READOUT_LINE = re.compile(rf"(?:^|\n\n){READOUT_CUE} \((?P<source>digits|label)\): (?P<label>[a-z ]+) (?P<score>-?\d+\.\d+)\s*$")
+_READOUT_LINE = re.compile(
+    rf"(?:^|\n\n){READOUT_CUE} \((?P<source>digits|label)\): (?P<label>[a-z ]+) (?P<score>-?\d+\.\d+)\s*$"
+)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 
 TokenPath = tuple[int, ...]
@@ -66,6 +68,30 @@ def expected_number(number: str, digit_probs: Sequence[Sequence[float]]) -> floa
     if len(places) != len(digit_probs):
         raise ValueError(f"{number!r} has {len(places)} digits but {len(digit_probs)} distributions were given")
     return math.fsum(place * expected_digit(p) for place, p in zip(places, digit_probs))
+
+
+def in_range_digit_probs(
+    number: str, digit_probs: Sequence[Sequence[float]], factor: float, dimension: str | Dimension
+) -> list[list[float]]:
+    """Each position's digit distribution without the digits that would put the number out of the range.
+
+    A digit gets no weight when the greedy number with that digit in its place (the other digits as written),
+    times ``factor`` (sign and scale), leaves the dimension's range: memorability's ``0.734`` keeps only ``0``
+    (and ``1`` only if the rest were zeros) before its point, so mass a model puts on ``1``-``9`` there cannot
+    drag the expected score up. The greedy digit itself is always in range; a position with no in-range mass
+    keeps the greedy digit.
+    """
+    dim = get_dimension(dimension)
+    places = place_values(number)
+    digits = [int(c) for c in number if c != "."]
+    greedy = math.fsum(place * d for place, d in zip(places, digits))
+    restricted = []
+    for k, (place, probs) in enumerate(zip(places, digit_probs)):
+        keep = [dim.in_range(round(factor * (greedy + place * (d - digits[k])), 9)) for d in range(10)]
+        kept = [p if ok else 0.0 for p, ok in zip(probs, keep)]
+        # no in-range mass at all (the greedy digit had none either): the greedy digit, as written
+        restricted.append(kept if math.fsum(kept) > 0 else [float(d == digits[k]) for d in range(10)])
+    return restricted
 
 
 def expected_label_value(label_probs: Mapping[str, float], dimension: str | Dimension) -> float:

@@ -43,7 +43,9 @@ def _json_object(text: bytes, where: str) -> dict:
     except UnicodeDecodeError as err:
         raise RunOutputError(f"{where}: not UTF-8 text (byte {err.start}: {err.reason})") from None
     except json.JSONDecodeError as err:
-        raise RunOutputError(f"{where}: not valid JSON ({err.msg} at char {err.pos}); was the file cut short?") from None
+        raise RunOutputError(
+            f"{where}: not valid JSON ({err.msg} at char {err.pos}); was the file cut short?"
+        ) from None
     except RecursionError:
         raise RunOutputError(f"{where}: JSON nested too deeply") from None
     if not isinstance(value, dict):
@@ -73,6 +75,7 @@ def read_samples(path: str | Path) -> list[dict]:
 
 def task_metrics(results: Any, task: str) -> dict[str, float]:
     """``{metric: value}`` of one task or the group from a results JSON (lmms-eval's ``name,filter`` keys)."""
+
     def part(key: str) -> dict:
         value = results.get(key) if isinstance(results, dict) else None
         return value if isinstance(value, dict) else {}
@@ -83,9 +86,21 @@ def task_metrics(results: Any, task: str) -> dict[str, float]:
     return {m: section[f"{m},none"] for m in METRIC_NAMES if f"{m},none" in section}
 
 
-def format_table(results: dict, metrics: tuple[str, ...] = ("srcc", "srcc_ci_low", "srcc_ci_high", "plcc",
-                                                           "krcc", "mae", "mae_norm", "parse_rate",
-                                                           "label_acc")) -> str:
+def format_table(
+    results: dict,
+    metrics: tuple[str, ...] = (
+        "srcc",
+        "srcc_ci_low",
+        "srcc_ci_high",
+        "plcc",
+        "krcc",
+        "mae",
+        "mae_norm",
+        "parse_rate",
+        "label_acc",
+        "n_distinct",
+    ),
+) -> str:
     """A compact Markdown table: one row per dimension and the group (mean; its interval is the mean's).
 
     The group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
@@ -121,7 +136,11 @@ def truncated_answers(results_file: str | Path) -> dict[str, tuple[int, int, int
             continue
         if not isinstance(limit, int):
             continue
-        used = [c.get("output_tokens") for s in samples for c in (s.get("token_counts") or [])[:1]
-                if isinstance(c, dict) and isinstance(c.get("output_tokens"), int)]
+        used = [
+            c.get("output_tokens")
+            for s in samples
+            for c in (s.get("token_counts") or [])[:1]
+            if isinstance(c, dict) and isinstance(c.get("output_tokens"), int)
+        ]
         counts[dim.task_name] = (sum(n >= limit for n in used), len(used), limit)
     return counts

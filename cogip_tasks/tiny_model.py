@@ -1,9 +1,9 @@
-"""A tiny random-weight Qwen2.5-VL checkpoint, built offline in seconds.
+"""Demo asset: a tiny random-weight Qwen2.5-VL checkpoint, built offline in seconds.
 
-The offline demo, the tests and the benchmarks need a real Qwen2.5-VL checkpoint directory that lmms-eval's
-``qwen2_5_vl`` wrapper can load with ``from_pretrained`` — without downloading anything. This module makes one
-from a small config and a byte-level BPE tokenizer trained on the spot, with Qwen2's pre-tokenisation (each
-digit its own token, as in the real Qwen2.5 vocabulary) and Qwen's chat special tokens. Scaled up with
+Shipped because ``cogip-demo`` builds its model with it (the tests and benchmarks reuse it): a real Qwen2.5-VL
+checkpoint directory that lmms-eval's ``qwen2_5_vl`` wrapper loads with ``from_pretrained``, with no download.
+It is made from a small config and a byte-level BPE tokenizer trained on the spot, with Qwen2's pre-tokenisation
+(each digit its own token, as in the real Qwen2.5 vocabulary) and Qwen's chat special tokens. Scaled up with
 ``text_hidden``/``text_layers``/..., it also gives random-weight models of real size for GPU timing.
 """
 
@@ -29,11 +29,13 @@ SPECIAL_TOKENS = [
 # Qwen's chat layout: a default system turn, <|im_start|>role ... <|im_end|>, one pad token per image/video.
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
     "<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}"
     "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' or 'image' in part or 'image_url' in part %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% if part['type'] == 'image' or 'image' in part or 'image_url' in part %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
     "{% elif part['type'] == 'video' or 'video' in part %}<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif 'text' in part %}{{ part['text'] }}{% endif %}"
     "{% endfor %}{% endif %}<|im_end|>\n"

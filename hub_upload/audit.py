@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.dimensions import DIMENSIONS, row_id
 
-from .release import Item, Release
+from .release import SCORES_DIR, Item, Release, scores_name
 
 # Scores in the release have three decimals; copies that differ by less than this agree.
 SCORE_TOLERANCE = 5e-4
@@ -43,12 +43,30 @@ KINDS = (
 
 
 @dataclass(frozen=True)
+class Placeholder:
+    """The facts behind a ``suspicious_placeholder`` finding (the card states them; nothing re-parses messages)."""
+
+    value: float  # the repeated score
+    count: int  # entries of the score file holding it
+    total: int  # entries of the score file
+    nearest: float | None  # the closest other score of the file, None if there is none
+
+    def describe(self) -> str:
+        nearest = "none" if self.nearest is None else self.nearest
+        return (
+            f"score {self.value:.3f} is shared by {self.count} of {self.total} images, "
+            f"nearest other score {nearest}: likely a missing annotation"
+        )
+
+
+@dataclass(frozen=True)
 class Finding:
     kind: str  # one of KINDS
     file: str  # the file the problem is in: release-relative, or relative to the image root (<Dim>/NNNNNN.jpg)
     id: str  # the row id, e.g. "Memorability/000123"
     message: str
     resolved: bool = False  # True when the build left the rows out (--drop-suspicious)
+    placeholder: Placeholder | None = None  # set on suspicious_placeholder findings
 
     def __str__(self) -> str:
         note = " [dropped]" if self.resolved else ""
@@ -74,21 +92,23 @@ class AuditReport:
 
     def resolve(self, kind: str) -> None:
         """Mark a kind's findings as handled (their rows are left out of the build)."""
-        self.findings = [Finding(**{**asdict(f), "resolved": True}) if f.kind == kind else f for f in self.findings]
+        self.findings = [replace(f, resolved=True) if f.kind == kind else f for f in self.findings]
 
     def to_json(self) -> dict:
         return {
             "n_images": self.n_images,
             "counts": self.counts(),
             "open": len(self.open_findings),
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [finding_json(f) for f in self.findings],
         }
 
     def summary(self, examples: int = 5) -> str:
         """Per kind: a count and the first few findings (file and id), for the CLI."""
         if not self.findings:
             return f"audit: no findings ({self.n_images} images checked)"
-        lines = [f"audit: {len(self.findings)} finding(s), {len(self.open_findings)} open ({self.n_images} images checked)"]
+        lines = [
+            f"audit: {len(self.findings)} finding(s), {len(self.open_findings)} open ({self.n_images} images checked)"
+        ]
         for kind, count in self.counts().items():
             lines.append(f"  {kind}: {count}")
             of_kind = [f for f in self.findings if f.kind == kind]
@@ -96,6 +116,14 @@ class AuditReport:
             if count > examples:
                 lines.append(f"    ... and {count - examples} more (all listed in cogip_build.json)")
         return "\n".join(lines)
+
+
+def finding_json(finding: Finding) -> dict:
+    """A finding for the manifest; ``placeholder`` only where it is set."""
+    data = asdict(finding)
+    if data["placeholder"] is None:
+        del data["placeholder"]
+    return data
 
 
 def placeholder_values(scores: list[float], low: float, high: float) -> list[float]:
@@ -137,7 +165,11 @@ def _check_images(items: list[Item], images_root: Path, report: AuditReport, pro
     for image, item in tqdm(seen.items(), desc="audit: images", unit="img", disable=not progress):
         path = images_root / image
         if not path.is_file():
-            report.findings.append(Finding("missing_image", image, item.id, f"no such file under the image root (referenced by {item.where})"))
+            report.findings.append(
+                Finding(
+                    "missing_image", image, item.id, f"no such file under the image root (referenced by {item.where})"
+                )
+            )
             continue
         digest, problem = check_image(path)
         if problem:
@@ -152,7 +184,7 @@ def _check_duplicates(release: Release, report: AuditReport) -> None:
     for key, lines in release.scores.items():
         first: dict[str, int] = {}
         for line in lines:
-            item_id = f"{DIMENSIONS[key].release_name}/{line.stem}"
+            item_id = row_id(key, line.stem)
             if line.stem in first:
                 report.findings.append(
                     Finding("duplicate_id", line.file, item_id, f"line {line.line} repeats line {first[line.stem]}")
@@ -163,7 +195,12 @@ def _check_duplicates(release: Release, report: AuditReport) -> None:
         for item in items:
             if item.id in first_item:
                 report.findings.append(
-                    Finding("duplicate_id", item.file, item.id, f"{item.entry} repeats {first_item[item.id].entry} in the {name}")
+                    Finding(
+                        "duplicate_id",
+                        item.file,
+                        item.id,
+                        f"{item.entry} repeats {first_item[item.id].entry} in the {name}",
+                    )
                 )
             first_item.setdefault(item.id, item)
     train_ids = {item.id: item for item in release.training}
@@ -185,7 +222,9 @@ def _check_leakage(release: Release, report: AuditReport) -> None:
         for twin in by_hash.get(digest, []) if digest else []:
             if twin.image != item.image:  # the same path in both splits is already a duplicate_id
                 report.findings.append(
-                    Finding("leakage", item.image, item.id, f"same image bytes as training image {twin.image} ({twin.id})")
+                    Finding(
+                        "leakage", item.image, item.id, f"same image bytes as training image {twin.image} ({twin.id})"
+                    )
                 )
 
 
@@ -196,8 +235,12 @@ def _check_scores(release: Release, report: AuditReport) -> None:
             dim = DIMENSIONS[line.dimension]
             if not dim.in_range(line.score):
                 report.findings.append(
-                    Finding("score_out_of_range", line.file, f"{dim.release_name}/{line.stem}",
-                            f"line {line.line}: score {line.score} outside [{dim.low}, {dim.high}]")
+                    Finding(
+                        "score_out_of_range",
+                        line.file,
+                        row_id(dim, line.stem),
+                        f"line {line.line}: score {line.score} outside [{dim.low}, {dim.high}]",
+                    )
                 )
     used = set()
     for item in release.training + release.test_pool:
@@ -205,28 +248,47 @@ def _check_scores(release: Release, report: AuditReport) -> None:
         used.add((item.dimension, item.stem))
         if not dim.in_range(item.score):
             report.findings.append(
-                Finding("score_out_of_range", item.file, item.id, f"{item.entry}: score {item.score} outside [{dim.low}, {dim.high}]")
+                Finding(
+                    "score_out_of_range",
+                    item.file,
+                    item.id,
+                    f"{item.entry}: score {item.score} outside [{dim.low}, {dim.high}]",
+                )
             )
         if item.label != dim.label_for(item.score):
             report.findings.append(
-                Finding("label_mismatch", item.file, item.id,
-                        f"{item.entry}: label {item.label!r} but score {item.score} is {dim.label_for(item.score)!r}")
+                Finding(
+                    "label_mismatch",
+                    item.file,
+                    item.id,
+                    f"{item.entry}: label {item.label!r} but score {item.score} is {dim.label_for(item.score)!r}",
+                )
             )
         line = scored.get((item.dimension, item.stem))
         if line is None:
             report.findings.append(
-                Finding("unscored_image", item.file, item.id, f"{item.entry}: no line in cognition_scores/{dim.release_name}_scores.txt")
+                Finding(
+                    "unscored_image", item.file, item.id, f"{item.entry}: no line in {SCORES_DIR}/{scores_name(dim)}"
+                )
             )
         elif abs(line.score - item.score) > SCORE_TOLERANCE:
             report.findings.append(
-                Finding("score_mismatch", item.file, item.id,
-                        f"{item.entry}: score {item.score} but {line.file} line {line.line} says {line.score}")
+                Finding(
+                    "score_mismatch",
+                    item.file,
+                    item.id,
+                    f"{item.entry}: score {item.score} but {line.file} line {line.line} says {line.score}",
+                )
             )
     for (key, stem), line in scored.items():
         if (key, stem) not in used:
             report.findings.append(
-                Finding("unused_score", line.file, f"{DIMENSIONS[key].release_name}/{stem}",
-                        f"line {line.line}: image is in neither the training JSON nor the test files")
+                Finding(
+                    "unused_score",
+                    line.file,
+                    row_id(key, stem),
+                    f"line {line.line}: image is in neither the training JSON nor the test files",
+                )
             )
 
 
@@ -239,11 +301,16 @@ def _check_placeholders(release: Release, report: AuditReport) -> None:
         for value in values:
             hits = [line for line in lines if line.score == value]
             others = sorted({line.score for line in lines} - {value}, key=lambda s: abs(s - value))
+            facts = Placeholder(value, len(hits), len(lines), others[0] if others else None)
             for line in hits:
                 report.findings.append(
-                    Finding("suspicious_placeholder", line.file, f"{dim.release_name}/{line.stem}",
-                            f"line {line.line}: score {value:.3f} is shared by {len(hits)} of {len(lines)} images, "
-                            f"nearest other score {others[0] if others else 'none'}: likely a missing annotation")
+                    Finding(
+                        "suspicious_placeholder",
+                        line.file,
+                        row_id(dim, line.stem),
+                        f"line {line.line}: {facts.describe()}",
+                        placeholder=facts,
+                    )
                 )
 
 

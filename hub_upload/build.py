@@ -24,17 +24,27 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cogip_tasks.errors import CogIPError
 from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import sha256_file
 
 from .audit import AuditReport, audit_release
+from .card import write_card
+from .layout import DATA_DIR, SPLITS, shard_name
 from .outdir import MANIFEST, check_output, clean_leftovers, replace_output, work_folder
 from .release import InputError, Item, Release, messages_path, read_release
-from .testsplit import (DEFAULT_DRAW_ORDER, DEFAULT_SEED, TEST_PER_DIMENSION, TestIds, check_test_size,
-                        pinned_indices, release_draw)
+from .standin import stand_in_evidence
+from .testsplit import (
+    DEFAULT_DRAW_ORDER,
+    DEFAULT_SEED,
+    TEST_PER_DIMENSION,
+    TestIds,
+    check_test_size,
+    pinned_indices,
+    release_draw,
+)
 
-SPLITS = ("train", "test", "test_full")
+__all__ = ["SPLITS", "AuditFailed", "BuildOptions", "BuildResult", "build", "features", "shard_name"]
 # More missing or unreadable images than this share of those the release names: a wrong --images folder, not a
 # few bad files (a real set loses none; a handful of bad downloads stays far below it).
 MAX_MISSING_SHARE = 0.05
@@ -68,8 +78,10 @@ class AuditFailed(CogIPError, RuntimeError):
     def __init__(self, report: AuditReport):
         self.report = report
         first = report.open_findings[0] if report.open_findings else "none"
-        super().__init__(f"audit failed in strict mode with {len(report.open_findings)} open finding(s) "
-                         f"(first: {first}); nothing written")
+        super().__init__(
+            f"audit failed in strict mode with {len(report.open_findings)} open finding(s) "
+            f"(first: {first}); nothing written"
+        )
 
 
 @dataclass
@@ -108,10 +120,14 @@ def test_split_record(options: BuildOptions) -> dict:
     """How ``test`` was chosen, for the manifest and the card."""
     if options.test_ids is not None:
         return {"method": "ids", "ids_file_sha256": options.test_ids.sha256, "count": len(options.test_ids.ids)}
-    return {"method": "release_draw", "seed": options.seed, "per_dimension": options.test_per_dimension,
-            "order": list(options.draw_order),
-            "procedure": "random.seed(seed); for each dimension in order: sorted(random.sample(range(N), n)) over "
-                         "the N entries of test_msg_file/<Dim>/<Dim>_messages.json, the whole pool when n == N"}
+    return {
+        "method": "release_draw",
+        "seed": options.seed,
+        "per_dimension": options.test_per_dimension,
+        "order": list(options.draw_order),
+        "procedure": "random.seed(seed); for each dimension in order: sorted(random.sample(range(N), n)) over "
+        "the N entries of test_msg_file/<Dim>/<Dim>_messages.json, the whole pool when n == N",
+    }
 
 
 def _pools(release: Release) -> dict[str, list[Item]]:
@@ -123,19 +139,25 @@ def check_options(release: Release, options: BuildOptions) -> None:
     """Option values the release cannot satisfy; checked before the (slow) audit."""
     if options.test_ids is None:
         pools = _pools(release)
-        check_test_size(options.test_per_dimension, {k: len(v) for k, v in pools.items()},
-                        {k: messages_path(DIMENSIONS[k]) for k in DIMENSIONS})
+        check_test_size(
+            options.test_per_dimension,
+            {k: len(v) for k, v in pools.items()},
+            {k: messages_path(DIMENSIONS[k]) for k in DIMENSIONS},
+        )
 
 
 def test_indices(release: Release, options: BuildOptions) -> dict[str, list[int]]:
     pools = _pools(release)
     if options.test_ids is not None:
         return pinned_indices(pools, options.test_ids, {i.id for i in release.training})
-    return release_draw({k: len(v) for k, v in pools.items()}, options.test_per_dimension, options.seed,
-                        options.draw_order)
+    return release_draw(
+        {k: len(v) for k, v in pools.items()}, options.test_per_dimension, options.seed, options.draw_order
+    )
 
 
-def select_rows(release: Release, report: AuditReport, options: BuildOptions) -> tuple[dict[str, dict[str, list[Item]]], list[str]]:
+def select_rows(
+    release: Release, report: AuditReport, options: BuildOptions
+) -> tuple[dict[str, dict[str, list[Item]]], list[str]]:
     """dimension key -> split -> items, after leaving out unusable (and, if asked, suspicious) rows.
 
     The test items are chosen over the release's whole pool (so they are the release's draw), then rows the
@@ -157,19 +179,19 @@ def select_rows(release: Release, report: AuditReport, options: BuildOptions) ->
             reasons = Counter(why[i.id] for i in drawn if i.id in why)
             if len(drawn) - len(test) > sum(reasons.values()):
                 reasons["duplicate entry"] = len(drawn) - len(test) - sum(reasons.values())
-            notes.append(f"{dim.release_name}: {len(drawn) - len(test)} of the {len(drawn)} test items chosen are "
-                         "left out (" + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")")
+            notes.append(
+                f"{dim.release_name}: {len(drawn) - len(test)} of the {len(drawn)} test items chosen are "
+                "left out (" + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")"
+            )
         selected[key] = {"train": train, "test": test, "test_full": pool}
         empty = [split for split, items in selected[key].items() if not items]
         if empty:  # an empty shard is no dataset: load_dataset cannot read it
-            raise InputError(f"{dim.release_name}: no rows left for {', '.join(empty)} after leaving out "
-                             f"{len(why)} row(s) (missing or unreadable images"
-                             f"{', suspicious placeholder scores' if options.drop_suspicious else ''}); nothing written")
+            raise InputError(
+                f"{dim.release_name}: no rows left for {', '.join(empty)} after leaving out "
+                f"{len(why)} row(s) (missing or unreadable images"
+                f"{', suspicious placeholder scores' if options.drop_suspicious else ''}); nothing written"
+            )
     return selected, notes
-
-
-def shard_name(split: str, index: int, count: int) -> str:
-    return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
 def _chunks(items: list[Item], sizes: list[int], max_bytes: int) -> list[list[Item]]:
@@ -179,7 +201,9 @@ def _chunks(items: list[Item], sizes: list[int], max_bytes: int) -> list[list[It
     return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def write_shards(items: list[Item], images_root: Path, folder: Path, split: str, max_bytes: int) -> tuple[list[Path], int]:
+def write_shards(
+    items: list[Item], images_root: Path, folder: Path, split: str, max_bytes: int
+) -> tuple[list[Path], int]:
     """Write one dimension's split; returns the shard paths and the Arrow size in bytes (``num_bytes``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -209,15 +233,26 @@ def write_shards(items: list[Item], images_root: Path, folder: Path, split: str,
     return paths, num_bytes
 
 
-def _write_manifest(tmp: Path, release: Release, report: AuditReport, options: BuildOptions,
-                    rows: dict[str, dict[str, int]], notes: list[str], stand_in: str | None) -> None:
+def _write_manifest(
+    tmp: Path,
+    release: Release,
+    report: AuditReport,
+    options: BuildOptions,
+    rows: dict[str, dict[str, int]],
+    notes: list[str],
+    stand_in: str | None,
+) -> None:
     files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
     manifest = {
         "builder": "hub_upload",
         "builder_version": BUILDER_VERSION,
-        "options": {"seed": options.seed, "test_per_dimension": options.test_per_dimension,
-                    "strict": options.strict, "drop_suspicious": options.drop_suspicious,
-                    "allow_missing_images": options.allow_missing_images},
+        "options": {
+            "seed": options.seed,
+            "test_per_dimension": options.test_per_dimension,
+            "strict": options.strict,
+            "drop_suspicious": options.drop_suspicious,
+            "allow_missing_images": options.allow_missing_images,
+        },
         "test_split": test_split_record(options),
         "suspicious_placeholders": "dropped" if options.drop_suspicious else "kept",
         "stand_in_images": stand_in is not None,  # push refuses these unless --allow-stand-in
@@ -250,21 +285,22 @@ def check_image_coverage(report: AuditReport, images_root: Path, allow_missing: 
     if not bad:
         return
     share = len(bad) / max(report.n_images, 1)
-    what = (f"--images {images_root}: {len(bad)} of the {report.n_images} images the release names are missing or "
-            f"unreadable (first: {bad[0].file})")
+    what = (
+        f"--images {images_root}: {len(bad)} of the {report.n_images} images the release names are missing or "
+        f"unreadable (first: {bad[0].file})"
+    )
     if len(bad) >= report.n_images:
         raise InputError(f"{what}: no usable image; is this the image root holding <Dimension>/NNNNNN.jpg?")
     if share > MAX_MISSING_SHARE and not allow_missing:
-        raise InputError(f"{what}: more than {MAX_MISSING_SHARE:.0%}; wrong folder? --allow-missing-images "
-                         "builds without them")
+        raise InputError(
+            f"{what}: more than {MAX_MISSING_SHARE:.0%}; wrong folder? --allow-missing-images builds without them"
+        )
 
 
-def build(release_dir: str | Path, images_dir: str | Path, out_dir: str | Path,
-          options: BuildOptions | None = None) -> BuildResult:
+def build(
+    release_dir: str | Path, images_dir: str | Path, out_dir: str | Path, options: BuildOptions | None = None
+) -> BuildResult:
     """Parse, audit and write the dataset folder; raise InputError / AuditFailed / OutputConflict before writing."""
-    from .card import write_card
-    from .standin import stand_in_evidence
-
     options = options or BuildOptions()
     release = read_release(release_dir)
     images_root, out = Path(images_dir), Path(out_dir)
@@ -292,15 +328,27 @@ def build(release_dir: str | Path, images_dir: str | Path, out_dir: str | Path,
         jobs = [(key, split) for key in DIMENSIONS for split in SPLITS]
         for key, split in tqdm(jobs, desc="build: shards", disable=not options.progress):
             items = selected[key][split]
-            paths, size = write_shards(items, images_root, tmp / "data" / key, split, options.max_shard_bytes)
+            paths, size = write_shards(items, images_root, tmp / DATA_DIR / key, split, options.max_shard_bytes)
             rows.setdefault(key, {})[split] = len(items)
             num_bytes.setdefault(key, {})[split] = size
             shard_bytes.setdefault(key, {})[split] = sum(p.stat().st_size for p in paths)
         rows["default"] = {split: sum(rows[k][split] for k in DIMENSIONS) for split in SPLITS}
-        suspicious_in_test = len(report.ids_of("suspicious_placeholder")
-                                 & {i.id for k in DIMENSIONS for i in selected[k]["test"]})
-        write_card(tmp, features(), rows, num_bytes, shard_bytes, report, options, notes,
-                   test_split_record(options), stand_in, suspicious_in_test)
+        suspicious_in_test = len(
+            report.ids_of("suspicious_placeholder") & {i.id for k in DIMENSIONS for i in selected[k]["test"]}
+        )
+        write_card(
+            tmp,
+            features(),
+            rows,
+            num_bytes,
+            shard_bytes,
+            report,
+            options,
+            notes,
+            test_split_record(options),
+            stand_in,
+            suspicious_in_test,
+        )
         _write_manifest(tmp, release, report, options, rows, notes, stand_in)
         replace_output(tmp, out, options.force)
     except BaseException:

@@ -11,6 +11,7 @@ from pathlib import Path
 from cogip_tasks.dimensions import DIMENSIONS
 
 from .audit import AuditReport
+from .layout import SPLITS, data_files
 
 PAPER_TITLE = "From Pixels to Feelings: Aligning MLLMs with Human Cognitive Perception of Images"
 ARXIV_ID = "2511.22805"
@@ -23,8 +24,17 @@ CITATION = f"""@misc{{chen2025pixels,
   archivePrefix = {{arXiv}},
   url           = {{https://arxiv.org/abs/{ARXIV_ID}}}
 }}"""
-TAGS = ["cogip-bench", "image-assessment", "aesthetics", "funniness", "emotional-valence", "memorability",
-        "human-perception", "mllm-evaluation", "lmms-eval"]
+TAGS = [
+    "cogip-bench",
+    "image-assessment",
+    "aesthetics",
+    "funniness",
+    "emotional-valence",
+    "memorability",
+    "human-perception",
+    "mllm-evaluation",
+    "lmms-eval",
+]
 TASK_CATEGORIES = ["visual-question-answering", "image-text-to-text"]
 SPLIT_TEXT = {
     "train": "the release's 3,200 SFT rows (800 per dimension, images 000000-000799)",
@@ -34,9 +44,18 @@ SPLIT_TEXT = {
 
 
 # The Hub's size_categories buckets: (upper bound, name), the first bound above the row count wins.
-SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
-                   (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T")]
+SIZE_CATEGORIES = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+    (10_000_000_000, "1B<n<10B"),
+    (100_000_000_000, "10B<n<100B"),
+    (1_000_000_000_000, "100B<n<1T"),
+]
 
 
 def size_category(n_rows: int) -> str:
@@ -49,30 +68,30 @@ def distinct_rows(rows) -> int:
     return rows["default"]["train"] + rows["default"]["test_full"]
 
 
-def data_files(key: str | None, split: str) -> str | list[str]:
-    """Shard glob(s) of a config's split; ``default`` lists the dimensions in the benchmark's order."""
-    if key is not None:
-        return f"data/{key}/{split}-*"
-    return [f"data/{k}/{split}-*" for k in DIMENSIONS]
-
-
 def card_data(feats, rows, num_bytes, shard_bytes):
-    """``DatasetCardData`` with license, size category, task categories, tags, configs and per-config ``dataset_info``."""
+    """``DatasetCardData``: license, size category, task categories, tags, configs, per-config ``dataset_info``."""
     import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
-    from .build import SPLITS
-
     def info(keys: list[str]) -> datasets.DatasetInfo:
         splits = datasets.SplitDict()
         for split in SPLITS:
-            splits.add(datasets.SplitInfo(split, num_bytes=sum(num_bytes[k][split] for k in keys),
-                                          num_examples=sum(rows[k][split] for k in keys)))
+            splits.add(
+                datasets.SplitInfo(
+                    split,
+                    num_bytes=sum(num_bytes[k][split] for k in keys),
+                    num_examples=sum(rows[k][split] for k in keys),
+                )
+            )
         download = sum(shard_bytes[k][s] for k in keys for s in SPLITS)
-        return datasets.DatasetInfo(features=feats, splits=splits, download_size=download,
-                                    dataset_size=sum(num_bytes[k][s] for k in keys for s in SPLITS))
+        return datasets.DatasetInfo(
+            features=feats,
+            splits=splits,
+            download_size=download,
+            dataset_size=sum(num_bytes[k][s] for k in keys for s in SPLITS),
+        )
 
     data = DatasetCardData(
         license="cc-by-4.0",
@@ -98,9 +117,11 @@ def _table(header: list[str], body: list[list[object]]) -> str:
 def test_text(test_split: dict) -> str:
     """How ``test`` was chosen: the release's draw (its order stated) or a pinned id list."""
     if test_split["method"] == "ids":
-        return (f"**How `test` was chosen.** Pinned to an explicit list of {test_split['count']} ids (`--test-ids`, "
-                f"file sha256 `{test_split['ids_file_sha256']}`), each looked up in the release's test pool; rows are "
-                "kept in pool order. `test_full` holds the whole pool.")
+        return (
+            f"**How `test` was chosen.** Pinned to an explicit list of {test_split['count']} ids (`--test-ids`, "
+            f"file sha256 `{test_split['ids_file_sha256']}`), each looked up in the release's test pool; rows are "
+            "kept in pool order. `test_full` holds the whole pool."
+        )
     n, seed, order = test_split["per_dimension"], test_split["seed"], test_split["order"]
     how = " (the test_msg_file folder names, sorted)" if list(order) == sorted(order) else " (`--draw-order`)"
     return f"""**How `test` was drawn.** By the release's own evaluation protocol (`evaluation/qwen/cog_test.py`,
@@ -117,22 +138,33 @@ list. `test_full` holds the whole pool."""
 def _stand_in_text(stand_in: str | None) -> str:
     if stand_in is None:
         return ""
-    return (f"\n> **Stand-in build: not the benchmark's images.** The images here are procedural stand-ins "
-            f"({stand_in}); the scores and prompts are the release's. Use it to try the pipeline only: do not "
-            "evaluate on it or publish it as CogIP-Bench.\n")
+    return (
+        f"\n> **Stand-in build: not the benchmark's images.** The images here are procedural stand-ins "
+        f"({stand_in}); the scores and prompts are the release's. Use it to try the pipeline only: do not "
+        "evaluate on it or publish it as CogIP-Bench.\n"
+    )
 
 
-def card_text(rows, report: AuditReport, options, notes: list[str], test_split: dict | None = None,
-              stand_in: str | None = None, suspicious_in_test: int = 0) -> str:
-    """The prose part of the card."""
-    from .build import SPLITS, test_split_record
-
-    test_split = test_split or test_split_record(options)
+def card_text(
+    rows,
+    report: AuditReport,
+    options,
+    notes: list[str],
+    test_split: dict,
+    stand_in: str | None = None,
+    suspicious_in_test: int = 0,
+) -> str:
+    """The prose part of the card; ``test_split`` is the manifest's record of how ``test`` was chosen."""
     dims = list(DIMENSIONS.values())
-    test_what = (f"{test_split['count']} pinned ids" if test_split["method"] == "ids"
-                 else f"{test_split['per_dimension']} items per dimension drawn from the test pool")
-    split_rows = [[f"`{s}`", SPLIT_TEXT[s].format(n=test_what), rows["default"][s]]
-                  + [rows[d.key][s] for d in dims] for s in SPLITS]
+    test_what = (
+        f"{test_split['count']} pinned ids"
+        if test_split["method"] == "ids"
+        else f"{test_split['per_dimension']} items per dimension drawn from the test pool"
+    )
+    split_rows = [
+        [f"`{s}`", SPLIT_TEXT[s].format(n=test_what), rows["default"][s]] + [rows[d.key][s] for d in dims]
+        for s in SPLITS
+    ]
     scale_rows = [[d.release_name, f"`{d.key}`", f"{d.low:g} to {d.high:g}", ", ".join(d.labels)] for d in dims]
     audit_lines = [f"- `{kind}`: {count}" for kind, count in report.counts().items()] or ["- no findings"]
     return f"""# CogIP-Bench
@@ -159,15 +191,33 @@ With the lmms-eval tasks of CogIP: `COGIP_DATASET=<this repo> cogip-eval --tasks
 
 ## Columns
 
-{_table(["column", "type", "meaning"], [
-    ["`id`", "string", "`<Dimension>/<image number>`, unique across dimensions (the release's own ids repeat per dimension)"],
-    ["`image`", "image", "the JPEG, embedded; its `path` is the release path `<Dimension>/NNNNNN.jpg`"],
-    ["`dimension`", "string", "release spelling: " + ", ".join(d.release_name for d in dims)],
-    ["`prompt`", "string", "the release's describe-then-predict prompt of this row, leading `<image>` placeholder removed"],
-    ["`score`", "float32", "mean human score"],
-    ["`label`", "string", "the release's label for the score"],
-    ["`dimension_key`", "string", "canonical key: " + ", ".join(d.key for d in dims) + " (also the config names)"],
-])}
+{
+        _table(
+            ["column", "type", "meaning"],
+            [
+                [
+                    "`id`",
+                    "string",
+                    "`<Dimension>/<image number>`, unique across dimensions "
+                    "(the release's own ids repeat per dimension)",
+                ],
+                ["`image`", "image", "the JPEG, embedded; its `path` is the release path `<Dimension>/NNNNNN.jpg`"],
+                ["`dimension`", "string", "release spelling: " + ", ".join(d.release_name for d in dims)],
+                [
+                    "`prompt`",
+                    "string",
+                    "the release's describe-then-predict prompt of this row, leading `<image>` placeholder removed",
+                ],
+                ["`score`", "float32", "mean human score"],
+                ["`label`", "string", "the release's label for the score"],
+                [
+                    "`dimension_key`",
+                    "string",
+                    "canonical key: " + ", ".join(d.key for d in dims) + " (also the config names)",
+                ],
+            ],
+        )
+    }
 
 The first five columns match the earlier Hub copy, so tools written for it read this one unchanged.
 
@@ -211,22 +261,37 @@ def _placeholder_text(report: AuditReport, options, suspicious_in_test: int = 0)
     """Say what the suspicious placeholder findings are, whether the rows were left out, and why that default."""
     first_per_file: dict[str, str] = {}
     for f in report.findings:
-        if f.kind == "suspicious_placeholder":
-            first_per_file.setdefault(f.file, f.message.split(": ", 1)[1])
+        if f.kind == "suspicious_placeholder" and f.placeholder is not None:
+            first_per_file.setdefault(f.file, f.placeholder.describe())
     if not first_per_file:
         return ""
     what = "; ".join(f"`{file}`: {message}" for file, message in first_per_file.items())
     if options.drop_suspicious:
-        return (f"Rows with suspicious placeholder scores were **left out** (`--drop-suspicious`; {what}). Numbers on "
-                "this `test` split are not comparable with the paper's, whose test items include them.")
-    return (f"Rows with suspicious placeholder scores are **kept** as released ({what}); {suspicious_in_test} of them "
-            "are in `test`. This is the default (`--keep-suspicious`) because the paper's protocol kept them: its test "
-            "pool includes them, so numbers on this `test` split are comparable with the paper's. Filter them out "
-            "or rebuild with `--drop-suspicious` for a cleaner (but not comparable) set.")
+        return (
+            f"Rows with suspicious placeholder scores were **left out** (`--drop-suspicious`; {what}). Numbers on "
+            "this `test` split are not comparable with the paper's, whose test items include them."
+        )
+    return (
+        f"Rows with suspicious placeholder scores are **kept** as released ({what}); {suspicious_in_test} of them "
+        "are in `test`. This is the default (`--keep-suspicious`) because the paper's protocol kept them: its test "
+        "pool includes them, so numbers on this `test` split are comparable with the paper's. Filter them out "
+        "or rebuild with `--drop-suspicious` for a cleaner (but not comparable) set."
+    )
 
 
-def write_card(folder: Path, feats, rows, num_bytes, shard_bytes, report: AuditReport, options, notes: list[str],
-               test_split: dict | None = None, stand_in: str | None = None, suspicious_in_test: int = 0) -> Path:
+def write_card(
+    folder: Path,
+    feats,
+    rows,
+    num_bytes,
+    shard_bytes,
+    report: AuditReport,
+    options,
+    notes: list[str],
+    test_split: dict,
+    stand_in: str | None = None,
+    suspicious_in_test: int = 0,
+) -> Path:
     from huggingface_hub import DatasetCard
 
     data = card_data(feats, rows, num_bytes, shard_bytes)

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from cogip_tasks.cli_style import CogIPArgumentParser
 from cogip_tasks.errors import EXIT_FAILURE, EXIT_OK, CogIPError, fail
 from cogip_tasks.files import write_text
 
@@ -25,44 +26,78 @@ PROG = "cogip-upload"
 
 
 def _release_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--release", required=True, type=Path,
-                        help="release folder: cognition_scores/, cognition_training.json, test_msg_file/")
+    parser.add_argument(
+        "--release",
+        required=True,
+        type=Path,
+        help="release folder: cognition_scores/, cognition_training.json, test_msg_file/",
+    )
     parser.add_argument("--images", required=True, type=Path, help="image root holding <Dimension>/NNNNNN.jpg")
-    parser.add_argument("--strict", action="store_true", help="fail (exit 1, nothing written) on any open audit finding")
+    parser.add_argument(
+        "--strict", action="store_true", help="fail (exit 1, nothing written) on any open audit finding"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CogIPArgumentParser(
         prog="cogip-upload",
-        description="Build CogIP-Bench from the release files into a Hugging Face dataset folder, audit it, publish it.",
+        description="Build CogIP-Bench from the release files into a Hugging Face dataset folder, audit it, "
+        "publish it.",
         epilog="example: cogip-upload build --release ../shared/cogip_release --images images/ --out cogip_bench_built",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="audit the release and write a Hub dataset folder (Parquet + dataset card)")
     _release_args(b)
-    b.add_argument("--out", required=True, type=Path,
-                   help="output folder: new, empty, or an earlier build (only the files its manifest lists are replaced)")
-    b.add_argument("--force", action="store_true",
-                   help="build into an --out that also holds other files (.git/, your notes): they are left untouched")
+    b.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output folder: new, empty, or an earlier build (only the files its manifest lists are replaced)",
+    )
+    b.add_argument(
+        "--force",
+        action="store_true",
+        help="build into an --out that also holds other files (.git/, your notes): they are left untouched",
+    )
     sus = b.add_mutually_exclusive_group()
-    sus.add_argument("--keep-suspicious", dest="drop_suspicious", action="store_false",
-                     help="keep rows with suspicious placeholder scores (Memorability's 0.000s) as released: the "
-                          "default, as the paper's protocol did")
-    sus.add_argument("--drop-suspicious", dest="drop_suspicious", action="store_true",
-                     help="leave those rows out (a cleaner set, no longer the paper's test items)")
+    sus.add_argument(
+        "--keep-suspicious",
+        dest="drop_suspicious",
+        action="store_false",
+        help="keep rows with suspicious placeholder scores (Memorability's 0.000s) as released: the "
+        "default, as the paper's protocol did",
+    )
+    sus.add_argument(
+        "--drop-suspicious",
+        dest="drop_suspicious",
+        action="store_true",
+        help="leave those rows out (a cleaner set, no longer the paper's test items)",
+    )
     b.set_defaults(drop_suspicious=False)  # keep: the paper's test items include them
-    b.add_argument("--allow-missing-images", action="store_true",
-                   help="build even if more than 5%% of the images are missing or unreadable (never if all are)")
+    b.add_argument(
+        "--allow-missing-images",
+        action="store_true",
+        help="build even if more than 5%% of the images are missing or unreadable (never if all are)",
+    )
     b.add_argument("--seed", type=int, help=f"seed of the release's test draw (default {DEFAULT_SEED}, the paper's)")
-    b.add_argument("--test-size", type=int,
-                   help=f"test items per dimension, 1 to the smallest pool (default {TEST_PER_DIMENSION}: the paper's 480)")
-    b.add_argument("--draw-order", help="dimension order of the draw, comma-separated release names (default "
-                                        f"{','.join(DEFAULT_DRAW_ORDER)}: sorted folder names)")
-    b.add_argument("--test-ids", type=Path, metavar="FILE",
-                   help="pin the test split to these ids (one a line, or a JSON list; e.g. Aesthetics/000800) "
-                        "instead of the draw")
+    b.add_argument(
+        "--test-size",
+        type=int,
+        help=f"test items per dimension, 1 to the smallest pool (default {TEST_PER_DIMENSION}: the paper's 480)",
+    )
+    b.add_argument(
+        "--draw-order",
+        help="dimension order of the draw, comma-separated release names (default "
+        f"{','.join(DEFAULT_DRAW_ORDER)}: sorted folder names)",
+    )
+    b.add_argument(
+        "--test-ids",
+        type=Path,
+        metavar="FILE",
+        help="pin the test split to these ids (one a line, or a JSON list; e.g. Aesthetics/000800) instead of the draw",
+    )
 
     a = sub.add_parser("audit", help="audit the release and its images without writing a dataset")
     _release_args(a)
@@ -75,16 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", help="branch to commit to (created if needed; default main)")
     p.add_argument("--message", help="commit message (default: names the split sizes)")
     p.add_argument("--strict", action="store_true", help="refuse a build whose audit has open findings")
-    p.add_argument("--dry-run", action="store_true", help="list exactly what would be uploaded; needs no token or network")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list exactly what would be uploaded; needs no token or network"
+    )
 
     s = sub.add_parser("stand-in-images", help="write procedural stand-in JPEGs for every image a release names")
     s.add_argument("--release", required=True, type=Path)
     s.add_argument("--out", required=True, type=Path, help="image root to write <Dimension>/NNNNNN.jpg into")
     s.add_argument("--size", type=int, default=48, help="side in pixels (default 48)")
 
-
-    p.add_argument("--allow-stand-in", action="store_true",
-                   help="push a build whose images are procedural stand-ins (refused otherwise)")
+    p.add_argument(
+        "--allow-stand-in",
+        action="store_true",
+        help="push a build whose images are procedural stand-ins (refused otherwise)",
+    )
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -92,8 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
 def build_options(args: argparse.Namespace) -> BuildOptions:
     """The build's options from the command line; --test-ids replaces the draw, so the draw's options clash."""
     if args.test_ids is not None:
-        given = [f"--{n}" for n, v in (("seed", args.seed), ("test-size", args.test_size), ("draw-order", args.draw_order))
-                 if v is not None]
+        given = [
+            f"--{n}"
+            for n, v in (("seed", args.seed), ("test-size", args.test_size), ("draw-order", args.draw_order))
+            if v is not None
+        ]
         if given:
             raise InputError(f"--test-ids pins the test split; {', '.join(given)} would have no effect: drop it")
     return BuildOptions(
@@ -101,8 +143,11 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         test_per_dimension=TEST_PER_DIMENSION if args.test_size is None else args.test_size,
         draw_order=parse_draw_order(args.draw_order),
         test_ids=read_test_ids(args.test_ids) if args.test_ids is not None else None,
-        strict=args.strict, drop_suspicious=args.drop_suspicious, force=args.force,
-        allow_missing_images=args.allow_missing_images, progress=not args.no_progress,
+        strict=args.strict,
+        drop_suspicious=args.drop_suspicious,
+        force=args.force,
+        allow_missing_images=args.allow_missing_images,
+        progress=not args.no_progress,
     )
 
 
@@ -127,8 +172,16 @@ def _run(args: argparse.Namespace) -> int:
             write_text(args.json, json.dumps(report.to_json(), indent=1) + "\n")
         return EXIT_FAILURE if args.strict and report.open_findings else EXIT_OK
     if args.command == "push":
-        push(args.folder, args.repo_id, private=args.private, revision=args.revision, message=args.message,
-             strict=args.strict, dry_run=args.dry_run, allow_stand_in=args.allow_stand_in)
+        push(
+            args.folder,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            message=args.message,
+            strict=args.strict,
+            dry_run=args.dry_run,
+            allow_stand_in=args.allow_stand_in,
+        )
         return 0
     if args.command == "stand-in-images":
         n = write_standin_images(read_release(args.release), args.out, size=args.size, progress=not args.no_progress)

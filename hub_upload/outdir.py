@@ -22,8 +22,8 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 
-from cogip_tasks.errors import CogIPError
 from cogip_tasks.dataset import MANIFEST  # the loaders check a built folder against it too
+from cogip_tasks.errors import CogIPError
 
 DATA_DIR = "data"
 _SHOWN = 8  # foreign entries named in an error; the rest are counted
@@ -99,12 +99,16 @@ def owned_files(out: Path) -> set[str]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise OutputConflict(f"{path}: unreadable ({type(err).__name__}), so what the earlier build wrote is "
-                             "unknown; choose another --out or remove it") from None
+        raise OutputConflict(
+            f"{path}: unreadable ({type(err).__name__}), so what the earlier build wrote is "
+            "unknown; choose another --out or remove it"
+        ) from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not all(safe_relative(rel) for rel in files):
-        raise OutputConflict(f"{path}: not a cogip-upload manifest (field 'files' must map relative paths "
-                             "inside the folder); choose another --out or remove it")
+        raise OutputConflict(
+            f"{path}: not a cogip-upload manifest (field 'files' must map relative paths "
+            "inside the folder); choose another --out or remove it"
+        )
     return set(files) | {MANIFEST}
 
 
@@ -133,15 +137,21 @@ def check_output(out: Path, force: bool, new_files: set[str] | None = None) -> t
         return owned, foreign
     in_data = [rel for rel in foreign if rel.split("/")[0] == DATA_DIR]
     if in_data:
-        raise OutputConflict(f"{out}: {_describe(in_data, owned)} under {DATA_DIR}/ not written by an earlier build "
-                             "(the dataset's configs would read them as rows); move them away or choose another --out")
+        raise OutputConflict(
+            f"{out}: {_describe(in_data, owned)} under {DATA_DIR}/ not written by an earlier build "
+            "(the dataset's configs would read them as rows); move them away or choose another --out"
+        )
     clash = sorted(set(foreign) & (new_files or {MANIFEST, "README.md"}))
     if clash:
-        raise OutputConflict(f"{out}: holds {', '.join(clash)} not written by an earlier build (no {MANIFEST} lists "
-                             "it); the build would overwrite it, so it refuses: choose another --out")
+        raise OutputConflict(
+            f"{out}: holds {', '.join(clash)} not written by an earlier build (no {MANIFEST} lists "
+            "it); the build would overwrite it, so it refuses: choose another --out"
+        )
     if not force:
-        raise OutputConflict(f"{out}: holds files the build does not own: {_describe(foreign, owned)}; "
-                             "--force builds beside them (they are left untouched), or choose another --out")
+        raise OutputConflict(
+            f"{out}: holds files the build does not own: {_describe(foreign, owned)}; "
+            "--force builds beside them (they are left untouched), or choose another --out"
+        )
     return owned, foreign
 
 

@@ -11,14 +11,14 @@ commit, so the configs' globs never read stale rows. The token comes from huggin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import sha256_file
 
-from .build import MANIFEST
+from .layout import MANIFEST, SPLITS
 from .outdir import safe_relative
 
 _SHOWN = 5  # problems named in the one-line refusal; the rest are counted
@@ -47,15 +47,19 @@ def read_manifest(folder: Path) -> dict:
         raise PushError(f"{path}: the manifest must be a JSON object, got {type(manifest).__name__}")
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
-        raise PushError(f"{path}: field 'files' must be an object of path -> {{bytes, sha256}}, got {type(files).__name__}")
+        raise PushError(
+            f"{path}: field 'files' must be an object of path -> {{bytes, sha256}}, got {type(files).__name__}"
+        )
     for rel, meta in files.items():
         if not safe_relative(rel) or rel == MANIFEST:
             raise PushError(f"{path}: field 'files': path {rel!r} is not a relative path inside the folder")
         if not isinstance(meta, dict):
             raise PushError(f"{path}: field 'files': {rel!r}: expected {{bytes, sha256}}, got {type(meta).__name__}")
     if not isinstance(manifest.get("stand_in_images"), bool):
-        raise PushError(f"{path}: field 'stand_in_images' missing or not true/false (a build by an older "
-                        "cogip-upload?): rebuild the folder")
+        raise PushError(
+            f"{path}: field 'stand_in_images' missing or not true/false (a build by an older "
+            "cogip-upload?): rebuild the folder"
+        )
     return manifest
 
 
@@ -73,28 +77,39 @@ def check_folder(folder: str | Path, strict: bool = False, allow_stand_in: bool 
             problems.append(f"{rel}: listed in {MANIFEST} but missing")
         elif path.stat().st_size != meta.get("bytes") or sha256_file(path) != meta.get("sha256"):
             problems.append(f"{rel}: changed since the build (size or sha256 differs from {MANIFEST})")
-    unlisted = sorted(p.relative_to(folder).as_posix() for p in (folder / "data").rglob("*.parquet")
-                      if p.relative_to(folder).as_posix() not in listed) if (folder / "data").is_dir() else []
+    unlisted = (
+        sorted(
+            p.relative_to(folder).as_posix()
+            for p in (folder / "data").rglob("*.parquet")
+            if p.relative_to(folder).as_posix() not in listed
+        )
+        if (folder / "data").is_dir()
+        else []
+    )
     problems += [f"{rel}: shard not listed in {MANIFEST}" for rel in unlisted]
     if "README.md" not in listed:
         problems.append(f"README.md: not listed in {MANIFEST} (no dataset card)")
     if problems:
         more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
-        raise PushError(f"{folder}: incomplete or modified build, not uploading: " + "; ".join(problems[:_SHOWN]) + more)
+        raise PushError(
+            f"{folder}: incomplete or modified build, not uploading: " + "; ".join(problems[:_SHOWN]) + more
+        )
     if manifest["stand_in_images"] and not allow_stand_in:
-        raise PushError(f"{folder}: a stand-in build ({manifest.get('stand_in_evidence') or 'procedural images'}): "
-                        "its images are not the benchmark's; --allow-stand-in pushes it anyway")
+        raise PushError(
+            f"{folder}: a stand-in build ({manifest.get('stand_in_evidence') or 'procedural images'}): "
+            "its images are not the benchmark's; --allow-stand-in pushes it anyway"
+        )
     audit = manifest.get("audit") if isinstance(manifest.get("audit"), dict) else {}
     if strict and audit.get("open", 0):
-        raise PushError(f"{folder}: the build's audit has {audit['open']} open finding(s) (counts: {audit.get('counts')}); "
-                        f"--strict refuses to upload it (each one is listed in {MANIFEST})")
+        raise PushError(
+            f"{folder}: the build's audit has {audit['open']} open finding(s) (counts: {audit.get('counts')}); "
+            f"--strict refuses to upload it (each one is listed in {MANIFEST})"
+        )
     files = [PlannedFile(rel, folder / rel, (folder / rel).stat().st_size) for rel in sorted(listed)]
     return files + [PlannedFile(MANIFEST, folder / MANIFEST, (folder / MANIFEST).stat().st_size)]
 
 
 def default_message(folder: Path) -> str:
-    from .build import SPLITS
-
     manifest = read_manifest(folder)
     rows = manifest.get("rows") if isinstance(manifest.get("rows"), dict) else {}
     rows = rows.get("default") if isinstance(rows.get("default"), dict) else {}
@@ -104,9 +119,11 @@ def default_message(folder: Path) -> str:
 
 
 def format_plan(files: list[PlannedFile], repo_id: str, revision: str | None, message: str, private: bool) -> str:
-    lines = [f"would upload {len(files)} file(s), {sum(f.size for f in files):,} bytes, to dataset repo {repo_id} "
-             f"(revision {revision or 'main'}, {'private' if private else 'public'} if created) as one commit:",
-             f"  message: {message}"]
+    lines = [
+        f"would upload {len(files)} file(s), {sum(f.size for f in files):,} bytes, to dataset repo {repo_id} "
+        f"(revision {revision or 'main'}, {'private' if private else 'public'} if created) as one commit:",
+        f"  message: {message}",
+    ]
     lines += [f"  {f.path_in_repo}  ({f.size:,} bytes)" for f in files]
     return "\n".join(lines)
 
@@ -128,9 +145,20 @@ def _describe(err: Exception, token: str | None) -> str:
     return text.replace(token, "***") if token else text
 
 
-def push(folder: str | Path, repo_id: str, *, private: bool = False, revision: str | None = None,
-         message: str | None = None, strict: bool = False, dry_run: bool = False, token: str | None = None,
-         api=None, echo: Callable[[str], None] = print, allow_stand_in: bool = False) -> str | None:
+def push(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    message: str | None = None,
+    strict: bool = False,
+    dry_run: bool = False,
+    token: str | None = None,
+    api=None,
+    echo: Callable[[str], None] = print,
+    allow_stand_in: bool = False,
+) -> str | None:
     """Upload a built folder as one commit; returns the commit URL (``None`` for a dry run)."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants, get_token
 
@@ -144,8 +172,10 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, revision: s
         raise PushError("cannot push: offline mode is enabled (HF_HUB_OFFLINE=1); unset it, or use --dry-run")
     token = token or get_token()
     if not token:
-        raise PushError("cannot push: not logged in — no Hugging Face token in HF_TOKEN or the cached login "
-                        "(`hf auth login`); --dry-run works without one")
+        raise PushError(
+            "cannot push: not logged in — no Hugging Face token in HF_TOKEN or the cached login "
+            "(`hf auth login`); --dry-run works without one"
+        )
     api = api or HfApi(token=token)
     try:
         user = api.whoami().get("name", "?")
@@ -154,12 +184,16 @@ def push(folder: str | Path, repo_id: str, *, private: bool = False, revision: s
         if revision:
             api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
         planned = {f.path_in_repo for f in files}
-        stale = [p for p in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
-                 if p.startswith("data/") and p not in planned]
+        stale = [
+            p
+            for p in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+            if p.startswith("data/") and p not in planned
+        ]
         operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in files]
         operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
-        commit = api.create_commit(repo_id, operations=operations, commit_message=message,
-                                   repo_type="dataset", revision=revision)
+        commit = api.create_commit(
+            repo_id, operations=operations, commit_message=message, repo_type="dataset", revision=revision
+        )
     except PushError:
         raise
     except Exception as err:  # the Hub client raises HTTP, transport and auth errors of many types

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cogip_tasks.dimensions import DIMENSIONS, Dimension, get_dimension, row_id
 from cogip_tasks.errors import CogIPError
-from cogip_tasks.dimensions import DIMENSIONS, Dimension, get_dimension
 
 SCORES_DIR = "cognition_scores"
 TRAINING_FILE = "cognition_training.json"
@@ -65,7 +65,7 @@ class Item:
     @property
     def id(self) -> str:
         """Unique across dimensions (the release's own training ids repeat per dimension)."""
-        return f"{DIMENSIONS[self.dimension].release_name}/{self.stem}"
+        return row_id(self.dimension, self.stem)
 
     @property
     def where(self) -> str:
@@ -81,9 +81,11 @@ class Release:
 
     def files(self) -> list[str]:
         """Release-relative paths of every file read (for the build manifest)."""
-        return [SCORES_DIR + "/" + scores_name(d) for d in DIMENSIONS.values()] + [TRAINING_FILE] + [
-            p for d in DIMENSIONS.values() for p in (messages_path(d), answers_path(d))
-        ]
+        return (
+            [SCORES_DIR + "/" + scores_name(d) for d in DIMENSIONS.values()]
+            + [TRAINING_FILE]
+            + [p for d in DIMENSIONS.values() for p in (messages_path(d), answers_path(d))]
+        )
 
 
 def scores_name(dim: Dimension) -> str:
@@ -99,7 +101,8 @@ def answers_path(dim: Dimension) -> str:
 
 
 def clean_prompt(text: str) -> str:
-    """Drop the leading ``<image>`` placeholder and surrounding whitespace: the stored prompt is what the model reads."""
+    """Drop the leading ``<image>`` placeholder and surrounding whitespace: the stored prompt is what the model
+    reads."""
     return text.strip().removeprefix(IMAGE_PLACEHOLDER).strip()
 
 
@@ -196,7 +199,8 @@ def read_training(root: Path) -> list[Item]:
             answer = next(t["value"] for t in conversations if t["from"] == "gpt")
         except (KeyError, IndexError, TypeError, StopIteration, AttributeError):
             raise ReleaseError(
-                f"{where}: expected {{'id', 'image': [path], 'conversations': [human turn, gpt turn]}}, got {row!r:.200}"
+                f"{where}: expected {{'id', 'image': [path], 'conversations': [human turn, gpt turn]}}, "
+                f"got {row!r:.200}"
             ) from None
         if len(images) != 1:
             raise ReleaseError(f"{where}: expected one image, got {len(images)}")
@@ -221,7 +225,8 @@ def read_test_pool(root: Path, dim: Dimension) -> list[Item]:
             text = next(c["text"] for c in content if c["type"] == "text")
         except (KeyError, IndexError, TypeError, StopIteration):
             raise ReleaseError(
-                f"{where}: expected [{{'role': 'user', 'content': [{{'type': 'image', ...}}, {{'type': 'text', ...}}]}}], "
+                f"{where}: expected [{{'role': 'user', 'content': "
+                f"[{{'type': 'image', ...}}, {{'type': 'text', ...}}]}}], "
                 f"got {conversation!r:.200}"
             ) from None
         entry = f"entry {index} (image {image!r})"
@@ -231,7 +236,9 @@ def read_test_pool(root: Path, dim: Dimension) -> list[Item]:
             )
         image_dim, stem = split_image_path(image, f"{root / messages_rel}: {entry}")
         if image_dim is not dim:
-            raise ReleaseError(f"{root / messages_rel}: {entry}: image of {image_dim.release_name} in {dim.release_name}'s file")
+            raise ReleaseError(
+                f"{root / messages_rel}: {entry}: image of {image_dim.release_name} in {dim.release_name}'s file"
+            )
         label, score = parse_answer_string(answers[index], f"{root / answers_rel}: entry {index} (image {image!r})")
         items.append(Item(dim.key, stem, image, clean_prompt(str(text)), label, score, messages_rel, entry))
     if len(answers) > len(messages):

@@ -58,8 +58,10 @@ def check_test_size(n: int, pool_sizes: dict[str, int], where: dict[str, str]) -
         raise InputError(f"--test-size {n}: must be at least 1")
     for key, size in pool_sizes.items():
         if n > size:
-            raise InputError(f"--test-size {n}: larger than the {DIMENSIONS[key].release_name} test pool "
-                             f"({size} entries in {where[key]})")
+            raise InputError(
+                f"--test-size {n}: larger than the {DIMENSIONS[key].release_name} test pool "
+                f"({size} entries in {where[key]})"
+            )
 
 
 def release_draw(pool_sizes: dict[str, int], n: int, seed: int, order: Sequence[str]) -> dict[str, list[int]]:
@@ -88,7 +90,9 @@ def read_test_ids(path: str | Path) -> TestIds:
         try:
             values = json.loads(text)
         except json.JSONDecodeError as err:
-            raise InputError(f"--test-ids {path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+            raise InputError(
+                f"--test-ids {path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+            ) from None
         where = [f"entry {i}" for i in range(len(values))]
     else:
         numbered = [(i, line.strip()) for i, line in enumerate(text.splitlines(), start=1)]
@@ -112,12 +116,15 @@ def pinned_indices(pools: dict[str, list[Item]], pinned: TestIds, training_ids: 
     picks: dict[str, list[int]] = {key: [] for key in pools}
     for item_id, at in zip(pinned.ids, pinned.lines):
         if item_id not in index:
-            why = "a training item, not in the test pool" if item_id in training_ids else "not in the release's test pool"
+            why = (
+                "a training item, not in the test pool" if item_id in training_ids else "not in the release's test pool"
+            )
             raise InputError(f"--test-ids {pinned.source}: {at}: id {item_id!r} is {why}")
         key, i = index[item_id]
         picks[key].append(i)
     empty = [DIMENSIONS[key].release_name for key, v in picks.items() if not v]
     if empty:  # an empty test split is no dataset (load_dataset cannot read an empty shard)
-        raise InputError(f"--test-ids {pinned.source}: names no item of {', '.join(empty)}; "
-                         "every dimension needs at least one")
+        raise InputError(
+            f"--test-ids {pinned.source}: names no item of {', '.join(empty)}; every dimension needs at least one"
+        )
     return {key: sorted(v) for key, v in picks.items()}

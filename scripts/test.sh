@@ -14,4 +14,6 @@ unset HF_DATASETS_CACHE HF_HUB_CACHE HUGGINGFACE_HUB_CACHE TRANSFORMERS_CACHE
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # Tiny models on few cores: one thread per process is many times faster than torch's default here.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# Lint and format (configured in pyproject.toml) before the tests: quick, and a failure names file and line.
+.venv/bin/python -m ruff check --no-cache . && .venv/bin/python -m ruff format --check --no-cache .
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

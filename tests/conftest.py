@@ -18,8 +18,13 @@ import pytest
 # ~/.cache must not make a test pass that fails on a fresh machine (datasets reuses its cache for a local
 # folder of the same name), and the suite must never read or write the user's caches.
 _TEST_HOME = Path(tempfile.mkdtemp(prefix="cogip-test-home-"))
-for _var, _sub in (("HF_HOME", "hf"), ("XDG_CACHE_HOME", "cache"), ("MPLCONFIGDIR", "matplotlib"),
-                   ("TORCH_HOME", "torch"), ("TRITON_CACHE_DIR", "triton")):
+for _var, _sub in (
+    ("HF_HOME", "hf"),
+    ("XDG_CACHE_HOME", "cache"),
+    ("MPLCONFIGDIR", "matplotlib"),
+    ("TORCH_HOME", "torch"),
+    ("TRITON_CACHE_DIR", "triton"),
+):
     os.environ[_var] = str(_TEST_HOME / _sub)
 for _var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE", "HF_MODULES_CACHE"):
     os.environ.pop(_var, None)  # derived from HF_HOME unless set; an inherited value would bypass it
@@ -55,16 +60,32 @@ def offline_env(**extra: str) -> dict[str, str]:
 def run_cli(command: list[str], env: dict[str, str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run a CLI in a subprocess; on failure, show its output in the assertion message."""
     proc = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(command)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+    )
     return proc
 
 
-def lmms_eval_command(model_dir: Path, tasks: str, output_path: Path, *extra: str, model: str = "qwen2_5_vl") -> list[str]:
+def lmms_eval_command(
+    model_dir: Path, tasks: str, output_path: Path, *extra: str, model: str = "qwen2_5_vl"
+) -> list[str]:
     """The lmms-eval console script of this environment, run on CPU with the tiny model."""
     script = Path(sys.executable).with_name("lmms-eval")
     return [
-        str(script), "eval", "--model", model, "--model_args", f"pretrained={model_dir},{TINY_MODEL_ARGS}",
-        "--tasks", tasks, "--batch_size", "4", "--output_path", str(output_path), "--log_samples", *extra,
+        str(script),
+        "eval",
+        "--model",
+        model,
+        "--model_args",
+        f"pretrained={model_dir},{TINY_MODEL_ARGS}",
+        "--tasks",
+        tasks,
+        "--batch_size",
+        "4",
+        "--output_path",
+        str(output_path),
+        "--log_samples",
+        *extra,
     ]
 
 

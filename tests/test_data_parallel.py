@@ -21,15 +21,28 @@ pytestmark = pytest.mark.slow
 
 def _evaluate(tiny_qwen_dir: Path, out: Path, processes: int, env: dict[str, str], cwd: Path) -> dict:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
-    command = [*(launcher if processes > 1 else [sys.executable]), "-m", "cogip_tasks.cli", "eval",
-               "--model", "cogip_expected", "--model_args", f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
-               "--tasks", "cogip", "--batch_size", "2", "--output_path", str(out), "--log_samples"]
+    command = [
+        *(launcher if processes > 1 else [sys.executable]),
+        "-m",
+        "cogip_tasks.cli",
+        "eval",
+        "--model",
+        "cogip_expected",
+        "--model_args",
+        f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
+        "--tasks",
+        "cogip",
+        "--batch_size",
+        "2",
+        "--output_path",
+        str(out),
+        "--log_samples",
+    ]
     run_cli(command, env, cwd)
     return json.loads(latest_results_file(out).read_text())
 
 
-def test_two_processes_give_the_numbers_of_one_and_an_accepted_submission(tiny_qwen_dir, sample_dataset_dir,
-                                                                          tmp_path):
+def test_two_processes_give_the_numbers_of_one_and_an_accepted_submission(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     env = offline_env(COGIP_DATASET=str(sample_dataset_dir), OMP_NUM_THREADS="1")
     one = _evaluate(tiny_qwen_dir, tmp_path / "one", 1, env, tmp_path)
     two = _evaluate(tiny_qwen_dir, tmp_path / "two", 2, env, tmp_path)
@@ -50,6 +63,9 @@ def test_two_processes_give_the_numbers_of_one_and_an_accepted_submission(tiny_q
 
     submission = tmp_path / "two.json"
     leaderboard = [sys.executable, "-m", "cogip_tasks.leaderboard"]
-    run_cli([*leaderboard, "submit", str(tmp_path / "two"), "--name", "tiny, 2 processes", "-o", str(submission)],
-            env, tmp_path)
+    run_cli(
+        [*leaderboard, "submit", str(tmp_path / "two"), "--name", "tiny, 2 processes", "-o", str(submission)],
+        env,
+        tmp_path,
+    )
     run_cli([*leaderboard, "verify", str(submission)], env, tmp_path)

@@ -26,8 +26,10 @@ def task_utils():
 def rows(scores, image=None):
     img = image if image is not None else {"bytes": jpeg_bytes(procedural_image(1)), "path": None}
     return datasets.Dataset.from_list(
-        [{"id": f"Aesthetics/{i:06d}", "image": img, "dimension": "Aesthetics", "prompt": "rate", "score": s}
-         for i, s in enumerate(scores)]
+        [
+            {"id": f"Aesthetics/{i:06d}", "image": img, "dimension": "Aesthetics", "prompt": "rate", "score": s}
+            for i, s in enumerate(scores)
+        ]
     )
 
 
@@ -86,7 +88,9 @@ def test_missing_column_is_named():
         validate_rows(ds)
 
 
-@pytest.mark.parametrize(("bad", "message"), [("abc", "not a number: 'abc'"), (math.nan, "value is NaN"), (None, "not a number: None")])
+@pytest.mark.parametrize(
+    ("bad", "message"), [("abc", "not a number: 'abc'"), (math.nan, "value is NaN"), (None, "not a number: None")]
+)
 def test_bad_score_names_column_row_and_value(bad, message):
     ds = rows([5.0, 6.0, bad, 7.0]) if bad != "abc" else rows(["5.0", "6.0", "abc", "7.0"])
     with pytest.raises(CogIPDataError, match=rf"column 'score', row id 'Aesthetics/000002': {message}"):
@@ -96,7 +100,9 @@ def test_bad_score_names_column_row_and_value(bad, message):
 def test_undecodable_image_names_the_row():
     utils = task_utils()
     ds = rows([5.0, 6.0])
-    broken = ds.map(lambda r, i: {"image": {"bytes": b"not a jpeg" if i == 1 else r["image"]["bytes"], "path": None}},
-                    with_indices=True)
+    broken = ds.map(
+        lambda r, i: {"image": {"bytes": b"not a jpeg" if i == 1 else r["image"]["bytes"], "path": None}},
+        with_indices=True,
+    )
     with pytest.raises(CogIPDataError, match=r"row id 'Aesthetics/000001': column 'image' does not decode"):
         utils.process_docs_aesthetics(broken)

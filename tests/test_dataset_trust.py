@@ -70,22 +70,35 @@ def test_a_save_to_disk_of_a_single_dataset_is_refused(tmp_path, sample_dataset_
 def _rows(dimension: str, scores: list, names: list | None = None, dtype: str = "float64") -> datasets.Dataset:
     img = {"bytes": jpeg_bytes(procedural_image(1)), "path": None}
     names = names or [dimension] * len(scores)
-    features = datasets.Features({"id": datasets.Value("string"), "image": datasets.Image(decode=False),
-                                  "dimension": datasets.Value("string"), "prompt": datasets.Value("string"),
-                                  "score": datasets.Value(dtype)})
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "image": datasets.Image(decode=False),
+            "dimension": datasets.Value("string"),
+            "prompt": datasets.Value("string"),
+            "score": datasets.Value(dtype),
+        }
+    )
     return datasets.Dataset.from_list(
-        [{"id": f"X/{i:06d}", "image": img, "dimension": n, "prompt": "rate", "score": s}
-         for i, (n, s) in enumerate(zip(names, scores))], features=features)
+        [
+            {"id": f"X/{i:06d}", "image": img, "dimension": n, "prompt": "rate", "score": s}
+            for i, (n, s) in enumerate(zip(names, scores))
+        ],
+        features=features,
+    )
 
 
-@pytest.mark.parametrize(("dimension", "bad", "dtype", "message"), [
-    ("Aesthetics", float("inf"), "float64", r"inf is outside aesthetics's range \[0, 10\]"),
-    ("Aesthetics", float("-inf"), "float64", r"-inf is outside"),
-    ("Aesthetics", 42.0, "float64", r"42.0 is outside aesthetics's range"),
-    ("Emotional_Valence", -7.0, "float64", r"-7.0 is outside emotional_valence's range \[-3, 3\]"),
-    ("Memorability", 1e39, "float32", r"inf is outside memorability's range"),  # float32 overflow
-    ("Memorability", 1e39, "float64", r"1e\+39 is outside"),
-])
+@pytest.mark.parametrize(
+    ("dimension", "bad", "dtype", "message"),
+    [
+        ("Aesthetics", float("inf"), "float64", r"inf is outside aesthetics's range \[0, 10\]"),
+        ("Aesthetics", float("-inf"), "float64", r"-inf is outside"),
+        ("Aesthetics", 42.0, "float64", r"42.0 is outside aesthetics's range"),
+        ("Emotional_Valence", -7.0, "float64", r"-7.0 is outside emotional_valence's range \[-3, 3\]"),
+        ("Memorability", 1e39, "float32", r"inf is outside memorability's range"),  # float32 overflow
+        ("Memorability", 1e39, "float64", r"1e\+39 is outside"),
+    ],
+)
 def test_scores_outside_the_range_are_refused_naming_row_and_value(dimension, bad, dtype, message):
     ds = _rows(dimension, [0.5, bad, 0.7], dtype=dtype)
     with pytest.raises(CogIPDataError, match=rf"column 'score', row id 'X/000001': {message}"):
@@ -106,18 +119,32 @@ def test_a_dimension_without_rows_is_named():
 
 
 def _cogip_eval(env: dict[str, str], tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).with_name("cogip-eval")), "eval", "--model", "qwen2_5_vl",
-               "--model_args", f"pretrained={tmp_path / 'no-model-here'}", "--tasks", "cogip_aesthetics",
-               "--output_path", str(tmp_path / "out"), *extra]
+    command = [
+        str(Path(sys.executable).with_name("cogip-eval")),
+        "eval",
+        "--model",
+        "qwen2_5_vl",
+        "--model_args",
+        f"pretrained={tmp_path / 'no-model-here'}",
+        "--tasks",
+        "cogip_aesthetics",
+        "--output_path",
+        str(tmp_path / "out"),
+        *extra,
+    ]
     return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("COGIP_DATASET", "/no/such/bench", "cogip-eval: error: /no/such/bench: no such dataset folder"),
-    ("COGIP_PARSER", "nonsense", "cogip-eval: error: $COGIP_PARSER='nonsense': expected one of"),
-])
-def test_cogip_eval_checks_dataset_and_parser_before_loading_the_model(variable, value, message, tmp_path,
-                                                                       sample_dataset_dir):
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("COGIP_DATASET", "/no/such/bench", "cogip-eval: error: /no/such/bench: no such dataset folder"),
+        ("COGIP_PARSER", "nonsense", "cogip-eval: error: $COGIP_PARSER='nonsense': expected one of"),
+    ],
+)
+def test_cogip_eval_checks_dataset_and_parser_before_loading_the_model(
+    variable, value, message, tmp_path, sample_dataset_dir
+):
     env = offline_env(COGIP_DATASET=str(sample_dataset_dir))
     env[variable] = value
     proc = _cogip_eval(env, tmp_path)
@@ -132,6 +159,23 @@ def test_the_real_cli_scores_each_same_named_folder_own_rows(tiny_qwen_dir, tmp_
     for n_test, sub in ((2, "a"), (3, "b")):
         folder = build_sample_dataset(tmp_path / sub / "bench", n_train=1, n_test=n_test, seed=n_test)
         out = tmp_path / f"out_{sub}"
-        run_cli(lmms_eval_command(tiny_qwen_dir, "cogip_aesthetics", out),
-                offline_env(COGIP_DATASET=str(folder), LMMS_EVAL_PLUGINS="cogip_tasks"), tmp_path)
+        run_cli(
+            lmms_eval_command(tiny_qwen_dir, "cogip_aesthetics", out),
+            offline_env(COGIP_DATASET=str(folder), LMMS_EVAL_PLUGINS="cogip_tasks"),
+            tmp_path,
+        )
         assert load_results(out)["n-samples"]["cogip_aesthetics"]["effective"] == n_test
+
+
+def test_a_truncated_image_is_refused_even_after_lmms_eval_allowed_them(tmp_path):
+    import lmms_eval.api.task  # noqa: F401  turns PIL's LOAD_TRUNCATED_IMAGES on for the whole process
+    from PIL import ImageFile
+
+    whole = jpeg_bytes(procedural_image(3, size=128))
+    ds = _rows("Aesthetics", [5.0, 6.0]).map(
+        lambda r, i: {"image": {"bytes": whole[: len(whole) // 2] if i == 1 else whole, "path": None}},
+        with_indices=True,
+    )
+    assert ImageFile.LOAD_TRUNCATED_IMAGES
+    with pytest.raises(CogIPDataError, match=r"row id 'X/000001': column 'image' does not decode"):
+        dimension_rows(ds, "aesthetics")

@@ -9,25 +9,45 @@ from cogip_tasks.dimensions import DIMENSION_KEYS, DIMENSIONS, format_target, ge
 
 def test_the_four_dimensions_in_benchmark_order():
     assert DIMENSION_KEYS == ("aesthetics", "funniness", "emotional_valence", "memorability")
-    assert [d.release_name for d in DIMENSIONS.values()] == ["Aesthetics", "Funniness", "Emotional_Valence", "Memorability"]
+    assert [d.release_name for d in DIMENSIONS.values()] == [
+        "Aesthetics",
+        "Funniness",
+        "Emotional_Valence",
+        "Memorability",
+    ]
     assert [d.task_name for d in DIMENSIONS.values()] == [f"cogip_{k}" for k in DIMENSION_KEYS]
 
 
 @pytest.mark.parametrize(
     ("dimension", "score", "label"),
     [
-        ("aesthetics", 0.0, "very low"), ("aesthetics", 3.499, "very low"), ("aesthetics", 3.5, "low"),
-        ("aesthetics", 4.999, "low"), ("aesthetics", 5.0, "medium"), ("aesthetics", 6.5, "high"),
-        ("aesthetics", 8.0, "very high"), ("aesthetics", 10.0, "very high"),
+        ("aesthetics", 0.0, "very low"),
+        ("aesthetics", 3.499, "very low"),
+        ("aesthetics", 3.5, "low"),
+        ("aesthetics", 4.999, "low"),
+        ("aesthetics", 5.0, "medium"),
+        ("aesthetics", 6.5, "high"),
+        ("aesthetics", 8.0, "very high"),
+        ("aesthetics", 10.0, "very high"),
         ("funniness", 7.999, "high"),
-        ("memorability", 0.349, "very low"), ("memorability", 0.35, "low"), ("memorability", 0.5, "medium"),
-        ("memorability", 0.65, "high"), ("memorability", 0.8, "very high"), ("memorability", 1.0, "very high"),
+        ("memorability", 0.349, "very low"),
+        ("memorability", 0.35, "low"),
+        ("memorability", 0.5, "medium"),
+        ("memorability", 0.65, "high"),
+        ("memorability", 0.8, "very high"),
+        ("memorability", 1.0, "very high"),
         # valence: integers as the release says; continuous scores take the nearest integer's label
-        ("emotional_valence", -3, "negative"), ("emotional_valence", -1, "negative"),
-        ("emotional_valence", -0.51, "negative"), ("emotional_valence", -0.5, "neutral"),
-        ("emotional_valence", -0.01, "neutral"), ("emotional_valence", 0, "neutral"),
-        ("emotional_valence", 0.03, "neutral"), ("emotional_valence", 0.5, "neutral"),
-        ("emotional_valence", 0.51, "positive"), ("emotional_valence", 1, "positive"), ("emotional_valence", 3, "positive"),
+        ("emotional_valence", -3, "negative"),
+        ("emotional_valence", -1, "negative"),
+        ("emotional_valence", -0.51, "negative"),
+        ("emotional_valence", -0.5, "neutral"),
+        ("emotional_valence", -0.01, "neutral"),
+        ("emotional_valence", 0, "neutral"),
+        ("emotional_valence", 0.03, "neutral"),
+        ("emotional_valence", 0.5, "neutral"),
+        ("emotional_valence", 0.51, "positive"),
+        ("emotional_valence", 1, "positive"),
+        ("emotional_valence", 3, "positive"),
     ],
 )
 def test_label_bins_match_the_release_rules(dimension, score, label):
@@ -36,7 +56,10 @@ def test_label_bins_match_the_release_rules(dimension, score, label):
 
 def test_ranges_and_midpoints():
     assert [(d.low, d.high, d.midpoint) for d in DIMENSIONS.values()] == [
-        (0, 10, 5), (0, 10, 5), (-3, 3, 0), (0, 1, 0.5)
+        (0, 10, 5),
+        (0, 10, 5),
+        (-3, 3, 0),
+        (0, 1, 0.5),
     ]
     assert get_dimension("emotional_valence").integer_scores
 
@@ -72,11 +95,17 @@ def test_a_mostly_neutral_expected_valence_is_labelled_neutral():
     assert format_target(-1 * 0.10 + 0 * 0.78 + 1 * 0.12, "emotional_valence") == "neutral 0.020"
 
 
-@pytest.mark.parametrize(("score", "dimension", "target"), [
-    (0.35, "memorability", "low 0.350"), (0.65, "memorability", "high 0.650"),  # float32 noise below the edge
-    (7.2339, "aesthetics", "high 7.234"), (3.4996, "funniness", "low 3.500"),  # label of the printed number
-    (-2, "emotional_valence", "negative -2.000"), (0, "emotional_valence", "neutral 0.000"),
-])
+@pytest.mark.parametrize(
+    ("score", "dimension", "target"),
+    [
+        (0.35, "memorability", "low 0.350"),
+        (0.65, "memorability", "high 0.650"),  # float32 noise below the edge
+        (7.2339, "aesthetics", "high 7.234"),
+        (3.4996, "funniness", "low 3.500"),  # label of the printed number
+        (-2, "emotional_valence", "negative -2.000"),
+        (0, "emotional_valence", "neutral 0.000"),
+    ],
+)
 def test_targets_are_labelled_after_rounding_to_the_release_decimals(score, dimension, target):
     import numpy as np
 

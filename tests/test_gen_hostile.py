@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from PIL import Image
 
 import cogip_gen.generate as gen_module
@@ -19,6 +18,7 @@ import cogip_gen.judge as judge_module
 from cogip_gen.cli import main
 from cogip_gen.generate import FORMAT, GRID, MANIFEST, VARIANTS, Item
 from cogip_gen.pipeline import GenSettings
+from conftest import REPO
 
 JUDGE_ARGS = ["--model", "scripted", "--model_args", "pretrained=judge"]
 
@@ -56,9 +56,15 @@ def make_folder(out: Path, prompts: dict[str, str | dict], seeds=(0,), dimension
             Image.new("RGB", (8, 8), (n % 256, k * 40, n // 256)).save(path, format="PNG")
         record["written"] = [*VARIANTS, GRID]
         records.append(record)
-    manifest = {"format": FORMAT, "pipeline": "tiny", "settings": GenSettings().as_dict(),
-                "aligned_encoder": {"model": "qwen2_5_vl", "pretrained": "x", "adapter": None, "model_args": {}},
-                "dimension": dimension, "items": records, "runs": []}
+    manifest = {
+        "format": FORMAT,
+        "pipeline": "tiny",
+        "settings": GenSettings().as_dict(),
+        "aligned_encoder": {"model": "qwen2_5_vl", "pretrained": "x", "adapter": None, "model_args": {}},
+        "dimension": dimension,
+        "items": records,
+        "runs": [],
+    }
     (out / MANIFEST).write_text(json.dumps(manifest))
     return items
 
@@ -94,11 +100,18 @@ def one_line_error(capsys, *needles: str) -> str:
 
 # --- valence judged in each prompt's direction, end to end -----------------------------------------------------
 
-EMOTION = {"happy": {"prompt": "a birthday party", "direction": "positive"},
-           "sad": {"prompt": "an empty room", "direction": "negative"},
-           "reunion": "friends reunited, smiles and laughter", "farewell": "a farewell at a grave, grief",
-           "door": "a dog waiting at a door", "joy2": "pure joy on a swing", "loss": "a lonely vigil after a loss",
-           "hope": "a lantern of hope", "rain": "a quiet rain at a window", "pain": "tears of pain and regret"}
+EMOTION = {
+    "happy": {"prompt": "a birthday party", "direction": "positive"},
+    "sad": {"prompt": "an empty room", "direction": "negative"},
+    "reunion": "friends reunited, smiles and laughter",
+    "farewell": "a farewell at a grave, grief",
+    "door": "a dog waiting at a door",
+    "joy2": "pure joy on a swing",
+    "loss": "a lonely vigil after a loss",
+    "hope": "a lantern of hope",
+    "rain": "a quiet rain at a window",
+    "pain": "tears of pain and regret",
+}
 
 
 def _valence_answer(base_value: dict[str, float], factor: float):
@@ -112,8 +125,18 @@ def _valence_answer(base_value: dict[str, float], factor: float):
 def test_judge_every_emotion_stronger_wins_every_prompt(tmp_path, monkeypatch, capsys):
     make_folder(tmp_path, EMOTION, seeds=(0, 1))
     # the base image shows each prompt's emotion; "door" and "rain" have no direction: |valence| counts
-    value = {"happy": 1.2, "sad": -1.0, "reunion": 1.4, "farewell": -1.6, "door": -0.8, "joy2": 1.0, "loss": -1.2,
-             "hope": 0.9, "rain": 1.1, "pain": -1.4}
+    value = {
+        "happy": 1.2,
+        "sad": -1.0,
+        "reunion": 1.4,
+        "farewell": -1.6,
+        "door": -0.8,
+        "joy2": 1.0,
+        "loss": -1.2,
+        "hope": 0.9,
+        "rain": 1.1,
+        "pain": -1.4,
+    }
     install_judge(monkeypatch, _valence_answer(value, 1.5))
     assert main(["judge", str(tmp_path), *JUDGE_ARGS, "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -131,6 +154,7 @@ def test_judge_every_emotion_stronger_wins_every_prompt(tmp_path, monkeypatch, c
 
 
 # --- judge/answers.jsonl torn by a crash -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("answer_text, cut", [("high 7.000", "ascii"), ("très élevé — 7.000 ✓", "multibyte")])
 def test_judge_resumes_after_a_torn_last_line(tmp_path, monkeypatch, capsys, answer_text, cut):
@@ -185,6 +209,7 @@ def test_a_whole_last_record_missing_only_its_newline_is_kept(tmp_path, monkeypa
 
 # --- corrupt images, manifests and options -----------------------------------------------------------------------
 
+
 def test_judge_on_a_corrupt_png_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
     make_folder(tmp_path, {"a": "one", "b": "two"}, dimension="aesthetics")
     bad = tmp_path / "aligned/b__seed0.png"
@@ -196,8 +221,21 @@ def test_judge_on_a_corrupt_png_is_one_line_naming_it(tmp_path, monkeypatch, cap
 
 
 def _generate_argv(out: Path, *extra: str) -> list[str]:
-    return ["generate", "--pipeline", "tiny", "--model_args", "pretrained=x", "--prompt", "a cat", "--output_dir",
-            str(out), "--steps", "3", "--quiet", *extra]
+    return [
+        "generate",
+        "--pipeline",
+        "tiny",
+        "--model_args",
+        "pretrained=x",
+        "--prompt",
+        "a cat",
+        "--output_dir",
+        str(out),
+        "--steps",
+        "3",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("manifest", ["deleted", "corrupt"])
@@ -236,8 +274,13 @@ def test_overwrite_regenerates_every_unproven_image(tmp_path, monkeypatch, capsy
     assert [p.read_text() for p in tmp_path.glob("manifest.json.corrupt-*")] == ["{torn"]
     # the unplanned old image is not recorded: a later run that plans it makes it again
     rendered.clear()
-    assert main(_generate_argv(tmp_path, "--device", "cpu")[:-2] + ["--prompts", str(_write(tmp_path / "p.json",
-                {"prompt0": "a cat", "old": "a dog"})), "--quiet"]) == 0
+    assert (
+        main(
+            _generate_argv(tmp_path, "--device", "cpu")[:-2]
+            + ["--prompts", str(_write(tmp_path / "p.json", {"prompt0": "a cat", "old": "a dog"})), "--quiet"]
+        )
+        == 0
+    )
     assert sorted(rendered) == ["aligned/old__seed0.png", "base/old__seed0.png"]
 
 
@@ -291,6 +334,7 @@ def test_legacy_manifest_is_read_as_recording_its_existing_files(tmp_path):
 
 # --- every CLI error path: one line, no traceback, the right exit code -------------------------------------------
 
+
 def _bad_inputs(tmp: Path) -> list[tuple[list[str], int, tuple[str, ...]]]:
     folder = tmp / "gen"
     make_folder(folder, {"a": "one"}, dimension="aesthetics")
@@ -305,13 +349,42 @@ def _bad_inputs(tmp: Path) -> list[tuple[list[str], int, tuple[str, ...]]]:
     blocked.write_text("a file where the output folder should be")
     gen = ["generate", "--model_args", "pretrained=x", "--prompt", "p", "--quiet"]
     return [
-        (["generate", "--model_args", "pretrained=x", "--prompts", str(dup), "--output_dir", str(tmp / "o1")], 1,
-         (str(dup), "key 'a' appears more than once")),
+        (
+            ["generate", "--model_args", "pretrained=x", "--prompts", str(dup), "--output_dir", str(tmp / "o1")],
+            1,
+            (str(dup), "key 'a' appears more than once"),
+        ),
         ([*gen, "--output_dir", str(tmp / "o2"), "--dimension", "beauty"], 1, ("--dimension", "'beauty'")),
-        (["generate", "--model_args", "pretrained", "--prompt", "p", "--output_dir", str(tmp / "o3"), "--device",
-          "cpu"], 1, ("--model_args", "not key=value")),
-        (["generate", "--model_args", f"adapter={adapter}", "--prompt", "p", "--output_dir", str(tmp / "o4"),
-          "--device", "cpu"], 1, ("adapter_config.json", "base_model_name_or_path")),
+        (
+            [
+                "generate",
+                "--model_args",
+                "pretrained",
+                "--prompt",
+                "p",
+                "--output_dir",
+                str(tmp / "o3"),
+                "--device",
+                "cpu",
+            ],
+            1,
+            ("--model_args", "not key=value"),
+        ),
+        (
+            [
+                "generate",
+                "--model_args",
+                f"adapter={adapter}",
+                "--prompt",
+                "p",
+                "--output_dir",
+                str(tmp / "o4"),
+                "--device",
+                "cpu",
+            ],
+            1,
+            ("adapter_config.json", "base_model_name_or_path"),
+        ),
         ([*gen, "--output_dir", str(tmp / "o5"), "--offload", "model", "--device", "cpu"], 1, ("--offload",)),
         ([*gen, "--output_dir", str(blocked / "sub"), "--device", "cpu"], 1, (str(blocked),)),
         ([*gen, "--output_dir", str(tmp / "o6"), "--dtype", "float99", "--device", "cpu"], 1, ("--dtype",)),
@@ -338,13 +411,29 @@ def test_every_cli_error_is_one_line_and_exits_1(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     "argv, needle",
     [
-        (["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", "o", "--seeds", "-1"],
-         "argument --seeds: -1 is out of range"),
-        (["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", "o", "--steps", "0"],
-         "argument --steps: 0 is out of range"),
-        (["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", "o", "--true_cfg_scale",
-          "nan"], "argument --true_cfg_scale: 'nan' is not a finite number"),
-        (["judge", "x", "--model", "m", "--batch_size", "0"], "argument --batch_size: 0 is out of range"),
+        (
+            ["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", "o", "--seeds", "-1"],
+            "argument --seeds: -1 is out of range",
+        ),
+        (
+            ["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", "o", "--steps", "0"],
+            "argument --steps: 0 is out of range",
+        ),
+        (
+            [
+                "generate",
+                "--model_args",
+                "pretrained=x",
+                "--prompt",
+                "p",
+                "--output_dir",
+                "o",
+                "--true_cfg_scale",
+                "nan",
+            ],
+            "argument --true-cfg-scale: 'nan' is not a finite number",
+        ),
+        (["judge", "x", "--model", "m", "--batch_size", "0"], "argument --batch-size: 0 is out of range"),
         (["judge"], "required"),
     ],
 )
@@ -360,13 +449,32 @@ def test_real_cli_exit_codes(tmp_path):
     """Through the installed entry point: a user error exits 1 with one stderr line, a usage error 2."""
     dup = tmp_path / "dup.json"
     dup.write_text('{"a": "x", "a": "y"}')
-    for argv, code in ((["generate", "--model_args", "pretrained=x", "--prompts", str(dup), "--output_dir",
-                         str(tmp_path / "o")], 1),
-                       (["judge", str(tmp_path / "missing"), "--model", "m"], 1),
-                       (["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir",
-                         str(tmp_path / "o"), "--limit", "0"], 2)):
-        proc = subprocess.run([sys.executable, "-m", "cogip_gen", *argv], cwd=REPO, capture_output=True, text=True,
-                              timeout=120, check=False)
+    for argv, code in (
+        (["generate", "--model_args", "pretrained=x", "--prompts", str(dup), "--output_dir", str(tmp_path / "o")], 1),
+        (["judge", str(tmp_path / "missing"), "--model", "m"], 1),
+        (
+            [
+                "generate",
+                "--model_args",
+                "pretrained=x",
+                "--prompt",
+                "p",
+                "--output_dir",
+                str(tmp_path / "o"),
+                "--limit",
+                "0",
+            ],
+            2,
+        ),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "cogip_gen", *argv],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == code, proc.stderr
         assert "Traceback" not in proc.stderr
         if code == 1:

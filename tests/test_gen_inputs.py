@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED_RELEASE
 from scipy import stats
 
 from cogip_gen.encoders import EncoderError, resolve_encoder_args
@@ -31,8 +30,10 @@ from cogip_gen.prompts import (
     valence_direction,
 )
 from cogip_tasks.scoring import parse_answer
+from conftest import REPO, SHARED_RELEASE
 
 # --- prompts ---------------------------------------------------------------------------------------------------
+
 
 def test_prompt_list_and_object(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(["a cat", "  a dog  "]))
@@ -89,24 +90,54 @@ def test_limit_must_be_at_least_one(tmp_path, limit):
 @pytest.mark.parametrize("value", ["0", "-1", "two"])
 def test_cli_limit_is_a_usage_error(tmp_path, value):
     (tmp_path / "a.json").write_text(json.dumps(["one", "two"]))
-    proc = subprocess.run([sys.executable, "-m", "cogip_gen", "generate", "--model_args", "pretrained=x",
-                           "--prompts", str(tmp_path / "a.json"), "--limit", value, "--output_dir", str(tmp_path / "o")],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cogip_gen",
+            "generate",
+            "--model_args",
+            "pretrained=x",
+            "--prompts",
+            str(tmp_path / "a.json"),
+            "--limit",
+            value,
+            "--output_dir",
+            str(tmp_path / "o"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 2 and "argument --limit:" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_prompt_directions_explicit_keywords_fallback(tmp_path):
     path = tmp_path / "emotion.json"
-    path.write_text(json.dumps({"a": {"prompt": "a funeral at dawn", "direction": "positive"},
-                                "b": "a widow alone at a grave, grief in her hands",
-                                "c": "friends laughing, joy and relief after a long wait",
-                                "d": "smiling through tears", "e": {"prompt": "a dog at a door"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "a": {"prompt": "a funeral at dawn", "direction": "positive"},
+                "b": "a widow alone at a grave, grief in her hands",
+                "c": "friends laughing, joy and relief after a long wait",
+                "d": "smiling through tears",
+                "e": {"prompt": "a dog at a door"},
+            }
+        )
+    )
     prompts = {p.name: p for p in load_prompts(path)}
     assert prompts["a"].direction == "positive" and prompts["e"].direction is None
     found = {n: valence_direction(p.text, p.direction) for n, p in prompts.items()}
-    assert found == {"a": ("positive", "explicit"), "b": ("negative", "keywords"), "c": ("positive", "keywords"),
-                     "d": ("either", "fallback"), "e": ("either", "fallback")}
+    assert found == {
+        "a": ("positive", "explicit"),
+        "b": ("negative", "keywords"),
+        "c": ("positive", "keywords"),
+        "d": ("either", "fallback"),
+        "e": ("either", "fallback"),
+    }
     assert keyword_direction("LOVE, love and one goodbye") == "positive"  # every occurrence counts, any case
     assert keyword_direction("lovely lost-and-found") == "negative"  # whole words only: "lovely" is not "love"
     record = {"prompt": "pure joy", "direction": None}
@@ -140,9 +171,25 @@ def test_release_prompt_sets_load():
 def test_cli_reports_malformed_prompts_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"fine": "a cat", "broken": 7}')
-    proc = subprocess.run([sys.executable, "-m", "cogip_gen", "generate", "--model_args", "pretrained=x",
-                           "--prompts", str(bad), "--output_dir", str(tmp_path / "out")],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cogip_gen",
+            "generate",
+            "--model_args",
+            "pretrained=x",
+            "--prompts",
+            str(bad),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 1, proc.stderr  # bad input: 1, like cogip-train (2 is argparse's usage error)
     assert f"{bad}: entry 'broken': expected a string prompt, got int" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
@@ -150,6 +197,7 @@ def test_cli_reports_malformed_prompts_file(tmp_path):
 
 
 # --- encoder arguments -----------------------------------------------------------------------------------------
+
 
 def _adapter(tmp_path, **config):
     folder = tmp_path / "adapter"
@@ -186,38 +234,68 @@ def test_model_args_parsing_and_masking():
     with pytest.raises(ModelArgsError, match="not key=value"):
         parse_model_args("pretrained")
     assert public_model_args({"pretrained": "x", "api_key": "sk-1", "hf_token": "hf_x"}) == {
-        "pretrained": "x", "api_key": "<removed>", "hf_token": "<removed>"}
+        "pretrained": "x",
+        "api_key": "<removed>",
+        "hf_token": "<removed>",
+    }
 
 
 # --- judge statistics --------------------------------------------------------------------------------------------
 
-def _rows(answers: list[tuple[str, str]], dim: str = "aesthetics", names: list[str] | None = None,
-          prompts: list[str] | None = None) -> list[dict]:
+
+def _rows(
+    answers: list[tuple[str, str]],
+    dim: str = "aesthetics",
+    names: list[str] | None = None,
+    prompts: list[str] | None = None,
+) -> list[dict]:
     """Report rows as the judge builds them; ``names`` repeats a name for several seeds of one prompt."""
     rows = []
     names = names or [f"p{i}" for i in range(len(answers))]
     for i, (base, aligned) in enumerate(answers):
         seed = names[:i].count(names[i])
         record = {"prompt": prompts[i] if prompts else "a scene", "direction": None}
-        row = {"key": f"{names[i]}__seed{seed}", "name": names[i], "seed": seed, "dimension": dim,
-               "target": target(dim, record)}
+        row = {
+            "key": f"{names[i]}__seed{seed}",
+            "name": names[i],
+            "seed": seed,
+            "dimension": dim,
+            "target": target(dim, record),
+        }
         for variant, text in (("base", base), ("aligned", aligned)):
             parsed = parse_answer(text, dim)
-            row[variant] = {"image": f"{variant}/p{i}.png", "answer": text, "score": parsed.score,
-                            "label": parsed.label, "failure": parsed.failure}
+            row[variant] = {
+                "image": f"{variant}/p{i}.png",
+                "answer": text,
+                "score": parsed.score,
+                "label": parsed.label,
+                "failure": parsed.failure,
+            }
         rows.append(row)
     return rows
 
 
 def test_summarize_paired_statistics_and_parse_accounting():
-    answers = [("medium 5.000", "high 7.000"), ("low 4.000", "high 6.500"), ("high 7.000", "medium 6.000"),
-               ("medium 5.500", "medium 5.500"), ("very low 2.000", "medium 6.000"), ("medium 6.000", "I cannot tell"),
-               ("score: 42", "high 7.100")]
+    answers = [
+        ("medium 5.000", "high 7.000"),
+        ("low 4.000", "high 6.500"),
+        ("high 7.000", "medium 6.000"),
+        ("medium 5.500", "medium 5.500"),
+        ("very low 2.000", "medium 6.000"),
+        ("medium 6.000", "I cannot tell"),
+        ("score: 42", "high 7.100"),
+    ]
     s = summarize(_rows(answers))
     assert s["pairs"] == 7
     parsed_base = [5, 4, 7, 5.5, 2, 6]
-    assert s["base"] == {"n": 7, "parsed": 6, "unparsed": 1, "failures": {"out_of_range": 1},
-                         "mean": pytest.approx(np.mean(parsed_base)), "std": pytest.approx(np.std(parsed_base))}
+    assert s["base"] == {
+        "n": 7,
+        "parsed": 6,
+        "unparsed": 1,
+        "failures": {"out_of_range": 1},
+        "mean": pytest.approx(np.mean(parsed_base)),
+        "std": pytest.approx(np.std(parsed_base)),
+    }
     assert s["aligned"]["parsed"] == 6 and s["aligned"]["failures"] == {"no_number": 1}
     base, aligned = np.array([5, 4, 7, 5.5, 2]), np.array([7, 6.5, 6, 5.5, 6])
     p = s["paired"]
@@ -249,7 +327,9 @@ def test_valence_is_judged_in_each_prompts_direction():
     s = summarize(_rows(_valence_answers(base, 1.5), "emotional_valence", prompts=["a scene"] * 10))
     assert s["paired"]["win_rate"] == 1.0 and s["direction_rules"] == {"explicit": 0, "keywords": 0, "fallback": 10}
     # ... while the encoder that weakens every emotion loses everywhere
-    assert summarize(_rows(_valence_answers(base, 0.5), "emotional_valence", prompts=prompts))["paired"]["win_rate"] == 0
+    assert (
+        summarize(_rows(_valence_answers(base, 0.5), "emotional_valence", prompts=prompts))["paired"]["win_rate"] == 0
+    )
     # the signed difference would have cancelled: half the prompts "lose"
     signed = np.array(base) * 1.5 - np.array(base)
     assert (signed > 0).mean() == 0.5 and stats.wilcoxon(signed).pvalue > 0.5
@@ -257,8 +337,14 @@ def test_valence_is_judged_in_each_prompts_direction():
 
 def test_several_seeds_are_averaged_per_prompt_first():
     # prompt a: 3 seeds, wins on each; prompt b: 1 seed, a loss; prompt c: 2 seeds that cancel (a tie)
-    answers = [("low 4.000", "medium 5.000"), ("low 4.000", "medium 5.500"), ("low 4.500", "medium 6.000"),
-               ("high 7.000", "medium 6.000"), ("medium 5.000", "medium 5.700"), ("medium 5.700", "medium 5.000")]
+    answers = [
+        ("low 4.000", "medium 5.000"),
+        ("low 4.000", "medium 5.500"),
+        ("low 4.500", "medium 6.000"),
+        ("high 7.000", "medium 6.000"),
+        ("medium 5.000", "medium 5.700"),
+        ("medium 5.700", "medium 5.000"),
+    ]
     s = summarize(_rows(answers, names=["a", "a", "a", "b", "c", "c"]))
     p = s["paired"]
     assert (p["n"], p["pairs_used"], p["wins"], p["ties"], p["losses"]) == (3, 6, 1, 1, 1)
@@ -266,8 +352,11 @@ def test_several_seeds_are_averaged_per_prompt_first():
     assert p["mean_diff"] == pytest.approx(np.mean([np.mean([1, 1.5, 1.5]), -1, 0]))
     per_image = s["per_image_pairs"]
     assert (per_image["n"], per_image["wins"], per_image["ties"], per_image["losses"]) == (6, 4, 0, 2)
-    assert [(q["name"], q["pairs"], q["parsed_pairs"]) for q in s["per_prompt"]] == [("a", 3, 3), ("b", 1, 1),
-                                                                                        ("c", 2, 2)]
+    assert [(q["name"], q["pairs"], q["parsed_pairs"]) for q in s["per_prompt"]] == [
+        ("a", 3, 3),
+        ("b", 1, 1),
+        ("c", 2, 2),
+    ]
     # the order rows arrive in changes nothing
     rows = _rows(answers, names=["a", "a", "a", "b", "c", "c"])
     assert summarize(rows[::-1]) == summarize(rows)
@@ -284,8 +373,10 @@ def test_plot_is_a_png(tmp_path):
     from PIL import Image
 
     rows = _rows([("medium 5.000", "high 7.000"), ("low 4.000", "high 6.500"), ("x", "y")])
-    report = {"dimensions": {"aesthetics": summarize(rows), "funniness": summarize(_rows([("a", "b")], "funniness"))},
-              "scores": rows}
+    report = {
+        "dimensions": {"aesthetics": summarize(rows), "funniness": summarize(_rows([("a", "b")], "funniness"))},
+        "scores": rows,
+    }
     plot_report(report, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Image.open(tmp_path / "plot.png").size[0] > 300

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_MODEL_ARGS
 from PIL import Image
 
 import cogip_gen.generate as gen_module
@@ -18,8 +17,9 @@ from cogip_gen.encoders import EncoderError, load_aligned_encoder
 from cogip_gen.generate import ManifestError, run_generation
 from cogip_gen.pipeline import GenSettings, load_pipeline
 from cogip_gen.prompts import load_prompts
-from cogip_gen.tiny import build_tiny_qwen_image
 from cogip_tasks.tiny_model import build_tiny_qwen2_5_vl
+from conftest import TINY_MODEL_ARGS
+from fixtures.tiny_gen import build_tiny_qwen_image
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +43,18 @@ def _encoder_args(model_dir) -> str:
 
 
 def _run(out, pipe_dir, aligned, settings=SETTINGS, prompts_file=None):
-    return run_generation(out, load_prompts(prompts_file), SEEDS, pipeline=str(pipe_dir), encoder_model="qwen2_5_vl",
-                    encoder_args=_encoder_args(aligned), settings=settings, device="cpu", dimension="aesthetics",
-                    progress=False)
+    return run_generation(
+        out,
+        load_prompts(prompts_file),
+        SEEDS,
+        pipeline=str(pipe_dir),
+        encoder_model="qwen2_5_vl",
+        encoder_args=_encoder_args(aligned),
+        settings=settings,
+        device="cpu",
+        dimension="aesthetics",
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +85,8 @@ def test_files_grids_and_manifest(generated, tiny_pipe, aligned_dir):
     assert manifest["aligned_encoder"]["pretrained"] == str(aligned_dir)
     assert manifest["base_encoder"]["class"] == "Qwen2_5_VLForConditionalGeneration"
     assert {(i["name"], i["prompt"], i["seed"]) for i in manifest["items"]} == {
-        (n, p, s) for n, p in PROMPTS.items() for s in SEEDS}
+        (n, p, s) for n, p in PROMPTS.items() for s in SEEDS
+    }
     for item in manifest["items"]:
         for variant in ("base", "aligned"):
             assert Image.open(out / item[variant]).size == (32, 32)
@@ -89,8 +99,15 @@ def test_same_seed_reproduces_the_base_image_and_the_pipeline_itself(generated, 
     """Our encode-then-denoise path gives the very image ``pipeline(prompt=...)`` gives with the same seed."""
     out, _, _ = generated
     pipe = load_pipeline(str(tiny_pipe), "float32")
-    image = pipe(PROMPTS["cat"], negative_prompt=" ", true_cfg_scale=4.0, num_inference_steps=2, height=32, width=32,
-                 generator=torch.Generator("cpu").manual_seed(1)).images[0]
+    image = pipe(
+        PROMPTS["cat"],
+        negative_prompt=" ",
+        true_cfg_scale=4.0,
+        num_inference_steps=2,
+        height=32,
+        width=32,
+        generator=torch.Generator("cpu").manual_seed(1),
+    ).images[0]
     assert np.array_equal(np.asarray(image, dtype=np.int16), _pixels(out / "base/cat__seed1.png"))
     assert not np.array_equal(_pixels(out / "base/cat__seed0.png"), _pixels(out / "base/cat__seed1.png"))
 
@@ -147,8 +164,13 @@ def test_a_crash_loses_nothing_and_the_rerun_finishes(generated, tiny_pipe, alig
 def test_changed_settings_are_refused(generated, tiny_pipe, aligned_dir):
     out, _, prompts_file = generated
     with pytest.raises(ManifestError, match=r"settings.steps: 2 -> 3"):
-        _run(out, tiny_pipe, aligned_dir, settings=GenSettings(**{**SETTINGS.as_dict(), "steps": 3}),
-             prompts_file=prompts_file)
+        _run(
+            out,
+            tiny_pipe,
+            aligned_dir,
+            settings=GenSettings(**{**SETTINGS.as_dict(), "steps": 3}),
+            prompts_file=prompts_file,
+        )
 
 
 def test_encoder_pipeline_size_mismatch_fails_before_generating(tmp_path, tiny_pipe):
@@ -168,8 +190,9 @@ def test_adapter_is_merged_into_the_encoder(tmp_path, aligned_dir):
     lora = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     lora.save_pretrained(tmp_path / "adapter")  # records aligned_dir as base_model_name_or_path
     plain = load_aligned_encoder("qwen2_5_vl", _encoder_args(aligned_dir), pipeline_dim=64).model
-    merged = load_aligned_encoder("qwen2_5_vl", f"adapter={tmp_path / 'adapter'},device=cpu,device_map=cpu",
-                                  pipeline_dim=64)
+    merged = load_aligned_encoder(
+        "qwen2_5_vl", f"adapter={tmp_path / 'adapter'},device=cpu,device_map=cpu", pipeline_dim=64
+    )
     assert merged.description["adapter"] == str(tmp_path / "adapter")
     assert type(merged.model).__name__ == "Qwen2_5_VLForConditionalGeneration"  # merged, not a PeftModel
     name = next(n for n, _ in plain.named_parameters() if "q_proj.weight" in n)
@@ -178,8 +201,22 @@ def test_adapter_is_merged_into_the_encoder(tmp_path, aligned_dir):
 
 def test_judge_cli_report_plot_and_resume(generated, tiny_qwen_dir, monkeypatch, capsys):
     out, _, _ = generated
-    argv = ["judge", str(out), "--model", "qwen2_5_vl", "--model_args", f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
-            "--dimensions", "aesthetics", "emotion", "--batch_size", "4", "--gen_kwargs", "max_new_tokens=6", "--quiet"]
+    argv = [
+        "judge",
+        str(out),
+        "--model",
+        "qwen2_5_vl",
+        "--model_args",
+        f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
+        "--dimensions",
+        "aesthetics",
+        "emotion",
+        "--batch_size",
+        "4",
+        "--gen_kwargs",
+        "max_new_tokens=6",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert "emotional_valence" in capsys.readouterr().out
     report = json.loads((out / "judge/report.json").read_text())
@@ -193,8 +230,11 @@ def test_judge_cli_report_plot_and_resume(generated, tiny_qwen_dir, monkeypatch,
             assert v["n"] == 4 and v["parsed"] + v["unparsed"] == 4 and sum(v["failures"].values()) == v["unparsed"]
         paired = s["paired"]  # over prompts (2), each the mean of its parsed seeds
         assert paired["unit"] == "prompt" and paired["n"] <= 2
-        assert paired["pairs_used"] + paired["excluded_unparsed"] == 4 == s["per_image_pairs"]["n"] + \
-            paired["excluded_unparsed"]
+        assert (
+            paired["pairs_used"] + paired["excluded_unparsed"]
+            == 4
+            == s["per_image_pairs"]["n"] + paired["excluded_unparsed"]
+        )
         assert paired["wins"] + paired["ties"] + paired["losses"] == paired["n"]
         assert [q["pairs"] for q in s["per_prompt"]] == [2, 2]
     assert len(report["scores"]) == 8
@@ -220,21 +260,52 @@ def test_judge_speaks_both_lmms_eval_request_layouts(generated, tiny_qwen_dir):
 
     out, _, _ = generated
     images = [out / "base/cat__seed0.png", out / "aligned/dusk__seed1.png"]
-    args = {"pretrained": str(tiny_qwen_dir), "device": "cpu", "device_map": "cpu", "max_pixels": 12544,
-            "min_pixels": 3136}
+    args = {
+        "pretrained": str(tiny_qwen_dir),
+        "device": "cpu",
+        "device_map": "cpu",
+        "max_pixels": 12544,
+        "min_pixels": 3136,
+    }
     for force_simple in (False, True):
         lm = load_lmms_model("qwen2_5_vl", args, batch_size=2, force_simple=force_simple)
         assert lm.is_simple == force_simple
-        answers = ask(lm, [DEFAULT_PROMPTS["funniness"], DEFAULT_PROMPTS["memorability"]], images,
-                      {**task_generation_kwargs(), "max_new_tokens": 4})
+        answers = ask(
+            lm,
+            [DEFAULT_PROMPTS["funniness"], DEFAULT_PROMPTS["memorability"]],
+            images,
+            {**task_generation_kwargs(), "max_new_tokens": 4},
+        )
         assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
 
 
 def test_cli_generate(tmp_path, tiny_pipe, aligned_dir, capsys):
-    argv = ["generate", "--pipeline", str(tiny_pipe), "--model_args", _encoder_args(aligned_dir),
-            "--prompt", "a memorable red door", "--seeds", "3", "--output_dir", str(tmp_path / "out"),
-            "--dimension", "Memorability", "--steps", "2", "--width", "32", "--height", "32", "--dtype", "float32",
-            "--device", "cpu", "--quiet"]
+    argv = [
+        "generate",
+        "--pipeline",
+        str(tiny_pipe),
+        "--model_args",
+        _encoder_args(aligned_dir),
+        "--prompt",
+        "a memorable red door",
+        "--seeds",
+        "3",
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--dimension",
+        "Memorability",
+        "--steps",
+        "2",
+        "--width",
+        "32",
+        "--height",
+        "32",
+        "--dtype",
+        "float32",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert "generated 2 image(s)" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "out/manifest.json").read_text())
@@ -244,21 +315,45 @@ def test_cli_generate(tmp_path, tiny_pipe, aligned_dir, capsys):
     assert main(argv[:-1] + ["--seeds", "4", "--offload", "model", "--quiet"]) == 1
     assert "--offload needs an accelerator" in capsys.readouterr().err
     assert not (tmp_path / "out/base/prompt0__seed4.png").exists()
-    assert main(["generate", "--model_args", "pretrained=x", "--prompt", "p", "--output_dir", str(tmp_path / "o2"),
-                 "--dimension", "beauty"]) == 1
+    assert (
+        main(
+            [
+                "generate",
+                "--model_args",
+                "pretrained=x",
+                "--prompt",
+                "p",
+                "--output_dir",
+                str(tmp_path / "o2"),
+                "--dimension",
+                "beauty",
+            ]
+        )
+        == 1
+    )
     assert "unknown CogIP dimension 'beauty'" in capsys.readouterr().err
 
 
-def test_a_lost_manifest_never_lets_old_images_pass_for_new_settings(generated, tiny_pipe, aligned_dir, tmp_path,
-                                                                     tiny_qwen_dir, capsys):
+def test_a_lost_manifest_never_lets_old_images_pass_for_new_settings(
+    generated, tiny_pipe, aligned_dir, tmp_path, tiny_qwen_dir, capsys
+):
     """The issue-12 scenario: manifest corrupt -> user deletes it -> rerun with other settings."""
     import shutil
 
     _, _, prompts_file = generated
     out = tmp_path / "out"
     shutil.copytree(generated[0], out, ignore=shutil.ignore_patterns("judge"))
-    judge_argv = ["judge", str(out), "--model", "qwen2_5_vl", "--model_args",
-                  f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}", "--gen_kwargs", "max_new_tokens=4", "--quiet"]
+    judge_argv = [
+        "judge",
+        str(out),
+        "--model",
+        "qwen2_5_vl",
+        "--model_args",
+        f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
+        "--gen_kwargs",
+        "max_new_tokens=4",
+        "--quiet",
+    ]
     assert main(judge_argv) == 0
     assert len((out / "judge/answers.jsonl").read_text().splitlines()) == 8
     (out / "manifest.json").write_text('{"format": "cogip-gen-2", "items": [')
@@ -269,9 +364,19 @@ def test_a_lost_manifest_never_lets_old_images_pass_for_new_settings(generated, 
     before = {p.relative_to(out): _pixels(p) for p in out.glob("*/*.png")}
     with pytest.raises(ManifestError, match="no manifest.json records how they were made.*--overwrite"):
         _run(out, tiny_pipe, aligned_dir, settings=other, prompts_file=prompts_file)
-    summary = run_generation(out, load_prompts(prompts_file), SEEDS, pipeline=str(tiny_pipe),
-                             encoder_model="qwen2_5_vl", encoder_args=_encoder_args(aligned_dir), settings=other,
-                             device="cpu", dimension="aesthetics", progress=False, overwrite=True)
+    summary = run_generation(
+        out,
+        load_prompts(prompts_file),
+        SEEDS,
+        pipeline=str(tiny_pipe),
+        encoder_model="qwen2_5_vl",
+        encoder_args=_encoder_args(aligned_dir),
+        settings=other,
+        device="cpu",
+        dimension="aesthetics",
+        progress=False,
+        overwrite=True,
+    )
     assert (summary["generated"], summary["skipped"], summary["grids"]) == (8, 0, 4)
     assert json.loads((out / "manifest.json").read_text())["settings"]["steps"] == 3
     changed = [name for name, pixels in before.items() if not np.array_equal(pixels, _pixels(out / name))]

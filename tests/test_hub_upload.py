@@ -9,29 +9,38 @@ from __future__ import annotations
 import http.server
 import json
 import shutil
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_RELEASE, lmms_eval_command, load_results, offline_env, run_cli
 from cogip_tasks.dimensions import DIMENSIONS
 from cogip_tasks.prompts import DEFAULT_PROMPTS
+from conftest import SHARED_RELEASE, lmms_eval_command, load_results, offline_env, run_cli
+from fixtures.release import write_synthetic_release
 from hub_upload.audit import audit_release
 from hub_upload.build import MANIFEST, AuditFailed, BuildOptions, build
 from hub_upload.cli import main
 from hub_upload.push import PushError, push
 from hub_upload.release import ReleaseError, read_release
-from hub_upload.standin import write_standin_images, write_synthetic_release
+from hub_upload.standin import write_standin_images
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "hf_FAKEtokenNEVERprinted0123456789"
-FEATURE_DTYPES = {"id": "string", "dimension": "string", "prompt": "string", "score": "float32",
-                  "label": "string", "dimension_key": "string"}
+FEATURE_DTYPES = {
+    "id": "string",
+    "dimension": "string",
+    "prompt": "string",
+    "score": "float32",
+    "label": "string",
+    "dimension_key": "string",
+}
 
 
 # ---------------------------------------------------------------- a small release in the real format
+
 
 def make_release(root: Path, n_train: int = 4, n_pool: int = 5, seed: int = 0) -> Path:
     return write_synthetic_release(root, n_train=n_train, pool_sizes=n_pool, seed=seed)
@@ -69,6 +78,7 @@ def _edit_scores_txt(path: Path, change) -> None:
 
 def _set_score(release: Path, dim_name: str, stem: str, value: str) -> None:
     """Change one image's score consistently in every file that holds it."""
+
     def txt(lines):
         lines[:] = [f"{stem}.jpg\t{value}" if line.startswith(f"{stem}.jpg\t") else line for line in lines]
 
@@ -94,6 +104,7 @@ def _set_score(release: Path, dim_name: str, stem: str, value: str) -> None:
 
 # ---------------------------------------------------------------- build + load like a Hub user
 
+
 def test_small_release_builds_a_folder_load_dataset_reads(small, tmp_path):
     release, images = small
     result = build(release, images, tmp_path / "out", _opts())
@@ -114,8 +125,10 @@ def test_small_release_builds_a_folder_load_dataset_reads(small, tmp_path):
     assert ds["train"][0]["id"] == "Aesthetics/000000" and ds["test_full"][0]["id"] == "Aesthetics/000800"
     assert all(p == DEFAULT_PROMPTS[k] for p, k in zip(ds["train"]["prompt"], ds["train"]["dimension_key"]))
     assert set(ds["test"]["id"]) <= set(ds["test_full"]["id"])
-    scores = {line.split("\t")[0]: float(line.split("\t")[1])
-              for line in (release / "cognition_scores" / "Memorability_scores.txt").read_text().splitlines()}
+    scores = {
+        line.split("\t")[0]: float(line.split("\t")[1])
+        for line in (release / "cognition_scores" / "Memorability_scores.txt").read_text().splitlines()
+    }
     memo = _load(tmp_path / "out", tmp_path / "cache", "memorability")
     assert {s: len(memo[s]) for s in memo} == {"train": 4, "test": 3, "test_full": 5}
     assert set(memo["test_full"]["dimension"]) == {"Memorability"}
@@ -141,7 +154,9 @@ def release_protocol_ids(release: Path, n: int, seed: int, order: list[str]) -> 
 
 def _test_ids_by_dimension(folder: Path, cache: Path) -> dict[str, list[str]]:
     ds = _load(folder, cache)
-    return {d.release_name: [i for i in ds["test"]["id"] if i.startswith(d.release_name + "/")] for d in DIMENSIONS.values()}
+    return {
+        d.release_name: [i for i in ds["test"]["id"] if i.startswith(d.release_name + "/")] for d in DIMENSIONS.values()
+    }
 
 
 def test_test_split_is_the_release_protocol_draw_the_card_states(tmp_path):
@@ -160,10 +175,25 @@ def test_test_split_is_the_release_protocol_draw_the_card_states(tmp_path):
     # --seed stays meaningful, and another order is another draw (each dimension's depends on those before it)
     build(release, images, tmp_path / "s7", _opts(test_per_dimension=4, seed=7))
     assert _test_ids_by_dimension(tmp_path / "s7", tmp_path / "cache") == release_protocol_ids(
-        release, 4, 7, sorted(d.release_name for d in DIMENSIONS.values()))
+        release, 4, 7, sorted(d.release_name for d in DIMENSIONS.values())
+    )
     listdir = ["Memorability", "Funniness", "Emotional_Valence", "Aesthetics"]
-    code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "lst"),
-                 "--test-size", "4", "--draw-order", ",".join(listdir), "--no-progress"])
+    code = main(
+        [
+            "build",
+            "--release",
+            str(release),
+            "--images",
+            str(images),
+            "--out",
+            str(tmp_path / "lst"),
+            "--test-size",
+            "4",
+            "--draw-order",
+            ",".join(listdir),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     got = _test_ids_by_dimension(tmp_path / "lst", tmp_path / "cache")
     assert got == release_protocol_ids(release, 4, 19, listdir) and got != expected
@@ -181,11 +211,15 @@ def test_same_inputs_give_byte_identical_files(small, tmp_path):
     shutil.copytree(images, tmp_path / "moved" / "images")
     moved = build(tmp_path / "moved" / "release", tmp_path / "moved" / "images", tmp_path / "moved" / "out", _opts())
     assert all((tmp_path / "a" / rel).read_bytes() == (moved.out / rel).read_bytes() for rel in a.files)
-    c = build(release, images, tmp_path / "c", _opts(seed=1))  # another seed: same train, another test draw
-    assert (tmp_path / "c/data/funniness/train-00000-of-00001.parquet").read_bytes() == \
-        (tmp_path / "a/data/funniness/train-00000-of-00001.parquet").read_bytes()
-    assert any((tmp_path / "c" / f"data/{k}/test-00000-of-00001.parquet").read_bytes()
-               != (tmp_path / "a" / f"data/{k}/test-00000-of-00001.parquet").read_bytes() for k in DIMENSIONS)
+    build(release, images, tmp_path / "c", _opts(seed=1))  # another seed: same train, another test draw
+    assert (tmp_path / "c/data/funniness/train-00000-of-00001.parquet").read_bytes() == (
+        tmp_path / "a/data/funniness/train-00000-of-00001.parquet"
+    ).read_bytes()
+    assert any(
+        (tmp_path / "c" / f"data/{k}/test-00000-of-00001.parquet").read_bytes()
+        != (tmp_path / "a" / f"data/{k}/test-00000-of-00001.parquet").read_bytes()
+        for k in DIMENSIONS
+    )
 
 
 def test_rebuild_replaces_an_earlier_build_but_never_a_foreign_folder(small, tmp_path):
@@ -203,6 +237,7 @@ def test_rebuild_replaces_an_earlier_build_but_never_a_foreign_folder(small, tmp
 
 # ---------------------------------------------------------------- the real release (../shared)
 
+
 @pytest.fixture(scope="module")
 def real_images(tmp_path_factory) -> Path:
     if not SHARED_RELEASE.is_dir():
@@ -216,9 +251,11 @@ def test_real_release_builds_and_loads(real_images, tmp_path):
     result = build(SHARED_RELEASE, real_images, tmp_path / "out", BuildOptions(progress=False))
     # the audit: exactly the 209 Memorability 0.000 placeholders, named with file and id
     assert result.report.counts() == {"suspicious_placeholder": 209}
-    zero_ids = {f"Memorability/{line.split(chr(9))[0][:-4]}"
-                for line in (SHARED_RELEASE / "cognition_scores/Memorability_scores.txt").read_text().splitlines()
-                if float(line.split("\t")[1]) == 0.0}
+    zero_ids = {
+        f"Memorability/{line.split(chr(9))[0][:-4]}"
+        for line in (SHARED_RELEASE / "cognition_scores/Memorability_scores.txt").read_text().splitlines()
+        if float(line.split("\t")[1]) == 0.0
+    }
     assert result.report.ids_of("suspicious_placeholder") == zero_ids and len(zero_ids) == 209
     assert all(f.file == "cognition_scores/Memorability_scores.txt" for f in result.report.findings)
 
@@ -245,16 +282,22 @@ def test_real_release_builds_and_loads(real_images, tmp_path):
 
 
 def test_real_release_drop_suspicious_strict(real_images, tmp_path):
-    result = build(SHARED_RELEASE, real_images, tmp_path / "out",
-                   BuildOptions(strict=True, drop_suspicious=True, progress=False))
+    result = build(
+        SHARED_RELEASE, real_images, tmp_path / "out", BuildOptions(strict=True, drop_suspicious=True, progress=False)
+    )
     assert result.report.open_findings == []
     drawn = release_protocol_ids(SHARED_RELEASE, 120, 19, sorted(d.release_name for d in DIMENSIONS.values()))
-    zeros = {line.split("\t")[0][:-4] for line in (SHARED_RELEASE / "cognition_scores/Memorability_scores.txt")
-             .read_text().splitlines() if float(line.split("\t")[1]) == 0.0}
+    zeros = {
+        line.split("\t")[0][:-4]
+        for line in (SHARED_RELEASE / "cognition_scores/Memorability_scores.txt").read_text().splitlines()
+        if float(line.split("\t")[1]) == 0.0
+    }
     dropped = sum(i.split("/")[1] in zeros for i in drawn["Memorability"])
     assert dropped == 19  # the release's draw (this order) holds 19 placeholder zeros: left out, not replaced
     assert result.rows["memorability"] == {"train": 682, "test": 120 - dropped, "test_full": 609}
-    assert f"Memorability: {dropped} of the 120 test items chosen are left out ({dropped} suspicious" in " ".join(result.notes)
+    assert f"Memorability: {dropped} of the 120 test items chosen are left out ({dropped} suspicious" in " ".join(
+        result.notes
+    )
     memo = _load(tmp_path / "out", tmp_path / "cache", "memorability")
     assert min(list(memo["train"]["score"]) + list(memo["test_full"]["score"])) == pytest.approx(0.2, abs=1e-6)
     assert "were **left out**" in (tmp_path / "out" / "README.md").read_text()
@@ -264,6 +307,7 @@ def test_real_release_drop_suspicious_strict(real_images, tmp_path):
 
 
 # ---------------------------------------------------------------- audit findings from crafted bad releases
+
 
 def _missing(release, images):
     (images / "Funniness/000001.jpg").unlink()
@@ -291,8 +335,10 @@ def _out_of_range(release, images):
 
 
 def _score_mismatch(release, images):
-    _edit_json(release / "test_msg_file/Funniness/Funniness_scores.json",
-               lambda answers: answers.__setitem__(2, "very low 0.100"))
+    _edit_json(
+        release / "test_msg_file/Funniness/Funniness_scores.json",
+        lambda answers: answers.__setitem__(2, "very low 0.100"),
+    )
 
 
 def _label_mismatch(release, images):
@@ -308,7 +354,9 @@ def _unscored(release, images):
 
 
 def _unused(release, images):
-    _edit_scores_txt(release / "cognition_scores/Memorability_scores.txt", lambda lines: lines.append("000950.jpg\t0.500"))
+    _edit_scores_txt(
+        release / "cognition_scores/Memorability_scores.txt", lambda lines: lines.append("000950.jpg\t0.500")
+    )
 
 
 def _placeholders(release, images):
@@ -334,7 +382,9 @@ AUDIT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("craft, kind, file, row_id", AUDIT_CASES, ids=[c[1] + "-" + c[0].__name__ for c in AUDIT_CASES])
+@pytest.mark.parametrize(
+    "craft, kind, file, row_id", AUDIT_CASES, ids=[c[1] + "-" + c[0].__name__ for c in AUDIT_CASES]
+)
 def test_audit_names_each_finding_with_file_and_id(small, craft, kind, file, row_id):
     release, images = small
     craft(release, images)
@@ -352,8 +402,21 @@ def test_strict_exits_nonzero_and_writes_nothing(small, tmp_path, capsys):
     code = main(["audit", "--release", str(release), "--images", str(images), "--strict", "--no-progress"])
     assert code == 1 and "leakage" in capsys.readouterr().out
     assert main(["audit", "--release", str(release), "--images", str(images), "--no-progress"]) == 0
-    code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"),
-                 "--strict", "--test-size", "3", "--no-progress"])
+    code = main(
+        [
+            "build",
+            "--release",
+            str(release),
+            "--images",
+            str(images),
+            "--out",
+            str(tmp_path / "out"),
+            "--strict",
+            "--test-size",
+            "3",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "Emotional_Valence/000803" in err and "strict" in err
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".*building*"))
@@ -363,8 +426,21 @@ def test_build_without_strict_leaves_unusable_rows_out_and_reports_them(small, t
     release, images = small
     _missing(release, images)
     _placeholders(release, images)
-    code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"),
-                 "--test-size", "4", "--drop-suspicious", "--no-progress"])
+    code = main(
+        [
+            "build",
+            "--release",
+            str(release),
+            "--images",
+            str(images),
+            "--out",
+            str(tmp_path / "out"),
+            "--test-size",
+            "4",
+            "--drop-suspicious",
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "missing_image: 1" in out and "suspicious_placeholder: 6" in out
     ds = _load(tmp_path / "out", tmp_path / "cache")
@@ -378,6 +454,7 @@ def test_build_without_strict_leaves_unusable_rows_out_and_reports_them(small, t
 
 # ---------------------------------------------------------------- malformed inputs
 
+
 def _no_file(release):
     (release / "test_msg_file/Funniness/Funniness_scores.json").unlink()
 
@@ -388,13 +465,16 @@ def _bad_json(release):
 
 
 def _bad_number_txt(release):
-    _edit_scores_txt(release / "cognition_scores/Aesthetics_scores.txt",
-                     lambda lines: lines.__setitem__(1, "000001.jpg\tfour"))
+    _edit_scores_txt(
+        release / "cognition_scores/Aesthetics_scores.txt", lambda lines: lines.__setitem__(1, "000001.jpg\tfour")
+    )
 
 
 def _bad_number_json(release):
-    _edit_json(release / "test_msg_file/Memorability/Memorability_scores.json",
-               lambda answers: answers.__setitem__(3, "medium n/a"))
+    _edit_json(
+        release / "test_msg_file/Memorability/Memorability_scores.json",
+        lambda answers: answers.__setitem__(3, "medium n/a"),
+    )
 
 
 def _message_without_score(release):
@@ -405,8 +485,16 @@ MALFORMED = [
     (_no_file, "Funniness_scores.json", "missing file"),
     (_bad_json, "cognition_training.json", "not valid JSON (line"),
     (_bad_number_txt, "Aesthetics_scores.txt", "line 2 (000001.jpg): score 'four' is not a number"),
-    (_bad_number_json, "Memorability_scores.json", "entry 3 (image 'Memorability/000803.jpg'): score 'n/a' is not a number"),
-    (_message_without_score, "Emotional_Valence_messages.json", "entry 4 (image 'Emotional_Valence/000804.jpg') has no score"),
+    (
+        _bad_number_json,
+        "Memorability_scores.json",
+        "entry 3 (image 'Memorability/000803.jpg'): score 'n/a' is not a number",
+    ),
+    (
+        _message_without_score,
+        "Emotional_Valence_messages.json",
+        "entry 4 (image 'Emotional_Valence/000804.jpg') has no score",
+    ),
 ]
 
 
@@ -419,7 +507,9 @@ def test_malformed_release_fails_naming_file_and_entry(small, tmp_path, capsys, 
     with pytest.raises(ReleaseError, match=file) as err:
         read_release(release)
     assert message in str(err.value)
-    code = main(["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"), "--no-progress"])
+    code = main(
+        ["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"), "--no-progress"]
+    )
     assert code == 1 and file in capsys.readouterr().err
     assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
     assert not list(tmp_path.glob(".*building*"))
@@ -445,29 +535,42 @@ def test_failure_while_writing_leaves_no_partial_output(small, tmp_path, monkeyp
 
 # ---------------------------------------------------------------- push
 
+
 @pytest.fixture()
 def built(small, tmp_path) -> Path:
     release, images = small
     return build(release, images, tmp_path / "built", _opts()).out
 
 
-def _cli(*args: str, env: dict[str, str]) -> "subprocess.CompletedProcess":
-    import subprocess
-
-    return subprocess.run([sys.executable, "-m", "hub_upload", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hub_upload", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_push_dry_run_lists_exactly_the_files(built, tmp_path):
     env = offline_env(HF_TOKEN=FAKE_TOKEN)
-    proc = _cli("push", str(built), "--repo-id", "someone/CogIP-Bench", "--revision", "v1", "--message", "first build",
-                "--dry-run", "--allow-stand-in", env=env)
+    proc = _cli(
+        "push",
+        str(built),
+        "--repo-id",
+        "someone/CogIP-Bench",
+        "--revision",
+        "v1",
+        "--message",
+        "first build",
+        "--dry-run",
+        "--allow-stand-in",
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     listed = [line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ") and "bytes)" in line]
     manifest = json.loads((built / MANIFEST).read_text())
     assert listed == sorted(manifest["files"]) + [MANIFEST]
     assert "README.md" in listed and "data/memorability/test_full-00000-of-00001.parquet" in listed
-    assert "someone/CogIP-Bench" in proc.stdout and "revision v1" in proc.stdout and "message: first build" in proc.stdout
+    assert (
+        "someone/CogIP-Bench" in proc.stdout and "revision v1" in proc.stdout and "message: first build" in proc.stdout
+    )
     assert FAKE_TOKEN not in proc.stdout + proc.stderr
 
 
@@ -508,31 +611,55 @@ def test_push_makes_one_commit_through_hfapi(built, monkeypatch):
         def method(self, *args, **kwargs):
             calls.setdefault(name, []).append((args, kwargs))
             return result(*args, **kwargs) if callable(result) else result
+
         return method
 
-    commit = CommitInfo(commit_url="https://huggingface.co/datasets/someone/CogIP-Bench/commit/abc",
-                        commit_message="m", commit_description="", oid="abc")
+    commit = CommitInfo(
+        commit_url="https://huggingface.co/datasets/someone/CogIP-Bench/commit/abc",
+        commit_message="m",
+        commit_description="",
+        oid="abc",
+    )
     monkeypatch.setattr(HfApi, "whoami", record("whoami", {"name": "someone"}))
     monkeypatch.setattr(HfApi, "create_repo", record("create_repo"))
     monkeypatch.setattr(HfApi, "create_branch", record("create_branch"))
-    monkeypatch.setattr(HfApi, "list_repo_files", record(
-        "list_repo_files", ["README.md", ".gitattributes", "data/aesthetics/train-00000-of-00002.parquet"]))
+    monkeypatch.setattr(
+        HfApi,
+        "list_repo_files",
+        record("list_repo_files", ["README.md", ".gitattributes", "data/aesthetics/train-00000-of-00002.parquet"]),
+    )
     monkeypatch.setattr(HfApi, "create_commit", record("create_commit", commit))
     lines: list[str] = []
-    url = push(built, "someone/CogIP-Bench", private=True, revision="v1", message="CogIP-Bench v1",
-               token=FAKE_TOKEN, echo=lines.append, allow_stand_in=True)
+    url = push(
+        built,
+        "someone/CogIP-Bench",
+        private=True,
+        revision="v1",
+        message="CogIP-Bench v1",
+        token=FAKE_TOKEN,
+        echo=lines.append,
+        allow_stand_in=True,
+    )
 
     assert url == commit.commit_url
-    assert calls["create_repo"] == [(("someone/CogIP-Bench",), {"repo_type": "dataset", "private": True, "exist_ok": True})]
-    assert calls["create_branch"] == [(("someone/CogIP-Bench",), {"repo_type": "dataset", "branch": "v1", "exist_ok": True})]
-    (args, kwargs), = calls["create_commit"]
+    assert calls["create_repo"] == [
+        (("someone/CogIP-Bench",), {"repo_type": "dataset", "private": True, "exist_ok": True})
+    ]
+    assert calls["create_branch"] == [
+        (("someone/CogIP-Bench",), {"repo_type": "dataset", "branch": "v1", "exist_ok": True})
+    ]
+    ((args, kwargs),) = calls["create_commit"]
     assert args == ("someone/CogIP-Bench",)
-    assert kwargs["repo_type"] == "dataset" and kwargs["revision"] == "v1" and kwargs["commit_message"] == "CogIP-Bench v1"
+    assert (
+        kwargs["repo_type"] == "dataset" and kwargs["revision"] == "v1" and kwargs["commit_message"] == "CogIP-Bench v1"
+    )
     adds = [op for op in kwargs["operations"] if isinstance(op, CommitOperationAdd)]
     deletes = [op for op in kwargs["operations"] if isinstance(op, CommitOperationDelete)]
     manifest = json.loads((built / MANIFEST).read_text())
     assert [op.path_in_repo for op in adds] == sorted(manifest["files"]) + [MANIFEST]
-    assert all(Path(op.path_or_fileobj).read_bytes()[:4] == b"PAR1" for op in adds if op.path_in_repo.endswith(".parquet"))
+    assert all(
+        Path(op.path_or_fileobj).read_bytes()[:4] == b"PAR1" for op in adds if op.path_in_repo.endswith(".parquet")
+    )
     assert [op.path_in_repo for op in deletes] == ["data/aesthetics/train-00000-of-00002.parquet"]  # a stale shard
     assert FAKE_TOKEN not in "\n".join(lines)
 
@@ -576,7 +703,11 @@ def test_push_offline_or_unauthenticated_fails_clearly(built, tmp_path, case):
     if case == "unreachable":
         env.update(HF_TOKEN=FAKE_TOKEN, HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens on the discard port
     proc = _cli("push", str(built), "--repo-id", "someone/CogIP-Bench", "--allow-stand-in", env=env)
-    expected = {"no_token": "not logged in", "offline": "offline mode is enabled", "unreachable": "cannot reach the Hub"}
+    expected = {
+        "no_token": "not logged in",
+        "offline": "offline mode is enabled",
+        "unreachable": "cannot reach the Hub",
+    }
     assert proc.returncode == 1 and expected[case] in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and FAKE_TOKEN not in proc.stdout + proc.stderr
 
@@ -594,19 +725,23 @@ def test_cli_help_and_console_script():
 
 # ---------------------------------------------------------------- the lmms-eval tasks read the built folder
 
+
 @pytest.mark.slow
 def test_lmms_eval_tasks_run_on_the_built_folder(tiny_qwen_dir, tmp_path):
     release = make_release(tmp_path / "release", n_train=2, n_pool=3)
     images = tmp_path / "images"
     write_standin_images(read_release(release), images, size=32, progress=False)
     folder = build(release, images, tmp_path / "built", _opts(test_per_dimension=2)).out
-    run_cli(lmms_eval_command(tiny_qwen_dir, "cogip", tmp_path / "eval"),
-            offline_env(COGIP_DATASET=str(folder), LMMS_EVAL_PLUGINS="cogip_tasks"), tmp_path)
+    run_cli(
+        lmms_eval_command(tiny_qwen_dir, "cogip", tmp_path / "eval"),
+        offline_env(COGIP_DATASET=str(folder), LMMS_EVAL_PLUGINS="cogip_tasks"),
+        tmp_path,
+    )
     results = load_results(tmp_path / "eval")
     test_ids = set(_load(folder, tmp_path / "cache")["test"]["id"])
     from cogip_tasks.results import latest_results_file, read_samples, samples_file
 
-    for key, dim in DIMENSIONS.items():
+    for dim in DIMENSIONS.values():
         assert results["n-samples"][dim.task_name]["effective"] == 2
         samples = read_samples(samples_file(latest_results_file(tmp_path / "eval"), dim.task_name))
         ids = {s["srcc"]["id"] for s in samples}

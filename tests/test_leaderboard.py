@@ -21,8 +21,9 @@ import pytest
 from PIL import Image
 
 from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.files import write_json
 from cogip_tasks.leaderboard.cli import main as leaderboard_main
-from cogip_tasks.leaderboard.submission import package_version, read_submission, write_json
+from cogip_tasks.leaderboard.submission import package_version, read_submission
 from cogip_tasks.leaderboard.verify import Rejected, load_ground_truth, verify_submission
 from cogip_tasks.scoring import PARSER_VERSION
 from conftest import lmms_eval_command, load_results, offline_env, run_cli
@@ -73,7 +74,9 @@ def runs(tmp_path_factory, sample_dataset_dir, tiny_qwen_dir) -> dict[str, Path]
 def submissions(runs, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("lb_submissions")
     for name, output in runs.items():
-        assert run_main(["submit", str(output), "--name", name, "-o", str(folder / f"{name.replace(' ', '_')}.json")]) == 0
+        assert (
+            run_main(["submit", str(output), "--name", name, "-o", str(folder / f"{name.replace(' ', '_')}.json")]) == 0
+        )
     return folder
 
 
@@ -87,8 +90,11 @@ def site(submissions, sample_dataset_dir, tmp_path_factory) -> Path:
     """The leaderboard built by the console script, as a leaderboard maintainer would run it."""
     out = tmp_path_factory.mktemp("lb_site")
     script = Path(sys.executable).with_name("cogip-leaderboard")
-    proc = run_cli([str(script), "build", str(submissions), "-o", str(out)],
-                   offline_env(COGIP_DATASET=str(sample_dataset_dir)), out)
+    proc = run_cli(
+        [str(script), "build", str(submissions), "-o", str(out)],
+        offline_env(COGIP_DATASET=str(sample_dataset_dir)),
+        out,
+    )
     assert "ranked 2 model(s) with 3 reference rows" in proc.stdout
     return out
 
@@ -113,8 +119,9 @@ def test_submission_records_model_versions_items_and_metrics(submissions, truth)
 
 @pytest.mark.slow
 def test_real_submissions_verify(submissions, sample_dataset_dir):
-    proc = run_cli(leaderboard("verify", str(submissions), "--dataset", str(sample_dataset_dir)),
-                   offline_env(), submissions)
+    proc = run_cli(
+        leaderboard("verify", str(submissions), "--dataset", str(sample_dataset_dir)), offline_env(), submissions
+    )
     assert proc.stdout.count("OK ") == 2 and "REJECTED" not in proc.stdout
     assert "20 items re-parsed and every metric recomputed" in proc.stdout
 
@@ -122,10 +129,25 @@ def test_real_submissions_verify(submissions, sample_dataset_dir):
 @pytest.mark.slow
 def test_leaderboard_markdown_html_and_plots(site):
     md = (site / "leaderboard.md").read_text()
-    for text in (*NAMES, "Mean SRCC", "95% CI", "Mean PLCC", "Mean parse rate", "Adjacent models", "Per dimension",
-                 "reference: constant (range midpoint)", "reference: train-set mean", "reference: uniform random",
-                 "Aesthetics SRCC [95% CI]", "Funniness SRCC [95% CI]", "Emotional Valence SRCC [95% CI]",
-                 "Memorability SRCC [95% CI]", "MAE", "Parse rate", PARSER_VERSION):
+    for text in (
+        *NAMES,
+        "Mean SRCC",
+        "95% CI",
+        "Mean PLCC",
+        "Mean parse rate",
+        "Adjacent models",
+        "Per dimension",
+        "reference: constant (range midpoint)",
+        "reference: train-set mean",
+        "reference: uniform random",
+        "Aesthetics SRCC [95% CI]",
+        "Funniness SRCC [95% CI]",
+        "Emotional Valence SRCC [95% CI]",
+        "Memorability SRCC [95% CI]",
+        "MAE",
+        "Parse rate",
+        PARSER_VERSION,
+    ):
         assert text in md, text
     # Both random models parse nothing: undefined SRCC, ranked after every defined row, shown as n/a.
     ranking = [line.split(" | ")[:2] for line in md.splitlines() if re.match(r"\| (\d+|ref) \| ", line)]
@@ -155,10 +177,21 @@ def test_leaderboard_page_renders_in_headless_chromium(site, tmp_path):
             pytest.fail(f"{CHROMIUM} missing on CI: run scripts/system_deps.sh")
         pytest.skip(f"{CHROMIUM} not installed (Debian package `chromium`; scripts/system_deps.sh installs it)")
     shot = tmp_path / "page.png"
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,2000",
-               (site / "index.html").resolve().as_uri()]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1280,2000",
+        (site / "index.html").resolve().as_uri(),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-3000:]
     image = assert_png(shot).convert("L")
@@ -174,8 +207,17 @@ def test_leaderboard_page_renders_in_headless_chromium(site, tmp_path):
 @pytest.mark.slow
 def test_compare_two_real_submissions(submissions, sample_dataset_dir, capsys, tmp_path):
     out = tmp_path / "compare.md"
-    code = run_main(["compare", str(submissions / "tiny_seed_0.json"), str(submissions / "tiny_seed_1.json"),
-                     "--dataset", str(sample_dataset_dir), "-o", str(out)])
+    code = run_main(
+        [
+            "compare",
+            str(submissions / "tiny_seed_0.json"),
+            str(submissions / "tiny_seed_1.json"),
+            "--dataset",
+            str(sample_dataset_dir),
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert text == out.read_text()
@@ -284,7 +326,7 @@ def test_verify_and_build_refuse_a_tampered_file(submissions, sample_dataset_dir
     shutil.copytree(submissions, folder)
     bad = read_submission(folder / "tiny_seed_1.json")
     _other_parser(bad)
-    write_json(bad, folder / "tiny_seed_1.json")
+    write_json(folder / "tiny_seed_1.json", bad)
     (folder / "broken.json").write_text("{not json")
 
     assert run_main(["verify", str(folder), "--dataset", str(sample_dataset_dir)]) == 1
@@ -294,8 +336,20 @@ def test_verify_and_build_refuse_a_tampered_file(submissions, sample_dataset_dir
 
     assert run_main(["build", str(folder), "-o", str(tmp_path / "site"), "--dataset", str(sample_dataset_dir)]) == 1
     assert not (tmp_path / "site" / "index.html").exists()  # nothing half-built
-    assert run_main(["build", str(folder), "-o", str(tmp_path / "site"), "--dataset", str(sample_dataset_dir),
-                     "--skip-rejected"]) == 0
+    assert (
+        run_main(
+            [
+                "build",
+                str(folder),
+                "-o",
+                str(tmp_path / "site"),
+                "--dataset",
+                str(sample_dataset_dir),
+                "--skip-rejected",
+            ]
+        )
+        == 0
+    )
     md = (tmp_path / "site" / "leaderboard.md").read_text()
     assert "## Rejected submissions" in md and "parser\\_version" in md
     assert "| 1 | tiny seed 0 |" in md and "| 2 |" not in md
@@ -370,7 +424,9 @@ def test_a_data_parallel_run_gives_the_same_numbers_and_verifies(expected_run, s
 
     subs = tmp_path / "subs"
     for name, output in (("one process", expected_run), ("two processes", two)):
-        assert run_main(["submit", str(output), "--name", name, "-o", str(subs / f"{name.replace(' ', '_')}.json")]) == 0
+        assert (
+            run_main(["submit", str(output), "--name", name, "-o", str(subs / f"{name.replace(' ', '_')}.json")]) == 0
+        )
     proc = run_cli(leaderboard("verify", str(subs), "--dataset", str(sample_dataset_dir)), offline_env(), tmp_path)
     assert proc.stdout.count("OK ") == 2 and "REJECTED" not in proc.stdout, proc.stdout
 

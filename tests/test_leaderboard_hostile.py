@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.files import write_json
 from cogip_tasks.leaderboard.cli import main as leaderboard_main
-from cogip_tasks.leaderboard.submission import name_key, write_json
+from cogip_tasks.leaderboard.submission import name_key
 from cogip_tasks.leaderboard.verify import Rejected, load_ground_truth, verify_submission
 from cogip_tasks.metrics import METRIC_NAMES
 from cogip_tasks.results import GROUP
@@ -50,7 +51,7 @@ def truth(sample_dataset_dir):
 @pytest.fixture(scope="module")
 def good_file(truth, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("hostile_subs") / "good.json"
-    write_json(synthetic_submission(truth, seed=1, name="good model"), path)
+    write_json(path, synthetic_submission(truth, seed=1, name="good model"))
     return path
 
 
@@ -60,12 +61,21 @@ def good_file(truth, tmp_path_factory) -> Path:
 def _write_split(folder: Path, split: str, rows: list[dict]) -> None:
     import datasets
 
-    features = datasets.Features({"id": datasets.Value("string"), "image": datasets.Image(decode=False),
-                                  "dimension": datasets.Value("string"), "prompt": datasets.Value("string"),
-                                  "score": datasets.Value("float32"), "label": datasets.Value("string")})
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "image": datasets.Image(decode=False),
+            "dimension": datasets.Value("string"),
+            "prompt": datasets.Value("string"),
+            "score": datasets.Value("float32"),
+            "label": datasets.Value("string"),
+        }
+    )
     (folder / "data").mkdir(parents=True, exist_ok=True)
     columns = {name: [row[name] for row in rows] for name in features}  # from_list([]) cannot take features
-    datasets.Dataset.from_dict(columns, features=features).to_parquet(str(folder / "data" / f"{split}-00000-of-00001.parquet"))
+    datasets.Dataset.from_dict(columns, features=features).to_parquet(
+        str(folder / "data" / f"{split}-00000-of-00001.parquet")
+    )
 
 
 def _broken_dataset(root: Path, problem: str) -> Path:
@@ -98,20 +108,38 @@ PROBLEMS = ["missing", "empty_test_split", "no_test_split", "unknown_dimension",
 def test_dataset_problems_end_with_one_line_naming_the_dataset(command, problem, good_file, tmp_path, capsys):
     dataset = _broken_dataset(tmp_path, problem)
     capsys.readouterr()
-    args = {"verify": ["verify", str(good_file)], "build": ["build", str(good_file), "-o", str(tmp_path / "site")],
-            "compare": ["compare", str(good_file), str(good_file)]}[command]
+    args = {
+        "verify": ["verify", str(good_file)],
+        "build": ["build", str(good_file), "-o", str(tmp_path / "site")],
+        "compare": ["compare", str(good_file), str(good_file)],
+    }[command]
     assert run_main([*args, "--dataset", str(dataset)]) == 1
     one_line_error(capsys, str(dataset))
     assert not (tmp_path / "site").exists()
 
 
 def test_offline_hub_id_is_one_line_without_traceback(good_file, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "cogip_tasks.leaderboard", "verify", str(good_file),
-                           "--dataset", "nobody/no-such-dataset"], env=offline_env(), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cogip_tasks.leaderboard",
+            "verify",
+            str(good_file),
+            "--dataset",
+            "nobody/no-such-dataset",
+        ],
+        env=offline_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cogip-leaderboard: error: ") and "nobody/no-such-dataset" in lines[0], proc.stderr
+    assert (
+        len(lines) == 1 and lines[0].startswith("cogip-leaderboard: error: ") and "nobody/no-such-dataset" in lines[0]
+    ), proc.stderr
 
 
 # -- hostile submission files ------------------------------------------------------------------------------------
@@ -140,20 +168,25 @@ def test_deeply_nested_submissions_are_rejected_and_build_carries_on(good_file, 
     assert f"OK {folder / 'a_good.json'}" in out
 
     site = tmp_path / "site"
-    assert run_main(["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir), "--skip-rejected"]) == 0
+    assert (
+        run_main(["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir), "--skip-rejected"]) == 0
+    )
     page = json.loads((site / "leaderboard.json").read_text())
     assert [r["name"] for r in page["rows"] if not r["reference"]] == ["good model"]
     assert sorted(Path(r["file"]).name for r in page["rejected"]) == ["deep.json", "deep_item.json", "deep_name.json"]
 
 
-@pytest.mark.parametrize("name", [
-    REFERENCE,
-    "reference: uniform random (seed\u200b 0)",  # zero-width space
-    "\u200breference: constant (range midpoint)",
-    "Ｒｅｆｅｒｅｎｃｅ： train-set mean",  # fullwidth letters and colon (NFKC)
-    "REFERENCE : my model",
-    "refer\u00adence: x",  # soft hyphen (a format character)
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        REFERENCE,
+        "reference: uniform random (seed\u200b 0)",  # zero-width space
+        "\u200breference: constant (range midpoint)",
+        "Ｒｅｆｅｒｅｎｃｅ： train-set mean",  # fullwidth letters and colon (NFKC)
+        "REFERENCE : my model",
+        "refer\u00adence: x",  # soft hyphen (a format character)
+    ],
+)
 def test_reference_names_are_reserved_however_spelled(truth, name):
     with pytest.raises(Rejected) as err:
         verify_submission(synthetic_submission(truth, name=name), truth)
@@ -164,9 +197,13 @@ def test_a_submission_cannot_take_a_reference_row_on_the_page(good_file, truth, 
     folder = tmp_path / "subs"
     folder.mkdir()
     (folder / "good.json").write_bytes(good_file.read_bytes())
-    write_json(synthetic_submission(truth, seed=2, name="reference: uniform random (seed\u200b 0)"), folder / "evil.json")
+    write_json(
+        folder / "evil.json", synthetic_submission(truth, seed=2, name="reference: uniform random (seed\u200b 0)")
+    )
     site = tmp_path / "site"
-    assert run_main(["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir), "--skip-rejected"]) == 0
+    assert (
+        run_main(["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir), "--skip-rejected"]) == 0
+    )
     rows = json.loads((site / "leaderboard.json").read_text())["rows"]
     assert [name_key(r["name"]) for r in rows].count(name_key(REFERENCE)) == 1
     assert next(r for r in rows if name_key(r["name"]) == name_key(REFERENCE))["reference"] is True
@@ -175,11 +212,13 @@ def test_a_submission_cannot_take_a_reference_row_on_the_page(good_file, truth, 
 def test_names_are_unique_on_the_page(truth, sample_dataset_dir, tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
-    write_json(synthetic_submission(truth, seed=3, name="Model A"), folder / "1.json")
-    write_json(synthetic_submission(truth, seed=4, name="model\u200b  a"), folder / "2.json")
-    write_json(synthetic_submission(truth, seed=5, name="ｍodel a"), folder / "3.json")
+    write_json(folder / "1.json", synthetic_submission(truth, seed=3, name="Model A"))
+    write_json(folder / "2.json", synthetic_submission(truth, seed=4, name="model\u200b  a"))
+    write_json(folder / "3.json", synthetic_submission(truth, seed=5, name="ｍodel a"))
     site = tmp_path / "site"
-    assert run_main(["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir), "--skip-rejected"]) == 0
+    assert (
+        run_main(["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir), "--skip-rejected"]) == 0
+    )
     page = json.loads((site / "leaderboard.json").read_text())
     assert [r["name"] for r in page["rows"] if not r["reference"]] == ["Model A"]
     assert [Path(r["file"]).name for r in page["rejected"]] == ["2.json", "3.json"]
@@ -197,8 +236,8 @@ def test_displayed_names_lose_invisible_characters(truth):
 def test_a_rebuilt_site_drops_plots_of_models_no_longer_on_it(truth, sample_dataset_dir, tmp_path):
     folder = tmp_path / "subs"
     folder.mkdir()
-    write_json(synthetic_submission(truth, seed=6, name="kept"), folder / "kept.json")
-    write_json(synthetic_submission(truth, seed=7, name="withdrawn"), folder / "withdrawn.json")
+    write_json(folder / "kept.json", synthetic_submission(truth, seed=6, name="kept"))
+    write_json(folder / "withdrawn.json", synthetic_submission(truth, seed=7, name="withdrawn"))
     site = tmp_path / "site"
     build = ["build", str(folder), "-o", str(site), "--dataset", str(sample_dataset_dir)]
     assert run_main(build) == 0
@@ -231,15 +270,33 @@ def test_a_rebuilt_site_drops_plots_of_models_no_longer_on_it(truth, sample_data
 def _fake_run(folder: Path, truth) -> Path:
     """An lmms-eval output folder as a `--tasks cogip --log_samples` run writes it (answers all unparsed)."""
     stamp = "20250101_000000"
-    results = {"results": {}, "groups": {GROUP: {f"{m},none": None for m in METRIC_NAMES}},
-               "config": {"model": "qwen2_5_vl", "model_args": "pretrained=x"}, "model_name": "fake"}
+    results = {
+        "results": {},
+        "groups": {GROUP: {f"{m},none": None for m in METRIC_NAMES}},
+        "config": {"model": "qwen2_5_vl", "model_args": "pretrained=x"},
+        "model_name": "fake",
+    }
     folder.mkdir(parents=True)
     for key, dim in DIMENSIONS.items():
         results["results"][dim.task_name] = {f"{m},none": None for m in METRIC_NAMES}
-        lines = [json.dumps({"doc_id": i, "filtered_resps": ["no idea"],
-                             "srcc": {"id": row_id, "dimension": key, "human": 1.0, "pred": None, "label": None,
-                                      "failure": "no number", "parser": "cogip-parse-x"}})
-                 for i, row_id in enumerate(truth.ids[key])]
+        lines = [
+            json.dumps(
+                {
+                    "doc_id": i,
+                    "filtered_resps": ["no idea"],
+                    "srcc": {
+                        "id": row_id,
+                        "dimension": key,
+                        "human": 1.0,
+                        "pred": None,
+                        "label": None,
+                        "failure": "no number",
+                        "parser": "cogip-parse-x",
+                    },
+                }
+            )
+            for i, row_id in enumerate(truth.ids[key])
+        ]
         (folder / f"{stamp}_samples_{dim.task_name}.jsonl").write_text("\n".join(lines) + "\n")
     (folder / f"{stamp}_results.json").write_text(json.dumps(results))
     return folder
@@ -282,14 +339,17 @@ def _results_nested(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("corrupt,reason", [
-    (_results_is_a_list, "expected a JSON object, found a list"),
-    (_truncated_samples, "line 5: not valid JSON"),
-    (_non_utf8_samples, "line 1: not UTF-8"),
-    (_sample_not_an_object, "line 1: expected a JSON object"),
-    (_results_not_utf8, "not UTF-8"),
-    (_results_nested, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "corrupt,reason",
+    [
+        (_results_is_a_list, "expected a JSON object, found a list"),
+        (_truncated_samples, "line 5: not valid JSON"),
+        (_non_utf8_samples, "line 1: not UTF-8"),
+        (_sample_not_an_object, "line 1: expected a JSON object"),
+        (_results_not_utf8, "not UTF-8"),
+        (_results_nested, "nested too deeply"),
+    ],
+)
 def test_submit_on_broken_output_is_one_line_naming_the_file(corrupt, reason, truth, tmp_path, capsys):
     run = _fake_run(tmp_path / "out", truth)
     assert run_main(["submit", str(run), "-o", str(tmp_path / "s.json")]) == 0  # the untouched folder works

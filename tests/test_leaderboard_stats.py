@@ -134,8 +134,9 @@ def test_reference_predictors_are_scored_honestly(truth):
 def test_report_ranks_marks_significance_and_escapes_names(truth):
     evil = "<script>alert(1)</script> | [x](javascript:alert(1))"
     good, bad = noisy(truth, 0.05, 1, evil), noisy(truth, 0.6, 2, "bad model")
-    board = build_leaderboard([bad, good], truth, {k: d.midpoint for k, d in DIMENSIONS.items()},
-                              n_resamples=200, plots=False)
+    board = build_leaderboard(
+        [bad, good], truth, {k: d.midpoint for k, d in DIMENSIONS.items()}, n_resamples=200, plots=False
+    )
     assert [board.rank_label(r) for r in board.models()] == ["1", "2"]
     assert board.models()[0] is good and len(board.adjacent) == 1 and board.adjacent[0][2].significant
     md = to_markdown(board)
@@ -157,13 +158,20 @@ def test_compare_reports_per_dimension_differences(truth):
     text = compare_markdown(good, bad, truth, n_resamples=200)
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     assert [r.split(" | ")[0][2:] for r in rows[1:]] == [
-        "Aesthetics", "Funniness", "Emotional Valence", "Memorability", "Mean"]
+        "Aesthetics",
+        "Funniness",
+        "Emotional Valence",
+        "Memorability",
+        "Mean",
+    ]
     for row in rows[1:]:
         delta = float(row.split(" | ")[3])
         assert delta > 0  # the aligned model is better on every dimension
 
 
-def synthetic_submission(truth: GroundTruth, seed: int = 0, claim_order: str = "listed", name: str = "synthetic") -> dict:
+def synthetic_submission(
+    truth: GroundTruth, seed: int = 0, claim_order: str = "listed", name: str = "synthetic"
+) -> dict:
     """A well-behaved submission: items listed in a shuffled order (as multi-process lmms-eval runs log them),
     a few unparsable answers and a reasoning block; metrics as the lmms-eval aggregations compute them, fed
     the items in listed order (``claim_order="dataset"``: in dataset order)."""
@@ -182,18 +190,32 @@ def synthetic_submission(truth: GroundTruth, seed: int = 0, claim_order: str = "
             answer = f"{dim.label_for(score)} {score:.3f}" if rng.random() > 0.05 else "I cannot judge this image."
             raw = f"<think>maybe 9.9</think>{answer}" if pos % 7 == 0 else answer
             parsed = parse_answer(answer, dim)
-            rows.append({"doc_id": int(pos), "id": truth.ids[key][pos], "raw": raw, "answer": answer,
-                         "label": parsed.label, "score": parsed.score, "failure": parsed.failure})
+            rows.append(
+                {
+                    "doc_id": int(pos),
+                    "id": truth.ids[key][pos],
+                    "raw": raw,
+                    "answer": answer,
+                    "label": parsed.label,
+                    "score": parsed.score,
+                    "failure": parsed.failure,
+                }
+            )
         items[key] = rows
         claimed = order if claim_order == "listed" else np.sort(order)
         by_pos = {r["doc_id"]: r for r in rows}
-        records = [(by_pos[p]["id"], by_pos[p]["score"], float(truth.human[key][p]), by_pos[p]["label"]) for p in claimed]
+        records = [
+            (by_pos[p]["id"], by_pos[p]["score"], float(truth.human[key][p]), by_pos[p]["label"]) for p in claimed
+        ]
         metrics[key] = metrics_of_records(records, key)
-    # The group row as lmms-eval makes it: means, and the interval of the mean from the tasks' resamples.
+    # The group row as lmms-eval makes it: means (the fewest for n_distinct), and the interval of the mean from
+    # the tasks' resamples.
     metrics[MEAN] = {m: float(np.mean([metrics[k][m] for k in DIMENSIONS])) for m in GROUP_METRIC_NAMES}
+    metrics[MEAN]["n_distinct"] = min(metrics[k]["n_distinct"] for k in DIMENSIONS)
     for bound in ("low", "high"):
-        metrics[MEAN][f"srcc_ci_{bound}"] = group_interval_bound([metrics[k][f"srcc_ci_{bound}"] for k in DIMENSIONS],
-                                                                 bound)
+        metrics[MEAN][f"srcc_ci_{bound}"] = group_interval_bound(
+            [metrics[k][f"srcc_ci_{bound}"] for k in DIMENSIONS], bound
+        )
     return make_submission(name, items, metrics, reasoning_tags=tags)
 
 
@@ -207,8 +229,9 @@ def test_verify_accepts_any_item_order_and_ranks_in_dataset_order(truth):
         m = model.dims[key].metrics
         assert m["srcc"] == pytest.approx(sub["metrics"][key]["srcc"]) and m["srcc"] > 0.7
         assert 0.85 < m["parse_rate"] < 1.0
-        assert m == compute_metrics(model.dims[key].pred, truth.human[key], dim, model.dims[key].labels,
-                                    ids=truth.ids[key])
+        assert m == compute_metrics(
+            model.dims[key].pred, truth.human[key], dim, model.dims[key].labels, ids=truth.ids[key]
+        )
     # The same answers aggregated in dataset order claim the very same numbers (intervals included).
     in_order = synthetic_submission(truth, claim_order="dataset")
     assert in_order["metrics"] == sub["metrics"]
@@ -243,6 +266,11 @@ def test_reference_rows_and_submissions_share_the_order_free_bootstrap(truth):
     model = noisy(truth, 0.2, 8, "m")
     perm = np.random.default_rng(0).permutation(N)
     for key, dim in DIMENSIONS.items():
-        shuffled = compute_metrics(model.dims[key].pred[perm], truth.human[key][perm], dim,
-                                   [model.dims[key].labels[i] for i in perm], ids=[truth.ids[key][i] for i in perm])
+        shuffled = compute_metrics(
+            model.dims[key].pred[perm],
+            truth.human[key][perm],
+            dim,
+            [model.dims[key].labels[i] for i in perm],
+            ids=[truth.ids[key][i] for i in perm],
+        )
         assert shuffled == model.dims[key].metrics

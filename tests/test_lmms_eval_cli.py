@@ -60,11 +60,14 @@ def test_bare_lmms_eval_finds_the_tasks_after_install(tiny_qwen_dir, sample_data
     assert load_results(tmp_path / "out")["n-samples"]["cogip_aesthetics"]["effective"] == 5
 
 
-@pytest.mark.parametrize(("command", "expected"), [
-    (["lmms-eval", "models"], ["cogip_expected"]),
-    (["cogip-eval", "tasks", "list"], [t for t in TASKS] + ["cogip"]),
-    (["cogip-eval", "--help"], ["COGIP_DATASET", "COGIP_PARSER", "Exit status", "usage: lmms-eval"]),
-])
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["lmms-eval", "models"], ["cogip_expected"]),
+        (["cogip-eval", "tasks", "list"], [t for t in TASKS] + ["cogip"]),
+        (["cogip-eval", "--help"], ["COGIP_DATASET", "COGIP_PARSER", "Exit status", "usage: lmms-eval"]),
+    ],
+)
 def test_listings_and_help_show_the_plugin(command, expected, tmp_path):
     command = [str(Path(sys.executable).with_name(command[0])), *command[1:]]
     proc = run_cli(command, offline_env(), tmp_path)
@@ -84,10 +87,22 @@ def test_include_path_route_on_a_save_to_disk_dataset(tiny_qwen_dir, sample_data
 
 def test_console_script_route_passes_arguments_through(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     env = offline_env(COGIP_DATASET=str(sample_dataset_dir))
-    command = [str(Path(sys.executable).with_name("cogip-eval")), "--model", "qwen2_5_vl",
-               "--model_args", f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}", "--tasks", "cogip",
-               "--limit", "3", "--gen_kwargs", "max_new_tokens=8", "--output_path", str(tmp_path / "out"),
-               "--log_samples"]
+    command = [
+        str(Path(sys.executable).with_name("cogip-eval")),
+        "--model",
+        "qwen2_5_vl",
+        "--model_args",
+        f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
+        "--tasks",
+        "cogip",
+        "--limit",
+        "3",
+        "--gen_kwargs",
+        "max_new_tokens=8",
+        "--output_path",
+        str(tmp_path / "out"),
+        "--log_samples",
+    ]
     proc = run_cli(command, env, tmp_path)
     assert_complete_run(tmp_path / "out", 3)  # --limit reached lmms-eval
     samples = read_samples(samples_file(latest_results_file(tmp_path / "out"), "cogip_funniness"))
@@ -124,19 +139,3 @@ def test_bad_dataset_stops_the_run_naming_column_row_and_value(entry, tiny_qwen_
     last = proc.stderr.strip().splitlines()[-1]
     assert "column 'score', row id 'Funniness/100002': value is NaN" in last
     assert last.startswith("cogip-eval: error:" if entry == "cogip-eval" else "CogIP: evaluation failed:")
-
-
-def test_offline_demo_prints_both_tables_and_builds_the_leaderboard(tmp_path):
-    proc = run_cli([str(Path(sys.executable).with_name("cogip-demo")), "--workdir", str(tmp_path / "demo"),
-                    "--n-test", "3"], offline_env(), tmp_path)
-    greedy, expected = proc.stdout.split("### greedy readout")[1].split("### expected readout")
-    for table in (greedy, expected):
-        assert "| cogip (mean) |" in table
-        for task in TASKS:
-            assert f"| {task} |" in table
-    # the expected-score readout always yields a score: parse_rate 1 for the group
-    group_row = next(line for line in expected.splitlines() if line.startswith("| cogip (mean) |"))
-    assert group_row.split("|")[-3].strip() == "1.000"
-    page = tmp_path / "demo" / "leaderboard" / "index.html"
-    assert "tiny Qwen2.5-VL, expected readout" in page.read_text()
-    assert len(list((tmp_path / "demo" / "leaderboard" / "plots").glob("*.png"))) == 5

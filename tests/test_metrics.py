@@ -39,12 +39,16 @@ def test_every_metric_matches_scipy(answers):
     assert m["mae"] == pytest.approx(np.abs(imputed - human).mean())
     assert m["rmse"] == pytest.approx(np.sqrt(((imputed - human) ** 2).mean()))
     assert m["parse_rate"] == pytest.approx(57 / 60)
-    bins = np.where(human < 3.5, "very low", np.where(human < 5, "low", np.where(human < 6.5, "medium",
-                    np.where(human < 8, "high", "very high"))))
-    assert m["label_acc"] == pytest.approx(np.mean([l == b for l, b in zip(labels, bins)]))
+    bins = np.where(
+        human < 3.5,
+        "very low",
+        np.where(human < 5, "low", np.where(human < 6.5, "medium", np.where(human < 8, "high", "very high"))),
+    )
+    assert m["label_acc"] == pytest.approx(np.mean([lab == b for lab, b in zip(labels, bins)]))
 
-    params, _ = optimize.curve_fit(logistic_4, imputed, human,
-                                   p0=[human.max(), human.min(), imputed.mean(), imputed.std()], maxfev=10_000)
+    params, _ = optimize.curve_fit(
+        logistic_4, imputed, human, p0=[human.max(), human.min(), imputed.mean(), imputed.std()], maxfev=10_000
+    )
     assert m["plcc_logistic"] == pytest.approx(stats.pearsonr(logistic_4(imputed, *params), human).statistic, abs=1e-6)
     assert m["srcc_ci_low"] < m["srcc"] < m["srcc_ci_high"]
 

@@ -31,8 +31,16 @@ from cogip_tasks.metrics import (
 TASKS = Path(M.__file__).resolve().parent / "tasks" / "cogip"
 
 # Which logged reason explains a NaN metric (the metric's own line, or the one its value derives from).
-REASON = {"srcc_ci_low": "srcc is NaN", "srcc_ci_high": "srcc is NaN", "mae": "no items", "rmse": "no items",
-          "mae_norm": "no items", "rmse_norm": "no items", "parse_rate": "no items", "label_acc": "no items"}
+REASON = {
+    "srcc_ci_low": "srcc is NaN",
+    "srcc_ci_high": "srcc is NaN",
+    "mae": "no items",
+    "rmse": "no items",
+    "mae_norm": "no items",
+    "rmse_norm": "no items",
+    "parse_rate": "no items",
+    "label_acc": "no items",
+}
 
 
 def patterns(n: int, dim) -> dict[str, list]:
@@ -77,8 +85,16 @@ def test_plcc_logistic_needs_more_points_than_parameters(caplog):
     assert MIN_LOGISTIC_N == 5 and math.isfinite(pearson_logistic(x[:5], y[:5]))
 
 
-@pytest.mark.parametrize("error", [TypeError("n < params"), np.linalg.LinAlgError("singular"), ValueError("nan"),
-                                   RuntimeError("maxfev"), ZeroDivisionError()])
+@pytest.mark.parametrize(
+    "error",
+    [
+        TypeError("n < params"),
+        np.linalg.LinAlgError("singular"),
+        ValueError("nan"),
+        RuntimeError("maxfev"),
+        ZeroDivisionError(),
+    ],
+)
 def test_plcc_logistic_never_raises_whatever_the_fit_does(monkeypatch, caplog, error):
     def failing_fit(*args, **kwargs):
         raise error
@@ -101,10 +117,16 @@ def test_plcc_logistic_of_an_anti_correlated_model_is_negative():
     mirror = compute_metrics(10 - anti, human, "aesthetics")
     assert mirror["plcc_logistic"] == pytest.approx(-m["plcc_logistic"], abs=1e-4)
     # An increasing model is scored as before: the PLCC of the fitted 4-parameter logistic.
-    params, _ = optimize.curve_fit(M.logistic_4, 10 - anti, human, maxfev=10_000,
-                                   p0=[human.max(), human.min(), np.mean(10 - anti), np.std(10 - anti)])
+    params, _ = optimize.curve_fit(
+        M.logistic_4,
+        10 - anti,
+        human,
+        maxfev=10_000,
+        p0=[human.max(), human.min(), np.mean(10 - anti), np.std(10 - anti)],
+    )
     assert mirror["plcc_logistic"] == pytest.approx(
-        stats.pearsonr(M.logistic_4(10 - anti, *params), human).statistic, abs=1e-6)
+        stats.pearsonr(M.logistic_4(10 - anti, *params), human).statistic, abs=1e-6
+    )
 
 
 def interleave(n: int, processes: int) -> list[int]:
@@ -120,18 +142,29 @@ def test_every_aggregate_depends_on_the_set_of_items_not_their_order(order):
     pred = [None if rng.random() < 0.1 else float(np.clip(h + rng.normal(0, 2), 0, 10)) for h in human]
     labels = [None if p is None else DIMENSIONS["aesthetics"].label_for(p) for p in pred]
     ids = [f"Aesthetics/{i:06d}" for i in range(n)]
-    perm = {"reversed": list(range(n))[::-1], "shuffled": list(rng.permutation(n)),
-            "two_processes": interleave(n, 2), "three_processes": interleave(n, 3)}[order]
+    perm = {
+        "reversed": list(range(n))[::-1],
+        "shuffled": list(rng.permutation(n)),
+        "two_processes": interleave(n, 2),
+        "three_processes": interleave(n, 3),
+    }[order]
     base = compute_metrics(pred, human, "aesthetics", labels, ids=ids)
-    moved = compute_metrics([pred[i] for i in perm], human[perm], "aesthetics", [labels[i] for i in perm],
-                            ids=[ids[i] for i in perm])
+    moved = compute_metrics(
+        [pred[i] for i in perm], human[perm], "aesthetics", [labels[i] for i in perm], ids=[ids[i] for i in perm]
+    )
     assert moved == base  # exactly: intervals, the logistic fit, everything
     assert all(math.isfinite(v) for v in base.values())
     # Without ids the order is canonical too (by value).
-    assert compute_metrics([pred[i] for i in perm], human[perm], "aesthetics") == compute_metrics(pred, human, "aesthetics")
+    assert compute_metrics([pred[i] for i in perm], human[perm], "aesthetics") == compute_metrics(
+        pred, human, "aesthetics"
+    )
     # The lmms-eval aggregation path.
     records = list(zip(ids, pred, human.tolist(), labels))
-    assert metrics_of_records([records[i] for i in perm], "aesthetics") == metrics_of_records(records, "aesthetics") == base
+    assert (
+        metrics_of_records([records[i] for i in perm], "aesthetics")
+        == metrics_of_records(records, "aesthetics")
+        == base
+    )
 
 
 def task_items(seed: int) -> dict[str, list[dict]]:
@@ -141,8 +174,16 @@ def task_items(seed: int) -> dict[str, list[dict]]:
     for key, dim in DIMENSIONS.items():
         human = np.round(rng.uniform(dim.low, dim.high, 30), 3)
         pred = np.clip(human + rng.normal(0, 0.25 * (dim.high - dim.low), 30), dim.low, dim.high)
-        out[key] = [{"id": f"{key}/{i}", "dimension": key, "human": float(h), "pred": float(p),
-                     "label": dim.label_for(float(p))} for i, (h, p) in enumerate(zip(human, pred))]
+        out[key] = [
+            {
+                "id": f"{key}/{i}",
+                "dimension": key,
+                "human": float(h),
+                "pred": float(p),
+                "label": dim.label_for(float(p)),
+            }
+            for i, (h, p) in enumerate(zip(human, pred))
+        ]
     return out
 
 
@@ -167,8 +208,11 @@ def test_group_interval_is_the_bootstrap_interval_of_the_mean_srcc():
     low = utils.group_srcc_ci_low([b[0] for b in bounds.values()], [30] * 4, False)
     high = utils.group_srcc_ci_high([b[1] for b in bounds.values()], [30] * 4, False)
     # The leaderboard's interval of the same answers: one implementation.
-    truth = GroundTruth("synthetic", {k: [i["id"] for i in v] for k, v in items.items()},
-                        {k: np.array([i["human"] for i in v]) for k, v in items.items()})
+    truth = GroundTruth(
+        "synthetic",
+        {k: [i["id"] for i in v] for k, v in items.items()},
+        {k: np.array([i["human"] for i in v]) for k, v in items.items()},
+    )
     model = predictor("m", {k: np.array([i["pred"] for i in v]) for k, v in items.items()}, truth, reference=False)
     assert (low, high) == pytest.approx(mean_srcc_interval(model, truth), abs=1e-12)
     assert (low, high) == pytest.approx((model.mean["srcc_ci_low"], model.mean["srcc_ci_high"]), abs=1e-12)
@@ -234,7 +278,7 @@ def test_group_aggregate_metric_list_is_the_registry():
     utils = load_task_utils()
     for entry in listed:
         kind = METRIC_NAMES[entry["metric"]].group
-        expected = f"!function utils.group_{entry['metric']}" if kind == "interval" else "mean"
+        expected = f"!function utils.group_{entry['metric']}" if kind in ("interval", "min") else "mean"
         assert entry["aggregation"] == expected and entry["weight_by_size"] is False, entry
     # lmms-eval 0.7.3 applies an entry to every task metric whose name *contains* it, the last entry winning
     # (evaluator_utils.consolidate_group_results): each task metric must end up with its own entry, or none.
@@ -242,9 +286,15 @@ def test_group_aggregate_metric_list_is_the_registry():
         matching = [e["metric"] for e in listed if e["metric"] in f"{metric},none"]
         assert (matching[-1] if matching else None) == (metric if metric in GROUP_METRIC_NAMES else None), metric
     # lmms-eval accepts the callables (it refuses any aggregation other than "mean" or a callable).
-    config = dict(group, aggregate_metric_list=[
-        dict(e, aggregation=getattr(utils, e["aggregation"].split(".")[-1]) if e["aggregation"] != "mean" else "mean")
-        for e in listed])
+    config = dict(
+        group,
+        aggregate_metric_list=[
+            dict(
+                e, aggregation=getattr(utils, e["aggregation"].split(".")[-1]) if e["aggregation"] != "mean" else "mean"
+            )
+            for e in listed
+        ],
+    )
     assert len(GroupConfig(**config).aggregate_metric_list) == len(listed)
 
 
@@ -255,5 +305,24 @@ def test_the_interval_is_the_percentile_interval_of_the_resamples():
     scores = score_dimension(pred, human, "memorability")
     assert scores.resamples.shape == (M.N_RESAMPLES,)
     assert (scores.metrics["srcc_ci_low"], scores.metrics["srcc_ci_high"]) == tuple(
-        np.percentile(scores.resamples, [2.5, 97.5]))
+        np.percentile(scores.resamples, [2.5, 97.5])
+    )
     assert scores.metrics == compute_metrics(pred, human, "memorability")
+
+
+def test_distinct_predictions_flag_a_collapsed_model():
+    human = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    collapsed = M.compute_metrics([7.0] * 6, human, "aesthetics")
+    assert collapsed["n_distinct"] == 1 and math.isnan(collapsed["srcc"])
+    mixed = M.compute_metrics([7.0, 7.0000001, None, 3.5, float("nan"), 9.0], human, "aesthetics")
+    assert mixed["n_distinct"] == 3  # unparsed answers are no prediction; 6-decimal rounding merges 7.0000001
+    assert M.compute_metrics([], [], "aesthetics")["n_distinct"] == 0
+
+
+def test_the_group_row_takes_the_fewest_distinct_predictions():
+    human = [1.0, 2.0, 3.0, 4.0, 5.0]
+    scores = {
+        key: M.score_dimension(pred, human if key != "emotional_valence" else [-2, -1, 0, 1, 2], key)
+        for key, pred in zip(M.DIMENSIONS, ([1, 2, 3, 4, 5], [5] * 5, [-2, -1, 0, 1, 2], [0.1, 0.2, 0.3, 0.4, 0.5]))
+    }
+    assert M.group_metrics(scores)["n_distinct"] == 1  # funniness collapsed, though the mean would be 4

@@ -7,12 +7,31 @@ import pytest
 from cogip_tasks.model_args import REMOVED, scrub_args, scrub_model_args
 
 
-@pytest.mark.parametrize("key", ["token", "hf_token", "api_key", "access_key", "private_key", "hf_key",
-                                 "credentials", "pass", "password", "secret", "auth_header", "Authorization",
-                                 "aws_secret_access_key", "client_secret", "cookie", "some_new_thing"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "token",
+        "hf_token",
+        "api_key",
+        "access_key",
+        "private_key",
+        "hf_key",
+        "credentials",
+        "pass",
+        "password",
+        "secret",
+        "auth_header",
+        "Authorization",
+        "aws_secret_access_key",
+        "client_secret",
+        "cookie",
+        "some_new_thing",
+    ],
+)
 def test_every_key_not_known_to_be_harmless_is_removed(key):
     assert scrub_model_args(f"pretrained=Qwen/Qwen2.5-VL-7B-Instruct,{key}=s3cr3t-value") == (
-        f"pretrained=Qwen/Qwen2.5-VL-7B-Instruct,{key}={REMOVED}")
+        f"pretrained=Qwen/Qwen2.5-VL-7B-Instruct,{key}={REMOVED}"
+    )
     assert scrub_args({"pretrained": "x", key: "s3cr3t-value"}) == {"pretrained": "x", key: REMOVED}
 
 
@@ -22,22 +41,30 @@ def test_harmless_keys_are_kept_as_written():
     assert scrub_model_args({"pretrained": "a/b", "dtype": "bfloat16"}) == "pretrained=a/b,dtype=bfloat16"
 
 
-@pytest.mark.parametrize(("value", "kept"), [
-    ("https://user:pass@example.org/models/x", f"https://{REMOVED}@example.org/models/x"),
-    ("s3://AKIAABCDEFGHIJKLMNOP@bucket/x", f"s3://{REMOVED}@bucket/x"),
-    ("org/model-hf_abcdefghijklmnopqrstuv", f"org/model-{REMOVED}"),
-    ("sk-proj_abcdefghijkl", REMOVED),
-])
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("https://user:pass@example.org/models/x", f"https://{REMOVED}@example.org/models/x"),
+        ("s3://AKIAABCDEFGHIJKLMNOP@bucket/x", f"s3://{REMOVED}@bucket/x"),
+        ("org/model-hf_abcdefghijklmnopqrstuv", f"org/model-{REMOVED}"),
+        ("sk-proj_abcdefghijkl", REMOVED),
+    ],
+)
 def test_credentials_inside_kept_values_are_removed(value, kept):
     assert scrub_model_args(f"pretrained={value}") == f"pretrained={kept}"
 
 
 def test_nested_values_are_scrubbed_recursively():
-    nested = {"pretrained": "x", "chat_template": {"token": "t", "pretrained": "https://u:p@h/x"},
-              "adapter": ["hf_abcdefghijklmnop", "ok"]}
-    assert scrub_args(nested) == {"pretrained": "x", "chat_template": {"token": REMOVED,
-                                                                       "pretrained": f"https://{REMOVED}@h/x"},
-                                  "adapter": [REMOVED, "ok"]}
+    nested = {
+        "pretrained": "x",
+        "chat_template": {"token": "t", "pretrained": "https://u:p@h/x"},
+        "adapter": ["hf_abcdefghijklmnop", "ok"],
+    }
+    assert scrub_args(nested) == {
+        "pretrained": "x",
+        "chat_template": {"token": REMOVED, "pretrained": f"https://{REMOVED}@h/x"},
+        "adapter": [REMOVED, "ok"],
+    }
 
 
 def test_odd_input_never_raises():
@@ -51,5 +78,7 @@ def test_submissions_and_generation_manifests_share_the_scrubber():
     from cogip_tasks.leaderboard import submission
 
     assert submission.scrub_model_args is scrub_model_args
-    assert public_model_args({"auth_header": "Bearer x", "pretrained": "p"}) == {"auth_header": REMOVED,
-                                                                                "pretrained": "p"}
+    assert public_model_args({"auth_header": "Bearer x", "pretrained": "p"}) == {
+        "auth_header": REMOVED,
+        "pretrained": "p",
+    }

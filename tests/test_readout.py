@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from conftest import TINY_MODEL_ARGS, lmms_eval_command, load_results, offline_env, run_cli
 from cogip_tasks.dimensions import DIMENSIONS, get_dimension
 from cogip_tasks.readout import (
     clip_to_range,
@@ -23,6 +22,8 @@ from cogip_tasks.readout import (
     trie_nodes,
 )
 from cogip_tasks.scoring import parse_answer
+from conftest import TINY_MODEL_ARGS, lmms_eval_command, load_results, offline_env, run_cli
+from fixtures.forced import force_answers
 
 # -- pure functions ----------------------------------------------------------------------------------------------
 
@@ -107,7 +108,10 @@ def test_readout_line_wins_over_the_greedy_numbers(dim):
         parsed = parse_answer(text, d)
         assert parsed.score == pytest.approx(round(score, 3)) and parsed.failure is None
         assert parsed.label == d.label_for(round(score, 3))
-        assert split_readout(text) == (greedy, {"source": "digits", "label": d.label_for(round(score, 3)), "score": round(score, 3)})
+        assert split_readout(text) == (
+            greedy,
+            {"source": "digits", "label": d.label_for(round(score, 3)), "score": round(score, 3)},
+        )
     for blank in ("", "\n\n\n"):  # a random model's answer: kept verbatim
         assert split_readout(format_readout(blank, d.low, d, "label"))[0] == blank
         assert split_readout(format_readout(blank, d.low, d, "label").strip())[0] == ""  # lmms-eval strips answers
@@ -122,8 +126,9 @@ def wrapper(tiny_qwen_dir):
     from cogip_tasks.models.cogip_expected import CogIPExpected
 
     # The harness's own model_args parsing, as `--model_args` would be read.
-    return CogIPExpected.create_from_arg_string(f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS},dtype=float32",
-                                                {"batch_size": 4})
+    return CogIPExpected.create_from_arg_string(
+        f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS},dtype=float32", {"batch_size": 4}
+    )
 
 
 def _images(n):
@@ -134,11 +139,9 @@ def _images(n):
 
 def _answer(model, answers, dims, readout, contexts=None):
     """Run the wrapper with the greedy answers forced to ``answers`` (its logits stay the model's own)."""
-    from cogip_tasks.models.cogip_expected import ForcedAnswers
-
     tok = model.tokenizer
     model.readout = readout
-    model.generate_kwargs = {"logits_processor": [ForcedAnswers([tok.encode(a) for a in answers], tok.eos_token_id)]}
+    force_answers(model, [tok.encode(a) for a in answers])
     contexts = contexts or [f"Rate image {i}." for i in range(len(answers))]
     return model.answer_batch(contexts, _images(len(answers)), [get_dimension(d) for d in dims], {"max_new_tokens": 24})
 
@@ -161,16 +164,22 @@ def test_expected_digits_exact_with_a_stub_head(wrapper):
     tok = wrapper.tokenizer
     digit = {d: tok.convert_tokens_to_ids(str(d)) for d in range(10)}
     # Digits 2 and 6 with weights 1:3 (and mass on a non-digit, which the readout renormalises away): E[d] = 5.
-    wrapper.model.lm_head = FixedHead(wrapper.model.config.text_config.vocab_size, {digit[2]: 0.1, digit[6]: 0.3, 7: 0.6})
-    out = _answer(wrapper, ["high 7.25", "negative -2", "The image is fine: Score 0.40"],
-                  ["aesthetics", "emotional_valence", "memorability"], "expected_digits")
+    wrapper.model.lm_head = FixedHead(
+        wrapper.model.config.text_config.vocab_size, {digit[2]: 0.1, digit[6]: 0.3, 7: 0.6}
+    )
+    out = _answer(
+        wrapper,
+        ["high 7.25", "negative -2", "The image is fine: Score 0.40"],
+        ["aesthetics", "emotional_valence", "memorability"],
+        "expected_digits",
+    )
     greedy, lines = zip(*map(split_readout, out))
     assert greedy == ("high 7.25", "negative -2", "The image is fine: Score 0.40")
     assert [line["source"] for line in lines] == ["digits"] * 3
     assert [parse_answer(o, d).score for o, d in zip(out, ["aesthetics", "emotional_valence", "memorability"])] == [
         5.55,  # 5 + 0.5 + 0.05
-        -3.0,  # -5, clipped to the valence range
-        1.0,  # 5.55 clipped to memorability's range
+        -2.0,  # -6 would leave the valence range: only the 2 counts
+        0.55,  # before the point 2 and 6 leave memorability's range: the greedy 0 stays; then 0.5 + 0.05
     ]
 
 
@@ -179,8 +188,9 @@ def test_expected_label_exact_with_a_stub_head(wrapper):
     ne, gative, utral, posi, tive = (tok.convert_tokens_to_ids(t) for t in ("ne", "gative", "utral", "posi", "tive"))
     assert tok.encode("negative") == [ne, gative] and tok.encode("neutral") == [ne, utral]
     assert tok.encode("positive") == [posi, tive]
-    wrapper.model.lm_head = FixedHead(wrapper.model.config.text_config.vocab_size,
-                                      {ne: 0.3, gative: 0.1, utral: 0.2, posi: 0.2, tive: 0.2})
+    wrapper.model.lm_head = FixedHead(
+        wrapper.model.config.text_config.vocab_size, {ne: 0.3, gative: 0.1, utral: 0.2, posi: 0.2, tive: 0.2}
+    )
     # P(negative) = .3 * .1, P(neutral) = .3 * .2, P(positive) = .2 * .2 -> (3 * -1.75 + 6 * 0 + 4 * 1.75) / 13,
     # bin midpoints of [-3, -0.5) and (0.5, 3]; 0.135 is inside the neutral band.
     # "negative -2" takes the "ne" branch greedily; "positive 1" needs the teacher-forced pass for it.
@@ -199,9 +209,12 @@ def _teacher_forced_logits(model, context, image, answer):
     ids = torch.cat([inputs["input_ids"], answer_ids], 1)
     extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
     with torch.no_grad():
-        logits = model.model(input_ids=ids, attention_mask=torch.ones_like(ids),
-                             mm_token_type_ids=torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(answer_ids)], 1),
-                             **extra).logits[0]
+        logits = model.model(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            mm_token_type_ids=torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(answer_ids)], 1),
+            **extra,
+        ).logits[0]
     return logits[inputs["input_ids"].shape[1] - 1 :]  # row j: the distribution of answer token j
 
 
@@ -237,7 +250,9 @@ def test_batched_equals_one_by_one(wrapper):
     contexts = [f"Rate image {i}, {'with a longer prompt ' * i}please." for i in range(4)]  # unequal padding
     for readout in ("greedy", "expected_digits", "expected_label"):
         batched = _answer(wrapper, answers, dims, readout, contexts)
-        single = [_answer_single(wrapper, a, d, readout, c, i) for i, (a, d, c) in enumerate(zip(answers, dims, contexts))]
+        single = [
+            _answer_single(wrapper, a, d, readout, c, i) for i, (a, d, c) in enumerate(zip(answers, dims, contexts))
+        ]
         for b, s, d in zip(batched, single, dims):
             assert split_readout(b)[0] == split_readout(s)[0]
             if readout == "greedy":
@@ -248,11 +263,9 @@ def test_batched_equals_one_by_one(wrapper):
 
 
 def _answer_single(model, answer, dim, readout, context, seed):
-    from cogip_tasks.models.cogip_expected import ForcedAnswers
-
     tok = model.tokenizer
     model.readout = readout
-    model.generate_kwargs = {"logits_processor": [ForcedAnswers([tok.encode(answer)], tok.eos_token_id)]}
+    force_answers(model, [tok.encode(answer)])
     return model.answer_batch([context], [_images(seed + 1)[seed]], [get_dimension(dim)], {"max_new_tokens": 24})[0]
 
 
@@ -265,6 +278,7 @@ def test_unknown_readout_is_rejected(tiny_qwen_dir):
 
 def test_manifest_registers_a_simple_model():
     import lmms_eval.models as registry
+
     from cogip_tasks.models import cogip_expected_manifest
 
     manifest = cogip_expected_manifest()
@@ -288,7 +302,7 @@ def test_lmms_eval_cli_runs_cogip_expected(tiny_qwen_dir, sample_dataset_dir, tm
     run_cli(cmd, offline_env(COGIP_DATASET=str(sample_dataset_dir)), tmp_path)
 
     results = load_results(out)
-    for key, dim in DIMENSIONS.items():
+    for dim in DIMENSIONS.values():
         # A random model rarely writes a number: expected_digits falls back to the labels, so every answer parses.
         assert results["results"][dim.task_name]["parse_rate,none"] == 1.0
         samples = read_samples(samples_file(latest_results_file(out), dim.task_name))
@@ -299,3 +313,19 @@ def test_lmms_eval_cli_runs_cogip_expected(tiny_qwen_dir, sample_dataset_dir, tm
             _, line = split_readout(answer)
             assert line is not None and line["source"] in ("digits", "label"), answer
             assert s["srcc"]["pred"] == line["score"] and dim.in_range(line["score"])
+
+
+def test_digits_that_leave_the_range_get_no_weight():
+    from cogip_tasks.readout import in_range_digit_probs
+
+    uniform = [[0.1] * 10] * 4
+    mem = in_range_digit_probs("0.734", uniform, 1.0, "memorability")
+    assert mem[0] == [0.1] + [0.0] * 9  # 1.734 and up leave [0, 1]
+    assert mem[1:] == uniform[1:]  # after the point every digit stays in range
+    assert in_range_digit_probs("1.000", uniform, 1.0, "memorability")[0] == [0.1, 0.1] + [0.0] * 8
+    val = in_range_digit_probs("3.000", uniform, -1.0, "emotional_valence")  # "-3.000"
+    assert val[0] == [0.1] * 4 + [0.0] * 6 and val[1] == [0.1] + [0.0] * 9  # -3.1 is out of range
+    aes = in_range_digit_probs("7.25", uniform[:3], 1.0, "aesthetics")
+    assert aes == uniform[:3]  # every digit keeps 0-10
+    # no in-range mass at a position: the greedy digit as written
+    assert in_range_digit_probs("0.5", [[0.0] * 9 + [1.0], [0.1] * 10], 1.0, "memorability")[0] == [1.0] + [0.0] * 9

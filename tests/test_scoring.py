@@ -66,7 +66,13 @@ CASES = [
     # prose before and after, several numbers
     ("The image shows 2 cats on a sofa. high 7.1", F, "high", 7.1, None),
     ("There are 3 people in a dimly lit room. I'd give it a score of 4.2.", A, None, 4.2, None),
-    ("Looking at the composition, lighting and color, my answer is: medium 6.2. It is a pleasant photo.", A, "medium", 6.2, None),
+    (
+        "Looking at the composition, lighting and color, my answer is: medium 6.2. It is a pleasant photo.",
+        A,
+        "medium",
+        6.2,
+        None,
+    ),
     ("Score: 6. Actually, on reflection, score: 7.", A, None, 7.0, None),
     ("The 2 dogs look happy, so the valence is positive 3.000", V, "positive", 3.0, None),
     ("Based on factors 1 and 2 above, I predict 0.553.", M, None, 0.553, None),
@@ -129,7 +135,6 @@ def test_result_is_a_named_tuple_with_label_and_score():
 
 def test_out_of_range_keeps_the_value_read_for_diagnostics():
     assert parse_answer("high 12.5", A).value == 12.5
-
 
 
 # -- issue 11: each case below was misread by cogip-parse-1 (its reading in the comment) ----------------------

@@ -104,11 +104,41 @@ def test_a_number_cut_by_the_window_is_not_read_in_part():
 # -- never raise ------------------------------------------------------------------------------------------------
 
 _ALPHABET = (
-    "0123456789" "0123456789" " .,-+%/eE()[]:=~\n\t" "\u2212\u2013\u2014\uff0d\ufe63" "\u0663\u0665\uff17\u00bd\u2075"
-    "*_`#>|\\" "\ufdfa\u2044\u00a0\u200b"
+    "0123456789"
+    "0123456789"
+    " .,-+%/eE()[]:=~\n\t"
+    "\u2212\u2013\u2014\uff0d\ufe63"
+    "\u0663\u0665\uff17\u00bd\u2075"
+    "*_`#>|\\"
+    "\ufdfa\u2044\u00a0\u200b"
 )
-_WORDS = ["very", "high", "low", "medium", "negative", "neutral", "positive", "score", "rated", "give", "it", "of",
-          "scale", "range", "between", "and", "to", "out", "of", "percent", "pts", "e0", "1e999", "0-10", "-3 to 3"]
+_WORDS = [
+    "very",
+    "high",
+    "low",
+    "medium",
+    "negative",
+    "neutral",
+    "positive",
+    "score",
+    "rated",
+    "give",
+    "it",
+    "of",
+    "scale",
+    "range",
+    "between",
+    "and",
+    "to",
+    "out",
+    "of",
+    "percent",
+    "pts",
+    "e0",
+    "1e999",
+    "0-10",
+    "-3 to 3",
+]
 
 
 def _random_answers(n: int, seed: int) -> list[str]:
@@ -159,7 +189,10 @@ def test_non_string_answers_are_no_number():
 def test_benchmark_prints_a_line_per_adversarial_shape():
     out = subprocess.run(
         [sys.executable, str(BENCH), "--items", "40", "--resamples", "20", "--repeats", "1", "--hostile-size", "65536"],
-        capture_output=True, text=True, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     ).stdout
     for shape in SHAPES:
         assert re.search(rf"^{re.escape(shape)}\s+\d+\.\d\s+\d+\.\d$", out, re.MULTILINE), shape

@@ -17,12 +17,13 @@ import logging
 import sys
 from pathlib import Path
 
+from ..cli_style import CogIPArgumentParser
 from ..dataset import dataset_source
 from ..errors import CogIPError, fail, one_line
+from ..files import write_json, write_text
 from .report import fmt
-from .submission import SubmissionError, read_submission, submission_from_output, write_json
+from .submission import SubmissionError, read_submission, submission_from_output
 from .verify import GroundTruth, Rejected, Verified, load_ground_truth, name_key, split_scores, verify_submission
-
 
 PROG = "cogip-leaderboard"  # exit status as every CogIP CLI: see cogip_tasks/errors.py
 
@@ -110,7 +111,7 @@ def train_means(source: str | None) -> dict[str, float] | None:
 def cmd_submit(args: argparse.Namespace) -> int:
     try:
         sub = submission_from_output(args.output_path, name=args.name, results_file=args.results)
-        write_json(sub, args.out)
+        write_json(args.out, sub)
     except (CogIPError, OSError) as err:
         return fail(PROG, err)
     n = sum(len(d["items"]) for d in sub["dimensions"].values())
@@ -128,8 +129,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
             failed += 1
             print(f"REJECTED {path}: {err}")
             continue
-        print(f"OK {path}: model {model.name!r}, {truth.n_items()} items re-parsed and every metric recomputed "
-              f"(mean SRCC {fmt(model.mean['srcc'])}, parse rate {fmt(model.mean['parse_rate'])})")
+        print(
+            f"OK {path}: model {model.name!r}, {truth.n_items()} items re-parsed and every metric recomputed "
+            f"(mean SRCC {fmt(model.mean['srcc'])}, parse rate {fmt(model.mean['parse_rate'])})"
+        )
     return 1 if failed else 0
 
 
@@ -146,14 +149,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         return fail(PROG, "no verified submission to rank")
     board = build_leaderboard(verified, truth, train_means(args.dataset), rejected=rejected)
     written = write_leaderboard(board, args.out)
-    print(f"ranked {len(verified)} model(s) with {len(board.rows) - len(verified)} reference rows; wrote "
-          f"{written['markdown']}, {written['html']} and {len(written) - 3} plots under {Path(args.out) / 'plots'}")
+    print(
+        f"ranked {len(verified)} model(s) with {len(board.rows) - len(verified)} reference rows; wrote "
+        f"{written['markdown']}, {written['html']} and {len(written) - 3} plots under {Path(args.out) / 'plots'}"
+    )
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .report import compare_markdown
-    from ..files import write_text
 
     truth = ground_truth(args.dataset)
     models = []
@@ -171,8 +175,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cogip-leaderboard", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CogIPArgumentParser(
+        prog="cogip-leaderboard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log why a metric is undefined (NaN)")
     sub = parser.add_subparsers(dest="command", required=True)
     dataset_help = "ground-truth dataset: Hub id or local folder (default: $COGIP_DATASET, else the Hub dataset)"
@@ -193,8 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", nargs="+", help="submission files or folders of them")
     p.add_argument("-o", "--out", required=True, help="folder to write the leaderboard into")
     p.add_argument("--dataset", help=dataset_help)
-    p.add_argument("--skip-rejected", action="store_true",
-                   help="leave rejected submissions out (listed on the page) instead of failing")
+    p.add_argument(
+        "--skip-rejected",
+        action="store_true",
+        help="leave rejected submissions out (listed on the page) instead of failing",
+    )
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("compare", help="two submissions side by side: per-dimension differences with CIs")

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..dimensions import DIMENSIONS, Dimension
+from ..files import json_safe, write_bytes, write_json, write_text
+from ..metrics import N_RESAMPLES, SEED
 from ..scoring import PARSER_VERSION
 from .stats import Difference, mean_srcc, mean_srcc_interval, paired_difference, rank, reference_predictors
-from ..files import write_bytes, write_text
-from .submission import nan_to_none, package_version, write_json
+from .submission import package_version
 from .verify import GroundTruth, Verified
 
 PLOTS_DIR = "plots"
@@ -65,7 +66,9 @@ def fmt_p(p_value: float) -> str:
 def fmt_diff(diff: Difference) -> str:
     if math.isnan(diff.delta):
         return "n/a"
-    return f"{diff.delta:+.3f} {fmt_ci((diff.low, diff.high))}, p={fmt_p(diff.p_value)}{' *' if diff.significant else ''}"
+    return (
+        f"{diff.delta:+.3f} {fmt_ci((diff.low, diff.high))}, p={fmt_p(diff.p_value)}{' *' if diff.significant else ''}"
+    )
 
 
 def dimension_title(dim: Dimension) -> str:
@@ -92,20 +95,37 @@ def scatter_png(row: Verified, truth: GroundTruth, dpi: int = 80) -> bytes:
         ax.plot([dim.low, dim.high], [dim.low, dim.high], color="0.75", lw=1, zorder=0)
         ax.scatter(human[parsed], pred[parsed], s=14, color="tab:blue", label="parsed")
         if (~parsed).any():
-            ax.scatter(human[~parsed], np.full((~parsed).sum(), dim.midpoint), s=18, marker="x",
-                       color="tab:red", label="unparsed (midpoint)")
-        ax.set(xlim=(dim.low - pad, dim.high + pad), ylim=(dim.low - pad, dim.high + pad),
-               xlabel="human score", ylabel="predicted score",
-               title=f"{dimension_title(dim)}  SRCC {fmt(row.dims[key].metrics['srcc'])}")
+            ax.scatter(
+                human[~parsed],
+                np.full((~parsed).sum(), dim.midpoint),
+                s=18,
+                marker="x",
+                color="tab:red",
+                label="unparsed (midpoint)",
+            )
+        ax.set(
+            xlim=(dim.low - pad, dim.high + pad),
+            ylim=(dim.low - pad, dim.high + pad),
+            xlabel="human score",
+            ylabel="predicted score",
+            title=f"{dimension_title(dim)}  SRCC {fmt(row.dims[key].metrics['srcc'])}",
+        )
         ax.legend(fontsize=7, loc="upper left")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
 
 
-def build_leaderboard(models: list[Verified], truth: GroundTruth, train_means: dict[str, float] | None = None, *,
-                      n_resamples: int = 1000, seed: int = 0, rejected: list[tuple[str, str]] | None = None,
-                      plots: bool = True) -> Leaderboard:
+def build_leaderboard(
+    models: list[Verified],
+    truth: GroundTruth,
+    train_means: dict[str, float] | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    rejected: list[tuple[str, str]] | None = None,
+    plots: bool = True,
+) -> Leaderboard:
     """Rank verified models with reference rows, intervals, adjacent-pair tests and scatter plots."""
     rows = rank([*models, *reference_predictors(truth, train_means, n_resamples=n_resamples, seed=seed)])
     intervals = {r.name: mean_srcc_interval(r, truth, n_resamples, seed) for r in rows}
@@ -131,32 +151,87 @@ def md_escape(text: str) -> str:
 
 def main_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the ranking table (shared by Markdown and HTML)."""
-    header = ["Rank", "Model", "Mean SRCC", "95% CI",
-              *[f"{dimension_title(d)} SRCC [95% CI]" for d in DIMENSIONS.values()],
-              "Mean PLCC", "Mean parse rate", "vs next model (Δ mean SRCC [95% CI], p)"]
+    header = [
+        "Rank",
+        "Model",
+        "Mean SRCC",
+        "95% CI",
+        *[f"{dimension_title(d)} SRCC [95% CI]" for d in DIMENSIONS.values()],
+        "Mean PLCC",
+        "Mean parse rate",
+        "vs next model (Δ mean SRCC [95% CI], p)",
+    ]
     vs_next = {a.name: fmt_diff(d) for a, _, d in board.adjacent}
-    cells = [[board.rank_label(r), r.name, fmt(mean_srcc(r)), fmt_ci(board.intervals[r.name]),
-              *[srcc_cell(r, k) for k in DIMENSIONS], fmt(r.mean["plcc"]), fmt(r.mean["parse_rate"]),
-              vs_next.get(r.name, "")] for r in board.rows]
+    cells = [
+        [
+            board.rank_label(r),
+            r.name,
+            fmt(mean_srcc(r)),
+            fmt_ci(board.intervals[r.name]),
+            *[srcc_cell(r, k) for k in DIMENSIONS],
+            fmt(r.mean["plcc"]),
+            fmt(r.mean["parse_rate"]),
+            vs_next.get(r.name, ""),
+        ]
+        for r in board.rows
+    ]
     return header, cells
 
 
 def detail_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
-    header = ["Model", "Dimension", "n", "SRCC", "95% CI", "PLCC", "MAE", "Parse rate", "Label accuracy"]
+    header = [
+        "Model",
+        "Dimension",
+        "n",
+        "SRCC",
+        "95% CI",
+        "PLCC",
+        "MAE",
+        "Parse rate",
+        "Label accuracy",
+        "Distinct predictions",
+    ]
     cells = []
     for r in board.rows:
         for key, dim in DIMENSIONS.items():
             m = r.dims[key].metrics
-            cells.append([r.name, dimension_title(dim), str(len(board.truth.ids[key])), fmt(m["srcc"]),
-                          fmt_ci((m["srcc_ci_low"], m["srcc_ci_high"])), fmt(m["plcc"]), fmt(m["mae"]),
-                          fmt(m["parse_rate"]), fmt(m["label_acc"])])
+            cells.append(
+                [
+                    r.name,
+                    dimension_title(dim),
+                    str(len(board.truth.ids[key])),
+                    fmt(m["srcc"]),
+                    fmt_ci((m["srcc_ci_low"], m["srcc_ci_high"])),
+                    fmt(m["plcc"]),
+                    fmt(m["mae"]),
+                    fmt(m["parse_rate"]),
+                    fmt(m["label_acc"]),
+                    distinct_cell(m.get("n_distinct", math.nan)),
+                ]
+            )
     return header, cells
+
+
+def distinct_cell(value: float) -> str:
+    """A count of distinct predictions; 1 (or none) flags a collapsed model whose interval means nothing."""
+    if value != value:  # NaN: a row without predictions (a reference predictor computed elsewhere)
+        return "n/a"
+    return f"{int(value)} (collapsed)" if value <= 1 else str(int(value))
 
 
 def adjacent_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     header = ["Higher", "Lower", "Δ mean SRCC", "95% CI", "p", "Significant at 5%"]
-    cells = [[a.name, b.name, fmt(d.delta), fmt_ci((d.low, d.high)), fmt_p(d.p_value),
-              "n/a" if math.isnan(d.delta) else ("yes" if d.significant else "no")] for a, b, d in board.adjacent]
+    cells = [
+        [
+            a.name,
+            b.name,
+            fmt(d.delta),
+            fmt_ci((d.low, d.high)),
+            fmt_p(d.p_value),
+            "n/a" if math.isnan(d.delta) else ("yes" if d.significant else "no"),
+        ]
+        for a, b, d in board.adjacent
+    ]
     return header, cells
 
 
@@ -180,8 +255,13 @@ def _md_table(header: list[str], cells: list[list[str]]) -> list[str]:
 def to_markdown(board: Leaderboard) -> str:
     out = ["# CogIP-Bench leaderboard", "", "Ranked by mean SRCC over the four dimensions.", ""]
     out += _md_table(*main_table(board))
-    out += ["", "## Adjacent models", "", "Is each model better than the next one down? "
-            "(paired bootstrap of the mean-SRCC difference)", ""]
+    out += [
+        "",
+        "## Adjacent models",
+        "",
+        "Is each model better than the next one down? (paired bootstrap of the mean-SRCC difference)",
+        "",
+    ]
     out += _md_table(*adjacent_table(board)) if board.adjacent else ["Fewer than two submitted models."]
     out += ["", "## Per dimension", ""] + _md_table(*detail_table(board))
     if board.rejected:
@@ -206,7 +286,8 @@ def _html_table(header: list[str], cells: list[list[str]], reference_rows: set[i
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
         ('<tr class="reference">' if i in reference_rows else "<tr>")
-        + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        + "".join(f"<td>{html.escape(c)}</td>" for c in row)
+        + "</tr>"
         for i, row in enumerate(cells)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -216,15 +297,19 @@ def to_html(board: Leaderboard) -> str:
     """One self-contained page (inline CSS, plots as data: URIs, no script, no server)."""
     refs = {i for i, r in enumerate(board.rows) if r.reference}
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        "<title>CogIP-Bench leaderboard</title>", f"<style>{_CSS}</style></head><body>",
-        "<h1>CogIP-Bench leaderboard</h1>", "<p>Ranked by mean SRCC over the four dimensions.</p>",
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>CogIP-Bench leaderboard</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>CogIP-Bench leaderboard</h1>",
+        "<p>Ranked by mean SRCC over the four dimensions.</p>",
         _html_table(*main_table(board), reference_rows=refs),
         "<h2>Adjacent models</h2>",
         _html_table(*adjacent_table(board)) if board.adjacent else "<p>Fewer than two submitted models.</p>",
         "<h2>Per dimension</h2>",
-        _html_table(*detail_table(board), reference_rows={i * len(DIMENSIONS) + j for i in refs
-                                                           for j in range(len(DIMENSIONS))}),
+        _html_table(
+            *detail_table(board), reference_rows={i * len(DIMENSIONS) + j for i in refs for j in range(len(DIMENSIONS))}
+        ),
     ]
     if board.plots:
         parts.append("<h2>Predicted vs human scores</h2>")
@@ -232,12 +317,18 @@ def to_html(board: Leaderboard) -> str:
             if r.name in board.plots:
                 data = base64.b64encode(board.plots[r.name]).decode("ascii")
                 alt = html.escape(f"scatter plots of {r.name}", quote=True)
-                parts.append(f"<h3>{html.escape(r.name)}</h3><img alt=\"{alt}\" src=\"data:image/png;base64,{data}\">")
+                parts.append(f'<h3>{html.escape(r.name)}</h3><img alt="{alt}" src="data:image/png;base64,{data}">')
     if board.rejected:
-        parts.append("<h2>Rejected submissions</h2><ul>"
-                     + "".join(f"<li>{html.escape(f)}: {html.escape(r)}</li>" for f, r in board.rejected) + "</ul>")
-    parts.append("<h2>How these numbers were made</h2><ul class=\"note\">"
-                 + "".join(f"<li>{html.escape(p)}</li>" for p in provenance(board)) + "</ul></body></html>")
+        parts.append(
+            "<h2>Rejected submissions</h2><ul>"
+            + "".join(f"<li>{html.escape(f)}: {html.escape(r)}</li>" for f, r in board.rejected)
+            + "</ul>"
+        )
+    parts.append(
+        '<h2>How these numbers were made</h2><ul class="note">'
+        + "".join(f"<li>{html.escape(p)}</li>" for p in provenance(board))
+        + "</ul></body></html>"
+    )
     return "\n".join(parts) + "\n"
 
 
@@ -256,20 +347,34 @@ def to_json(board: Leaderboard) -> dict:
     ``plots`` lists the files this build wrote under ``plots/``: the next build removes those it does not
     write again, and nothing else there.
     """
-    def row(r: Verified) -> dict:
-        return {"name": r.name, "rank": board.rank_label(r), "reference": r.reference,
-                "mean_srcc": nan_to_none(mean_srcc(r)),
-                "mean_srcc_ci": [nan_to_none(v) for v in board.intervals[r.name]],
-                "mean": {k: nan_to_none(v) for k, v in r.mean.items()},
-                "dimensions": {k: {m: nan_to_none(v) for m, v in d.metrics.items()} for k, d in r.dims.items()}}
 
-    return {"rows": [row(r) for r in board.rows],
-            "adjacent": [{"higher": a.name, "lower": b.name, "delta": nan_to_none(d.delta),
-                          "ci": [nan_to_none(d.low), nan_to_none(d.high)], "p_value": nan_to_none(d.p_value)}
-                         for a, b, d in board.adjacent],
-            "rejected": [{"file": f, "reason": r} for f, r in board.rejected],
-            "plots": sorted(plot_files(board).values()),
-            "provenance": provenance(board)}
+    def row(r: Verified) -> dict:
+        return {
+            "name": r.name,
+            "rank": board.rank_label(r),
+            "reference": r.reference,
+            "mean_srcc": json_safe(mean_srcc(r)),
+            "mean_srcc_ci": [json_safe(v) for v in board.intervals[r.name]],
+            "mean": {k: json_safe(v) for k, v in r.mean.items()},
+            "dimensions": {k: {m: json_safe(v) for m, v in d.metrics.items()} for k, d in r.dims.items()},
+        }
+
+    return {
+        "rows": [row(r) for r in board.rows],
+        "adjacent": [
+            {
+                "higher": a.name,
+                "lower": b.name,
+                "delta": json_safe(d.delta),
+                "ci": [json_safe(d.low), json_safe(d.high)],
+                "p_value": json_safe(d.p_value),
+            }
+            for a, b, d in board.adjacent
+        ],
+        "rejected": [{"file": f, "reason": r} for f, r in board.rejected],
+        "plots": sorted(plot_files(board).values()),
+        "provenance": provenance(board),
+    }
 
 
 _PLOT_NAME = re.compile(r"\d{2,}-[A-Za-z0-9._-]*\.png")  # what plot_filename makes: never a path
@@ -283,7 +388,11 @@ def previous_plots(out: Path) -> set[str]:
         listed = json.loads((out / "leaderboard.json").read_text(encoding="utf-8")).get("plots", [])
     except (OSError, ValueError, RecursionError, AttributeError):
         return set()
-    return {name for name in listed if isinstance(name, str) and _PLOT_NAME.fullmatch(name)} if isinstance(listed, list) else set()
+    return (
+        {name for name in listed if isinstance(name, str) and _PLOT_NAME.fullmatch(name)}
+        if isinstance(listed, list)
+        else set()
+    )
 
 
 def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
@@ -299,31 +408,62 @@ def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path
     written = {}
     for name, filename in files.items():
         written[f"plot:{name}"] = write_bytes(out / PLOTS_DIR / filename, board.plots[name])
-    written.update(markdown=write_text(out / "leaderboard.md", to_markdown(board)),
-                   html=write_text(out / "index.html", to_html(board)),
-                   json=write_json(to_json(board), out / "leaderboard.json"))
+    written.update(
+        markdown=write_text(out / "leaderboard.md", to_markdown(board)),
+        html=write_text(out / "index.html", to_html(board)),
+        json=write_json(out / "leaderboard.json", to_json(board)),
+    )
     for filename in stale - set(files.values()):
         (out / PLOTS_DIR / filename).unlink(missing_ok=True)
     return written
 
 
-def compare_markdown(a: Verified, b: Verified, truth: GroundTruth, n_resamples: int = 1000, seed: int = 0) -> str:
+def compare_markdown(
+    a: Verified, b: Verified, truth: GroundTruth, n_resamples: int = N_RESAMPLES, seed: int = SEED
+) -> str:
     """Two models side by side: per-dimension SRCC with CIs and the paired difference ``a - b``."""
     name_a, name_b = md_escape(a.name), md_escape(b.name)
-    header = ["Dimension", f"{name_a} SRCC [95% CI]", f"{name_b} SRCC [95% CI]", "Δ SRCC (a − b)", "95% CI",
-              "p", f"{name_a} parse rate", f"{name_b} parse rate"]
+    header = [
+        "Dimension",
+        f"{name_a} SRCC [95% CI]",
+        f"{name_b} SRCC [95% CI]",
+        "Δ SRCC (a − b)",
+        "95% CI",
+        "p",
+        f"{name_a} parse rate",
+        f"{name_b} parse rate",
+    ]
     cells = []
     for key, dim in DIMENSIONS.items():
         d = paired_difference(a, b, truth, n_resamples, seed, dimensions=(key,))
-        cells.append([dimension_title(dim), srcc_cell(a, key), srcc_cell(b, key), fmt(d.delta),
-                      fmt_ci((d.low, d.high)), fmt_p(d.p_value), fmt(a.dims[key].metrics["parse_rate"]),
-                      fmt(b.dims[key].metrics["parse_rate"])])
+        cells.append(
+            [
+                dimension_title(dim),
+                srcc_cell(a, key),
+                srcc_cell(b, key),
+                fmt(d.delta),
+                fmt_ci((d.low, d.high)),
+                fmt_p(d.p_value),
+                fmt(a.dims[key].metrics["parse_rate"]),
+                fmt(b.dims[key].metrics["parse_rate"]),
+            ]
+        )
     d = paired_difference(a, b, truth, n_resamples, seed)
-    cells.append(["Mean", f"{fmt(mean_srcc(a))} {fmt_ci(mean_srcc_interval(a, truth, n_resamples, seed))}",
-                  f"{fmt(mean_srcc(b))} {fmt_ci(mean_srcc_interval(b, truth, n_resamples, seed))}",
-                  fmt(d.delta), fmt_ci((d.low, d.high)), fmt_p(d.p_value), fmt(a.mean["parse_rate"]),
-                  fmt(b.mean["parse_rate"])])
+    cells.append(
+        [
+            "Mean",
+            f"{fmt(mean_srcc(a))} {fmt_ci(mean_srcc_interval(a, truth, n_resamples, seed))}",
+            f"{fmt(mean_srcc(b))} {fmt_ci(mean_srcc_interval(b, truth, n_resamples, seed))}",
+            fmt(d.delta),
+            fmt_ci((d.low, d.high)),
+            fmt_p(d.p_value),
+            fmt(a.mean["parse_rate"]),
+            fmt(b.mean["parse_rate"]),
+        ]
+    )
     title = f"# {name_a} (a) vs {name_b} (b)"
-    note = (f"Paired bootstrap over the same test items ({n_resamples} resamples, seed {seed}); "
-            "a difference is significant at 5% when its interval excludes 0.")
+    note = (
+        f"Paired bootstrap over the same test items ({n_resamples} resamples, seed {seed}); "
+        "a difference is significant at 5% when its interval excludes 0."
+    )
     return "\n".join([title, "", *_md_table(header, cells), "", note]) + "\n"

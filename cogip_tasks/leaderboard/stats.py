@@ -15,21 +15,36 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dimensions import DIMENSIONS
-from ..metrics import LEVEL, impute, percentile_interval, score_dimension, srcc_resamples
+from ..metrics import (  # noqa: F401  (the leaderboard's API since v0.1)
+    LEVEL,
+    N_RESAMPLES,
+    SEED,
+    impute,
+    percentile_interval,
+    resample_indices,
+    resampled_spearman,
+    score_dimension,
+    srcc_resamples,
+)
 from ..metrics import mean_srcc_interval as _mean_interval
-from ..metrics import resample_indices, resampled_spearman  # noqa: F401  (the leaderboard's API since v0.1)
 from .verify import DimensionResult, GroundTruth, Verified, mean_metrics
 
 
-def dimension_resamples(model: Verified, truth: GroundTruth, n_resamples: int, seed: int,
-                        dimensions: Sequence[str] = tuple(DIMENSIONS)) -> list[np.ndarray]:
+def dimension_resamples(
+    model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] = tuple(DIMENSIONS)
+) -> list[np.ndarray]:
     """Each dimension's bootstrap SRCC resamples (the same items for every model)."""
-    return [srcc_resamples(impute(model.dims[key].pred, key), truth.human[key], key, truth.ids[key],
-                           n_resamples=n_resamples, seed=seed) for key in dimensions]
+    return [
+        srcc_resamples(
+            impute(model.dims[key].pred, key), truth.human[key], key, truth.ids[key], n_resamples=n_resamples, seed=seed
+        )
+        for key in dimensions
+    ]
 
 
-def mean_srcc_resamples(model: Verified, truth: GroundTruth, n_resamples: int, seed: int,
-                        dimensions: Sequence[str] = tuple(DIMENSIONS)) -> np.ndarray:
+def mean_srcc_resamples(
+    model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] = tuple(DIMENSIONS)
+) -> np.ndarray:
     """Mean SRCC over ``dimensions`` in each resample (items resampled within each dimension)."""
     return np.mean(dimension_resamples(model, truth, n_resamples, seed, dimensions), axis=0)
 
@@ -38,10 +53,17 @@ def mean_srcc(model: Verified, dimensions: Sequence[str] = tuple(DIMENSIONS)) ->
     return float(np.mean([model.dims[k].metrics["srcc"] for k in dimensions]))
 
 
-def mean_srcc_interval(model: Verified, truth: GroundTruth, n_resamples: int = 1000, seed: int = 0,
-                       dimensions: Sequence[str] = tuple(DIMENSIONS)) -> tuple[float, float]:
+def mean_srcc_interval(
+    model: Verified,
+    truth: GroundTruth,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    dimensions: Sequence[str] = tuple(DIMENSIONS),
+) -> tuple[float, float]:
     """The same interval as the ``cogip`` group's ``srcc_ci_low/high`` (one implementation: metrics.py)."""
-    return _mean_interval(dimension_resamples(model, truth, n_resamples, seed, dimensions), mean_srcc(model, dimensions))
+    return _mean_interval(
+        dimension_resamples(model, truth, n_resamples, seed, dimensions), mean_srcc(model, dimensions)
+    )
 
 
 def bootstrap_p_value(diffs: np.ndarray) -> float:
@@ -72,14 +94,22 @@ class Difference:
         return bool(self.low > 0 or self.high < 0)
 
 
-def paired_difference(a: Verified, b: Verified, truth: GroundTruth, n_resamples: int = 1000, seed: int = 0,
-                      dimensions: Sequence[str] = tuple(DIMENSIONS), level: float = LEVEL) -> Difference:
+def paired_difference(
+    a: Verified,
+    b: Verified,
+    truth: GroundTruth,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    dimensions: Sequence[str] = tuple(DIMENSIONS),
+    level: float = LEVEL,
+) -> Difference:
     """Paired bootstrap of ``mean SRCC(a) - mean SRCC(b)`` over the same resampled items."""
     delta = mean_srcc(a, dimensions) - mean_srcc(b, dimensions)
     if math.isnan(delta):
         return Difference(math.nan, math.nan, math.nan, math.nan)
     diffs = mean_srcc_resamples(a, truth, n_resamples, seed, dimensions) - mean_srcc_resamples(
-        b, truth, n_resamples, seed, dimensions)
+        b, truth, n_resamples, seed, dimensions
+    )
     diffs = diffs[np.isfinite(diffs)]
     if len(diffs) == 0:
         return Difference(delta, math.nan, math.nan, math.nan)
@@ -89,6 +119,7 @@ def paired_difference(a: Verified, b: Verified, truth: GroundTruth, n_resamples:
 
 def rank(models: Iterable[Verified]) -> list[Verified]:
     """Best mean SRCC first; an undefined mean SRCC goes last; ties by name."""
+
     def key(model: Verified) -> tuple[bool, float, str]:
         value = mean_srcc(model)
         return (math.isnan(value), -value if not math.isnan(value) else 0.0, model.name.lower())
@@ -96,21 +127,30 @@ def rank(models: Iterable[Verified]) -> list[Verified]:
     return sorted(models, key=key)
 
 
-def predictor(name: str, scores: dict[str, np.ndarray], truth: GroundTruth, *, n_resamples: int = 1000,
-              seed: int = 0, reference: bool = True) -> Verified:
+def predictor(
+    name: str,
+    scores: dict[str, np.ndarray],
+    truth: GroundTruth,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    reference: bool = True,
+) -> Verified:
     """A row from given scores per dimension (NaN = unparsed), scored exactly like a submission."""
     dims, scored = {}, {}
     for key, dim in DIMENSIONS.items():
         pred = np.asarray(scores[key], dtype=np.float64)
         labels = [None if np.isnan(s) else dim.label_for(float(s)) for s in pred]
-        scored[key] = score_dimension(pred, truth.human[key], dim, labels, ids=truth.ids[key],
-                                      n_resamples=n_resamples, seed=seed)
+        scored[key] = score_dimension(
+            pred, truth.human[key], dim, labels, ids=truth.ids[key], n_resamples=n_resamples, seed=seed
+        )
         dims[key] = DimensionResult(pred, labels, scored[key].metrics)
     return Verified(name, {}, dims, mean_metrics(scored), reference=reference)
 
 
-def reference_predictors(truth: GroundTruth, train_means: dict[str, float] | None, *, n_resamples: int = 1000,
-                         seed: int = 0) -> list[Verified]:
+def reference_predictors(
+    truth: GroundTruth, train_means: dict[str, float] | None, *, n_resamples: int = N_RESAMPLES, seed: int = SEED
+) -> list[Verified]:
     """Honest baselines on the test items: what knowing nothing (or only the training mean) scores.
 
     - constant: the middle of each dimension's range for every image (also what an unparsed answer counts as);
@@ -120,15 +160,33 @@ def reference_predictors(truth: GroundTruth, train_means: dict[str, float] | Non
     The first two are constant, so their SRCC is undefined (n/a): a constant cannot rank images.
     """
     n = {k: len(v) for k, v in truth.human.items()}
-    rows = [predictor("reference: constant (range midpoint)",
-                      {k: np.full(n[k], d.midpoint) for k, d in DIMENSIONS.items()}, truth,
-                      n_resamples=n_resamples, seed=seed)]
+    rows = [
+        predictor(
+            "reference: constant (range midpoint)",
+            {k: np.full(n[k], d.midpoint) for k, d in DIMENSIONS.items()},
+            truth,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    ]
     if train_means:
-        rows.append(predictor("reference: train-set mean",
-                              {k: np.full(n[k], train_means[k]) for k in DIMENSIONS}, truth,
-                              n_resamples=n_resamples, seed=seed))
+        rows.append(
+            predictor(
+                "reference: train-set mean",
+                {k: np.full(n[k], train_means[k]) for k in DIMENSIONS},
+                truth,
+                n_resamples=n_resamples,
+                seed=seed,
+            )
+        )
     rng = np.random.default_rng(seed)
-    rows.append(predictor(f"reference: uniform random (seed {seed})",
-                          {k: rng.uniform(d.low, d.high, n[k]) for k, d in DIMENSIONS.items()}, truth,
-                          n_resamples=n_resamples, seed=seed))
+    rows.append(
+        predictor(
+            f"reference: uniform random (seed {seed})",
+            {k: rng.uniform(d.low, d.high, n[k]) for k, d in DIMENSIONS.items()},
+            truth,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    )
     return rows

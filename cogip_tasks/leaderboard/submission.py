@@ -16,7 +16,6 @@ lmms-eval), ``label``/``score``/``failure`` what the parser read from it. Everyt
 from __future__ import annotations
 
 import json
-import math
 import re
 import unicodedata
 from datetime import datetime, timezone
@@ -24,9 +23,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..errors import CogIPError
 from ..dimensions import DIMENSIONS
-from ..files import write_text
+from ..errors import CogIPError
+from ..files import json_safe
 from ..model_args import scrub_model_args
 from ..results import GROUP, RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
@@ -80,19 +79,26 @@ def items_from_samples(samples: list[dict], where: str) -> tuple[list[dict], set
         answer = first_text(sample.get("filtered_resps"))
         # lmms-eval drops "resps" from the log when it equals "filtered_resps".
         raw = first_text(sample["resps"]) if "resps" in sample else answer
-        items.append({
-            "doc_id": sample.get("doc_id"),
-            "id": record["id"],
-            "raw": raw,
-            "answer": answer,
-            "label": record.get("label"),
-            "score": record.get("pred"),
-            "failure": record.get("failure"),
-        })
+        items.append(
+            {
+                "doc_id": sample.get("doc_id"),
+                "id": record["id"],
+                "raw": raw,
+                "answer": answer,
+                "label": record.get("label"),
+                "score": record.get("pred"),
+                "failure": record.get("failure"),
+            }
+        )
         parsers.add(str(record.get("parser")))
     # Dataset order for readers (multi-process runs log rank by rank); no number depends on it.
-    items.sort(key=lambda item: (not isinstance(item["doc_id"], int), item["doc_id"] if isinstance(item["doc_id"], int) else 0,
-                                 str(item["id"])))
+    items.sort(
+        key=lambda item: (
+            not isinstance(item["doc_id"], int),
+            item["doc_id"] if isinstance(item["doc_id"], int) else 0,
+            str(item["id"]),
+        )
+    )
     return items, parsers
 
 
@@ -113,8 +119,7 @@ def is_reserved_name(name: str) -> bool:
     return bool(RESERVED_PREFIX.match(name_key(name)))
 
 
-def nan_to_none(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
+nan_to_none = json_safe  # kept name; NaN (and inf) -> null has one home: cogip_tasks.files.json_safe
 
 
 def none_to_nan(value: Any) -> float:
@@ -148,7 +153,7 @@ def make_submission(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": source or {},
         "dimensions": {key: {"items": rows} for key, rows in items.items()},
-        "metrics": {part: {m: nan_to_none(v) for m, v in values.items()} for part, values in metrics.items()},
+        "metrics": json_safe(metrics),
     }
 
 
@@ -157,7 +162,9 @@ def config_of(results: dict) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def submission_from_output(output_path: str | Path, name: str | None = None, results_file: str | Path | None = None) -> dict:
+def submission_from_output(
+    output_path: str | Path, name: str | None = None, results_file: str | Path | None = None
+) -> dict:
     """Build a submission from an lmms-eval ``--output_path`` folder of a ``--tasks cogip --log_samples`` run."""
     results_path = Path(results_file) if results_file else latest_results_file(output_path)
     try:
@@ -193,14 +200,12 @@ def submission_from_output(output_path: str | Path, name: str | None = None, res
         parser_version=parsers.pop(),
         reasoning_tags=reasoning_tags_of(results),
         task_versions={t: v for t, v in versions.items() if t.startswith(GROUP)},
-        source={"results_file": results_path.name, "date": results.get("date"),
-                "lmms_eval_reported": results.get("lmms_eval_version")},
+        source={
+            "results_file": results_path.name,
+            "date": results.get("date"),
+            "lmms_eval_reported": results.get("lmms_eval_version"),
+        },
     )
-
-
-def write_json(data: Any, path: str | Path) -> Path:
-    """Write JSON atomically (temp file, then rename), never with NaN tokens."""
-    return write_text(path, json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def read_submission(path: str | Path) -> dict:

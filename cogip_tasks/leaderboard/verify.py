@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CogIPError
 from ..dataset import dataset_source, load_cogip, validate_rows
 from ..dimensions import DIMENSIONS, Dimension, get_dimension, human_score
-from ..metrics import DimensionScores, group_metrics, score_dimension
+from ..errors import CogIPError
+from ..metrics import N_RESAMPLES, SEED, DimensionScores, group_metrics, score_dimension
 from ..scoring import PARSER_VERSION, parse_answer
 from .submission import FORMAT, FORMAT_VERSION, MEAN, display_name, is_reserved_name, name_key, none_to_nan  # noqa: F401
 
@@ -127,7 +127,9 @@ def _show(value: Any) -> str:
         return repr(value if len(value) <= 60 else value[:57] + "...")
     if isinstance(value, (bool, int, float)):
         return repr(value)
-    return f"a JSON {'list' if isinstance(value, list) else 'object' if isinstance(value, dict) else type(value).__name__}"
+    return (
+        f"a JSON {'list' if isinstance(value, list) else 'object' if isinstance(value, dict) else type(value).__name__}"
+    )
 
 
 def _strip_reasoning(raw: str, tags: Any, where: str) -> str:
@@ -233,7 +235,7 @@ def check_metrics(claimed: Any, actual: dict[str, float], where: str) -> None:
 
 
 def verify_submission(
-    sub: dict, truth: GroundTruth, *, path: str | Path | None = None, n_resamples: int = 1000, seed: int = 0
+    sub: dict, truth: GroundTruth, *, path: str | Path | None = None, n_resamples: int = N_RESAMPLES, seed: int = SEED
 ) -> Verified:
     """Re-derive everything in ``sub``; raises :class:`Rejected` naming the first bad field."""
     if not isinstance(sub, dict):
@@ -252,8 +254,9 @@ def verify_submission(
         for pos, parsed in zip(order, preds):
             aligned[pos] = np.nan if parsed.score is None else parsed.score
             aligned_labels[pos] = parsed.label
-        scored[key] = score_dimension(aligned, truth.human[key], dim, aligned_labels, ids=truth.ids[key],
-                                      n_resamples=n_resamples, seed=seed)
+        scored[key] = score_dimension(
+            aligned, truth.human[key], dim, aligned_labels, ids=truth.ids[key], n_resamples=n_resamples, seed=seed
+        )
         check_metrics(sub["metrics"].get(key), scored[key].metrics, f"metrics.{key}")
         dims[key] = DimensionResult(aligned, aligned_labels, scored[key].metrics)
     mean = mean_metrics(scored)

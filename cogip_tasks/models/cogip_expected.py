@@ -27,31 +27,29 @@ instead; run it with torchrun and lmms-eval's gloo path::
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-
 import contextlib
 import os
+from collections import Counter
 from unittest import mock
 
 import torch
-from loguru import logger as eval_logger
 from lmms_eval import utils
 from lmms_eval.api.instance import GenerationResult, TokenCounts
 from lmms_eval.models.simple import qwen2_5_vl as lmms_qwen
 from lmms_eval.models.simple.qwen2_5_vl import Qwen2_5_VL, process_vision_info
-from transformers import LogitsProcessor
+from loguru import logger as eval_logger
 from tqdm import tqdm
 
 from cogip_tasks.dimensions import Dimension, get_dimension
+from cogip_tasks.harness import OneProcessAccelerator
 from cogip_tasks.readout import (
-    DIGITS,
     READOUTS,
     TokenPath,
     clip_to_range,
     expected_label_value,
     expected_number,
     format_readout,
+    in_range_digit_probs,
     label_position,
     label_variants,
     maximal_paths,
@@ -59,31 +57,13 @@ from cogip_tasks.readout import (
     sequence_probabilities,
     trie_nodes,
 )
+from cogip_tasks.tokens import digit_token_ids
+
+__all__ = ["CogIPExpected", "digit_token_ids"]
 
 
-def digit_token_ids(tokenizer) -> list[int] | None:
-    """Token id of each digit ``0..9``, or None when a digit is not a single token (no digit readout then)."""
-    ids = [tokenizer.encode(d, add_special_tokens=False) for d in DIGITS]
-    return [i[0] for i in ids] if all(len(i) == 1 for i in ids) else None
-
-
-class _OneProcessAccelerator:
-    """What lmms-eval's wrapper asks of an ``Accelerator`` while it loads: one process, no device pinning.
-
-    Used only for ``device=cpu`` under several processes; lmms-eval's evaluator then sets the model's rank and
-    world size and gathers results over its own (gloo) process group.
-    """
-
-    num_processes = 1
-    local_process_index = process_index = 0
-    is_local_main_process = is_main_process = True
-
-    def unwrap_model(self, model):
-        return model
-
-    def wait_for_everyone(self) -> None:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            torch.distributed.barrier()
+# Kept under its old name: cogip_train.wrappers imports it from here (its home is cogip_tasks.harness).
+_OneProcessAccelerator = OneProcessAccelerator
 
 
 def _cpu_data_parallel(device: str | None) -> contextlib.AbstractContextManager:
@@ -92,7 +72,7 @@ def _cpu_data_parallel(device: str | None) -> contextlib.AbstractContextManager:
         # An initialised gloo group is what makes lmms-eval pick its torchrun path (collectives over gloo).
         if not torch.distributed.is_initialized():
             torch.distributed.init_process_group(backend="gloo")
-        return mock.patch.object(lmms_qwen, "Accelerator", _OneProcessAccelerator)
+        return mock.patch.object(lmms_qwen, "Accelerator", OneProcessAccelerator)
     return contextlib.nullcontext()
 
 
@@ -101,28 +81,6 @@ def dimension_of(task: str) -> Dimension | None:
         return get_dimension(task)
     except ValueError:
         return None
-
-
-class ForcedAnswers(LogitsProcessor):
-    """Makes ``generate`` write the given token sequences (then EOS) whatever the model prefers.
-
-    The raw logits ``generate`` returns stay the model's, so tests and benchmarks can check a readout of a known
-    answer against the model's own distributions.
-    """
-
-    def __init__(self, answers: Sequence[Sequence[int]], eos_token_id: int):
-        self.answers = [list(a) + [eos_token_id] for a in answers]
-        self.eos = eos_token_id
-        self.start: int | None = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.start is None:
-            self.start = input_ids.shape[1]
-        step = input_ids.shape[1] - self.start
-        forced = torch.full_like(scores, float("-inf"))
-        for row, answer in enumerate(self.answers):
-            forced[row, answer[step] if step < len(answer) else self.eos] = 0.0
-        return forced
 
 
 class CogIPExpected(Qwen2_5_VL):
@@ -141,7 +99,6 @@ class CogIPExpected(Qwen2_5_VL):
         self.digit_ids = digit_token_ids(self.tokenizer)
         if readout == "expected_digits" and self.digit_ids is None:
             eval_logger.warning("cogip_expected: digits are not single tokens; expected_digits reads labels only")
-        self.generate_kwargs: dict = {}  # extra model.generate arguments (tests pass a ForcedAnswers processor)
         self.readout_counts: Counter[str] = Counter()
         self.output_token_counts: list[int] = []  # generated tokens of each answer of the last batch
 
@@ -149,13 +106,16 @@ class CogIPExpected(Qwen2_5_VL):
     def generate_until(self, requests) -> list[str]:
         res = []
         # Longest prompts first (less padding, OOMs early); batches share generation kwargs.
-        re_ords = utils.Collator([r.args for r in requests], lambda x: (-len(self.tokenizer.encode(x[0])), x[0]),
-                                 grouping=True)
+        re_ords = utils.Collator(
+            [r.args for r in requests], lambda x: (-len(self.tokenizer.encode(x[0])), x[0]), grouping=True
+        )
         pbar = tqdm(total=len(requests), disable=(self.rank != 0), desc="Model Responding (cogip_expected)")
         self.readout_counts.clear()
         for chunk in re_ords.get_batched(n=self.batch_size, batch_fn=None):
             contexts, all_gen_kwargs, doc_to_visual, doc_ids, tasks, splits = zip(*chunk)
-            visuals = [to_visual(self.task_dict[t][s][d]) for to_visual, d, t, s in zip(doc_to_visual, doc_ids, tasks, splits)]
+            visuals = [
+                to_visual(self.task_dict[t][s][d]) for to_visual, d, t, s in zip(doc_to_visual, doc_ids, tasks, splits)
+            ]
             answers = self.answer_batch(list(contexts), visuals, [dimension_of(t) for t in tasks], all_gen_kwargs[0])
             for context, answer, n_tokens in zip(contexts, answers, self.output_token_counts):
                 # token counts let cogip-eval count answers cut short at max_new_tokens
@@ -175,16 +135,29 @@ class CogIPExpected(Qwen2_5_VL):
             if self.reasoning_prompt:
                 text = text.strip() + self.reasoning_prompt
             # Same image encoding as lmms-eval's wrapper, so readout=greedy answers as qwen2_5_vl does.
-            content = [{"type": "image", "image": self._encode_image_data_url(img), "max_pixels": self.max_pixels,
-                        "min_pixels": self.min_pixels} for img in (images or [])]
-            messages.append([{"role": "system", "content": self.system_prompt},
-                             {"role": "user", "content": content + [{"type": "text", "text": text}]}])
+            content = [
+                {
+                    "type": "image",
+                    "image": self._encode_image_data_url(img),
+                    "max_pixels": self.max_pixels,
+                    "min_pixels": self.min_pixels,
+                }
+                for img in (images or [])
+            ]
+            messages.append(
+                [
+                    {"role": "system", "content": self.system_prompt},
+                    {"role": "user", "content": content + [{"type": "text", "text": text}]},
+                ]
+            )
         texts = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         images, _ = process_vision_info(messages)
         inputs = self.processor(text=texts, images=images, padding=True, padding_side="left", return_tensors="pt")
         return inputs.to("cuda" if self.device_map == "auto" else self.device)
 
-    def answer_batch(self, contexts: list[str], visuals: list, dims: list[Dimension | None], gen_kwargs: dict) -> list[str]:
+    def answer_batch(
+        self, contexts: list[str], visuals: list, dims: list[Dimension | None], gen_kwargs: dict
+    ) -> list[str]:
         """Answer one batch: greedy generation, then the readout of each answer (see the module doc)."""
         inputs = self._inputs(contexts, visuals)
         kwargs = {"max_new_tokens": 32768, "temperature": 0.0, "top_p": None, "num_beams": 1, **gen_kwargs}
@@ -201,13 +174,12 @@ class CogIPExpected(Qwen2_5_VL):
             use_cache=self.use_cache,
             return_dict_in_generate=True,
             output_logits=self.readout != "greedy",  # raw logits: what the model believes, before any processor
-            **self.generate_kwargs,
         )
         until = gen_kwargs.get("until", [self.tokenizer.decode(self.eot_token_id)])
         until = [t for t in ([until] if isinstance(until, str) else until) if t and t != "\n\n"]
         stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         generated = []
-        for row in out.sequences[:, inputs["input_ids"].shape[1]:].tolist():
+        for row in out.sequences[:, inputs["input_ids"].shape[1] :].tolist():
             cut = next((k for k, t in enumerate(row) if t in stops), len(row))
             generated.append(row[:cut])
         self.output_token_counts = [len(tokens) for tokens in generated]
@@ -231,7 +203,7 @@ class CogIPExpected(Qwen2_5_VL):
                 continue
             span = score_span(answer, dim)
             if self.readout == "expected_digits":
-                score = self._digit_score(i, step_logits, tokens, answer, span)
+                score = self._digit_score(i, step_logits, tokens, answer, span, dim)
                 if score is not None:
                     results[i] = format_readout(answer, clip_to_range(score, dim), dim, "digits")
                     self.readout_counts["digits"] += 1
@@ -242,17 +214,24 @@ class CogIPExpected(Qwen2_5_VL):
             char, capitalised = label_position(answer, dim, before=span[0] if span else None)
             k = _token_at(self.tokenizer, tokens, char)
             lead = answer[len(self.tokenizer.decode(tokens[:k], skip_special_tokens=True)) : char]  # e.g. " "
-            label_jobs[i] = (k, {label: self.tokenizer.encode(lead + text, add_special_tokens=False)
-                                 for label, text in label_variants(dim, capitalised).items()})
+            label_jobs[i] = (
+                k,
+                {
+                    label: self.tokenizer.encode(lead + text, add_special_tokens=False)
+                    for label, text in label_variants(dim, capitalised).items()
+                },
+            )
         logprobs = self._label_logprobs(inputs, step_logits, generated, label_jobs)
-        for i, (k, sequences) in label_jobs.items():
-            probs = sequence_probabilities(sequences, lambda node: logprobs[i][node])
-            results[i] = format_readout(answers[i], clip_to_range(expected_label_value(probs, dims[i]), dims[i]),
-                                        dims[i], "label")
+        for i, (_, sequences) in label_jobs.items():
+            probs = sequence_probabilities(sequences, lambda node, i=i: logprobs[i][node])
+            results[i] = format_readout(
+                answers[i], clip_to_range(expected_label_value(probs, dims[i]), dims[i]), dims[i], "label"
+            )
         return results
 
-    def _digit_score(self, row: int, step_logits, tokens: list[int], answer: str, span) -> float | None:
-        """Expected value of the greedy number from its digit positions' logits; None if it cannot be read."""
+    def _digit_score(self, row: int, step_logits, tokens: list[int], answer: str, span, dim: Dimension) -> float | None:
+        """Expected value of the greedy number from its digit positions' in-range digit distributions (see
+        :func:`cogip_tasks.readout.in_range_digit_probs`); None if it cannot be read."""
         if span is None or self.digit_ids is None:
             return None
         start, end, factor = span
@@ -265,7 +244,7 @@ class CogIPExpected(Qwen2_5_VL):
             if k >= len(tokens) or self.tokenizer.decode([tokens[k]]) != answer[c]:
                 return None  # the digit shares its token with other text: no per-digit distribution
             probs.append(torch.softmax(step_logits[k][row, self.digit_ids].float(), -1).tolist())
-        return factor * expected_number(number, probs)
+        return factor * expected_number(number, in_range_digit_probs(number, probs, factor, dim))
 
     def _label_logprobs(self, inputs, step_logits, generated, jobs) -> dict[int, dict[TokenPath, torch.Tensor]]:
         """Log-softmax after every trie node of each row's label words.
@@ -290,7 +269,9 @@ class CogIPExpected(Qwen2_5_VL):
         return found
 
     @torch.no_grad()
-    def _forced_pass(self, inputs, generated, jobs, paths: dict[int, TokenPath]) -> dict[int, dict[TokenPath, torch.Tensor]]:
+    def _forced_pass(
+        self, inputs, generated, jobs, paths: dict[int, TokenPath]
+    ) -> dict[int, dict[TokenPath, torch.Tensor]]:
         """One teacher-forced pass over every row of the batch (the images are per batch); rows without a path
         this round repeat their greedy prefix, and their output is dropped."""
         ids, types = inputs["input_ids"], inputs["mm_token_type_ids"]
@@ -309,13 +290,21 @@ class CogIPExpected(Qwen2_5_VL):
         mm_types = torch.tensor([[0] * (width - len(t)) + t for t in row_types], device=device)
         keep = max(len(p) for p in paths.values()) + 1
         extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
-        logits = self.model(input_ids=input_ids, attention_mask=mask, mm_token_type_ids=mm_types, use_cache=False,
-                            logits_to_keep=keep, **extra).logits
+        logits = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            mm_token_type_ids=mm_types,
+            use_cache=False,
+            logits_to_keep=keep,
+            **extra,
+        ).logits
         out = {}
         for i, path in paths.items():
             # Left-padded rows end with their path: position -(len(path) + 1 - j) predicts after path[:j].
-            out[i] = {tuple(path[:j]): torch.log_softmax(logits[i, keep - len(path) - 1 + j].float(), -1)
-                      for j in range(len(path) + 1)}
+            out[i] = {
+                tuple(path[:j]): torch.log_softmax(logits[i, keep - len(path) - 1 + j].float(), -1)
+                for j in range(len(path) + 1)
+            }
         return out
 
 

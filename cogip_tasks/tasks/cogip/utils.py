@@ -5,7 +5,14 @@ lmms-eval loads this file by path (not as part of the package), so it imports th
 
 from __future__ import annotations
 
-from cogip_tasks.dataset import CogIPDataError, check_manifest_rows, dataset_source, dimension_rows, load_image, load_kwargs
+from cogip_tasks.dataset import (
+    CogIPDataError,
+    check_manifest_rows,
+    dataset_source,
+    dimension_rows,
+    load_image,
+    load_kwargs,
+)
 from cogip_tasks.dimensions import DIMENSION_KEYS, format_target, get_dimension, human_score
 from cogip_tasks.lmms_compat import fail_at_exit
 from cogip_tasks.metrics import METRIC_NAMES, group_interval_bound, metrics_of_records
@@ -102,3 +109,11 @@ def _group_interval_of(bound: str):
 
 _named("group_srcc_ci_low", _group_interval_of("low"))
 _named("group_srcc_ci_high", _group_interval_of("high"))
+
+
+def _group_min(values: list[float], sizes: list[int], weight_by_size: bool = False) -> float:
+    """The group's value of a "min" metric (n_distinct): the smallest of the four dimensions'."""
+    return float(min(values)) if values else float("nan")
+
+
+_named("group_n_distinct", _group_min)
