@@ -60,18 +60,21 @@ class WrapperSpec:
 
 
 _QWEN_LLM_LEAVES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# Every family's language model sits at ``model.language_model`` (transformers 5 layout) with the same projection
+# names (Llama-style attention and MLP), plus the output head.
+_LANGUAGE_MODEL = Component(
+    params=r"(^|\.)(model\.language_model\.|lm_head\.)",
+    lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
+    leaves=_QWEN_LLM_LEAVES,
+    modules=("model.language_model",),
+)
 
 WRAPPERS: dict[str, WrapperSpec] = {
     # lmms_eval/models/{simple,chat}/qwen2_5_vl.py: system turn + [image..., text], Qwen2_5_VLForConditionalGeneration.
     "qwen2_5_vl": WrapperSpec(
         name="qwen2_5_vl",
         components={
-            "llm": Component(
-                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
-                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
-                leaves=_QWEN_LLM_LEAVES,
-                modules=("model.language_model",),
-            ),
+            "llm": _LANGUAGE_MODEL,
             "vision": Component(
                 params=r"(^|\.)model\.visual\.(?!merger\.)",
                 lora=r"model\.visual\.blocks\.\d+\..*\.({leaves})",
@@ -91,12 +94,7 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "qwen3_vl": WrapperSpec(
         name="qwen3_vl",
         components={
-            "llm": Component(
-                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
-                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
-                leaves=_QWEN_LLM_LEAVES,
-                modules=("model.language_model",),
-            ),
+            "llm": _LANGUAGE_MODEL,
             "vision": Component(
                 params=r"(^|\.)model\.visual\.(?!merger\.|deepstack_merger_list\.)",
                 lora=r"model\.visual\.blocks\.\d+\..*\.({leaves})",
@@ -118,12 +116,7 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "gemma3": WrapperSpec(
         name="gemma3",
         components={
-            "llm": Component(
-                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
-                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
-                leaves=_QWEN_LLM_LEAVES,
-                modules=("model.language_model",),
-            ),
+            "llm": _LANGUAGE_MODEL,
             "vision": Component(
                 params=r"(^|\.)model\.vision_tower\.",
                 lora=r"model\.vision_tower\.encoder\.layers\.\d+\..*\.({leaves})",
@@ -144,12 +137,7 @@ WRAPPERS: dict[str, WrapperSpec] = {
     "llama_vision": WrapperSpec(
         name="llama_vision",
         components={
-            "llm": Component(
-                params=r"(^|\.)(model\.language_model\.|lm_head\.)",
-                lora=r"model\.language_model\.layers\.\d+\..*\.({leaves})",
-                leaves=_QWEN_LLM_LEAVES,
-                modules=("model.language_model",),
-            ),
+            "llm": _LANGUAGE_MODEL,
             "vision": Component(
                 params=r"(^|\.)model\.vision_model\.",
                 lora=r"model\.vision_model\.(transformer|global_transformer)\.layers\.\d+\..*\.({leaves})",

@@ -51,6 +51,14 @@ def sample_dataset_dir(tmp_path_factory) -> Path:
     return build_sample_dataset(tmp_path_factory.mktemp("cogip_data") / "dataset", n_train=6, n_test=5, seed=0)
 
 
+def tiny_train_args(model_dir: Path, dataset: Path, dimensions: str = "aesthetics") -> list[str]:
+    """The cogip-train arguments every tiny CPU run shares: the tiny model on CPU, 56x56 images, the sample data."""
+    return [
+        "--model_args", f"pretrained={model_dir},device=cpu,device_map=cpu", "--min-pixels", "3136",
+        "--max-pixels", "3136", "--dataset", str(dataset), "--dimensions", dimensions,
+    ]  # fmt: skip
+
+
 def offline_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("LMMS_EVAL_PLUGINS", "COGIP_DATASET", "COGIP_PARSER")}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", **extra)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY_MODEL_ARGS, load_results, offline_env, run_cli
+from conftest import TINY_MODEL_ARGS, load_results, offline_env, run_cli, tiny_train_args
 
 # A random model rarely writes a number: high temperature and 12 tokens make some answers parse, so the two
 # answers of a prompt differ in reward and the policy step is not zero.
@@ -202,16 +202,7 @@ def test_grpo_from_sft_checkpoint_with_lora_resumes_merges_and_evaluates(tiny_qw
             "cogip_train",
             "--model",
             "qwen2_5_vl",
-            "--model_args",
-            f"pretrained={tiny_qwen_dir},device=cpu,device_map=cpu",
-            "--min-pixels",
-            "3136",
-            "--max-pixels",
-            "3136",
-            "--dataset",
-            str(sample_dataset_dir),
-            "--dimensions",
-            "aesthetics",
+            *tiny_train_args(tiny_qwen_dir, sample_dataset_dir, "aesthetics"),
             "--max-samples",
             "4",
             "--max-steps",

@@ -13,7 +13,7 @@ import torch
 
 from cogip_tasks.dimensions import DIMENSIONS
 from cogip_tasks.metrics import METRIC_NAMES
-from conftest import lmms_eval_command, load_results, offline_env, run_cli
+from conftest import lmms_eval_command, load_results, offline_env, run_cli, tiny_train_args
 
 
 def with_logit_scale(src: Path, dst: Path, scale: float = 20.0) -> Path:
@@ -36,16 +36,7 @@ def train_command(model_dir: Path, dataset: Path, out: Path, *extra: str) -> lis
         "cogip_train",
         "--model",
         "qwen2_5_vl",
-        "--model_args",
-        f"pretrained={model_dir},device=cpu,device_map=cpu",
-        "--min-pixels",
-        "3136",
-        "--max-pixels",
-        "3136",
-        "--dataset",
-        str(dataset),
-        "--dimensions",
-        "aesthetics",
+        *tiny_train_args(model_dir, dataset, "aesthetics"),
         "--max-samples",
         "4",
         "--batch-size",
@@ -128,16 +119,7 @@ def test_train_resume_merge_and_evaluate(tiny_qwen_dir, sample_dataset_dir, tmp_
 
 def quick_args(model_dir: Path, dataset: Path, out: Path, *extra: str) -> list[str]:
     return [
-        "--model_args",
-        f"pretrained={model_dir},device=cpu,device_map=cpu",
-        "--min-pixels",
-        "3136",
-        "--max-pixels",
-        "3136",
-        "--dataset",
-        str(dataset),
-        "--dimensions",
-        "aesthetics,memorability",
+        *tiny_train_args(model_dir, dataset, "aesthetics,memorability"),
         "--max-samples",
         "4",
         "--batch-size",

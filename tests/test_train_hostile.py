@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cogip_train.cli import main
-from conftest import offline_env, run_cli
+from conftest import offline_env, run_cli, tiny_train_args
 
 
 def base_args(model_dir: Path, dataset: Path, out: Path) -> list[str]:
@@ -19,16 +19,7 @@ def base_args(model_dir: Path, dataset: Path, out: Path) -> list[str]:
     return [
         "--model",
         "qwen2_5_vl",
-        "--model_args",
-        f"pretrained={model_dir},device=cpu,device_map=cpu",
-        "--min-pixels",
-        "3136",
-        "--max-pixels",
-        "3136",
-        "--dataset",
-        str(dataset),
-        "--dimensions",
-        "aesthetics",
+        *tiny_train_args(model_dir, dataset, "aesthetics"),
         "--max-samples",
         "2",
         "--batch-size",

@@ -15,23 +15,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, offline_env, run_cli
+from conftest import REPO, offline_env, run_cli, tiny_train_args
 
 CONFIGS = REPO / "configs"
 
 
 def parallel_args(model_dir: Path, dataset: Path, out: Path, batch: int) -> list[str]:
     return [
-        "--model_args",
-        f"pretrained={model_dir},device=cpu,device_map=cpu",
-        "--min-pixels",
-        "3136",
-        "--max-pixels",
-        "3136",
-        "--dataset",
-        str(dataset),
-        "--dimensions",
-        "aesthetics,memorability",
+        *tiny_train_args(model_dir, dataset, "aesthetics,memorability"),
         "--max-samples",
         "4",
         "--batch-size",
