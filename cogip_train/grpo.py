@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .config import register_recipe
+from .config import config_from, register_recipe
 from .rewards import DEFAULT_REWARD_WEIGHTS, MISS_PENALTY, REWARDS, parse_reward_weights
 
 GRPO_RECIPE = "paper-grpo"
@@ -277,15 +277,7 @@ def run_grpo(args: argparse.Namespace) -> int:
     load_dtype = loaded.model.dtype
     if not bf16:
         loaded.model.float()  # as the SFT path: float32 training on CPU, saved back in the harness's dtype
-    tuning = TuningConfig(
-        llm=args.tune_llm,
-        vision=args.tune_vision,
-        merger=args.tune_merger,
-        lora_rank=args.lora_rank,
-        lora_alpha=args.lora_alpha,
-        lora_dropout=args.lora_dropout,
-        lora_target_modules=tuple(args.lora_target_modules.split(",")) if args.lora_target_modules else None,
-    )
+    tuning = TuningConfig.of(config_from(vars(args)))  # the parts to tune, read as the SFT path reads them
     model = prepare_model(loaded.model, spec, tuning)
     lrs = {
         "llm": args.learning_rate,
