@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from cogip_train.launch_configs import CONFIG_DIR
 from conftest import REPO, offline_env, run_cli, tiny_train_args
 
-CONFIGS = REPO / "configs"
+CONFIGS = CONFIG_DIR
 
 
 def parallel_args(model_dir: Path, dataset: Path, out: Path, batch: int) -> list[str]:
