@@ -168,19 +168,30 @@ def trie_nodes(sequences: Mapping[str, Sequence[int]]) -> list[TokenPath]:
     return sorted(nodes, key=lambda n: (len(n), n))
 
 
+def trie_children(sequences: Mapping[str, Sequence[int]]) -> dict[TokenPath, list[int]]:
+    """Each node of :func:`trie_nodes` -> the tokens that follow it in some sequence: the only columns of the
+    next-token distribution after that node that the sequences' probabilities read."""
+    children: dict[TokenPath, set[int]] = {}
+    for seq in sequences.values():
+        for k, token in enumerate(seq):
+            children.setdefault(tuple(seq[:k]), set()).add(token)
+    return {node: sorted(children[node]) for node in trie_nodes(sequences)}
+
+
 def maximal_paths(nodes: Sequence[TokenPath]) -> list[TokenPath]:
     """The nodes that are no other node's prefix: one teacher-forced pass along each covers all ``nodes``."""
     return [n for n in nodes if not any(len(o) > len(n) and o[: len(n)] == n for o in nodes)]
 
 
 def sequence_probabilities(
-    sequences: Mapping[str, Sequence[int]], logprobs_at: Callable[[TokenPath], Sequence[float]]
+    sequences: Mapping[str, Sequence[int]], logprobs_at: Callable[[TokenPath], Sequence[float] | Mapping[int, float]]
 ) -> dict[str, float]:
     """Probability of each token sequence: the product of its tokens' next-token probabilities.
 
-    ``logprobs_at(node)`` is the log-softmax over the vocabulary after the context extended by ``node``.
+    ``logprobs_at(node)`` is the log-softmax after the context extended by ``node``, indexed by token id: over
+    the whole vocabulary, or a mapping holding at least the node's :func:`trie_children`.
     """
-    cache: dict[TokenPath, Sequence[float]] = {}
+    cache: dict[TokenPath, Sequence[float] | Mapping[int, float]] = {}
     out = {}
     for name, seq in sequences.items():
         total = 0.0

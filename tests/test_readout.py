@@ -13,7 +13,9 @@ from cogip_tasks.readout import (
     expected_label_value,
     expected_number,
     format_readout,
+    in_range_digit_probs,
     label_position,
+    label_variants,
     maximal_paths,
     place_values,
     score_span,
@@ -203,9 +205,10 @@ def test_expected_label_exact_with_a_stub_head(wrapper):
 
 
 def _teacher_forced_logits(model, context, image, answer):
-    """Logits of one full forward pass over prompt + answer: the reference the readout must match."""
+    """Logits of one full forward pass over prompt + answer (text or token ids): the reference the readout must
+    match."""
     inputs = model._inputs([context], [image])
-    answer_ids = torch.tensor([model.tokenizer.encode(answer)])
+    answer_ids = torch.tensor([model.tokenizer.encode(answer) if isinstance(answer, str) else list(answer)])
     ids = torch.cat([inputs["input_ids"], answer_ids], 1)
     extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
     with torch.no_grad():
@@ -242,6 +245,94 @@ def test_readout_matches_a_teacher_forced_reference(wrapper):
     assert tok.encode("very") == [tok.encode("very high")[0]] and all(len(tok.encode(lab)) <= 2 for lab in aes.labels)
     out = _answer(wrapper, [answer], ["aesthetics"], "expected_label", [context])
     assert split_readout(out[0])[1]["score"] == pytest.approx(expected_label_value(probs, aes), abs=1.5e-3)
+
+
+# -- the vocabulary-free readout against the full-logits path it replaced ----------------------------------------
+
+
+def _full_logits_readout(model, contexts, images, answers, dims, readout):
+    """The readout as computed before LogitColumns, kept as the reference: ``generate`` returns every generated
+    position's full-vocabulary logits (``output_logits``), and each label-word context that the greedy answer did
+    not take comes from a full teacher-forced pass of its own. ``(score, source)`` per answer, unrounded."""
+    tok = model.tokenizer
+    force_answers(model, [tok.encode(a) for a in answers])
+    inputs = model._inputs(contexts, images)
+    out = model.model.generate(
+        **inputs,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=24,
+        return_dict_in_generate=True,
+        output_logits=True,
+    )
+    digit_ids = [tok.convert_tokens_to_ids(str(d)) for d in range(10)]
+    results = []
+    for row, (context, image, answer, dim) in enumerate(zip(contexts, images, answers, map(get_dimension, dims))):
+        tokens = tok.encode(answer)
+
+        def token_of(char, tokens=tokens):  # first token whose prefix decode passes the character
+            return next((k for k in range(len(tokens)) if len(tok.decode(tokens[: k + 1])) > char), len(tokens))
+
+        span = score_span(answer, dim)
+        if readout == "expected_digits" and span is not None:
+            start, end, factor = span
+            number = answer[start:end]
+            positions = [token_of(c) for c in range(start, end) if answer[c] != "."]
+            probs = [torch.softmax(out.logits[k][row, digit_ids], -1).tolist() for k in positions]
+            score = factor * expected_number(number, in_range_digit_probs(number, probs, factor, dim))
+            results.append((clip_to_range(score, dim), "digits"))
+            continue
+        char, capitalised = label_position(answer, dim, before=span[0] if span else None)
+        k = token_of(char)
+        lead = answer[len(tok.decode(tokens[:k])) : char]
+        label_probs = {}
+        for label, text in label_variants(dim, capitalised).items():
+            seq = tok.encode(lead + text)
+            logp = 0.0
+            for t, token in enumerate(seq):
+                if tokens[k : k + t] == seq[:t] and k + t < len(out.logits):
+                    logits = out.logits[k + t][row]
+                else:
+                    logits = _teacher_forced_logits(model, context, image, tokens[:k] + seq[:t])[-1]
+                logp += torch.log_softmax(logits.float(), -1)[token].item()
+            label_probs[label] = math.exp(logp)
+        results.append((clip_to_range(expected_label_value(label_probs, dim), dim), "label"))
+    return results
+
+
+@pytest.mark.parametrize("columns", ["recorded", "none"])
+@pytest.mark.parametrize("readout", ["expected_digits", "expected_label"])
+def test_recorded_columns_equal_the_full_logits_readout(wrapper, monkeypatch, readout, columns):
+    """The same scores, to float precision, as the full-vocabulary path; with no label columns recorded (a label
+    written inside a token with other text) every label context comes from the teacher-forced passes instead."""
+    answers = ["very high 8.75", "The image is sad: negative -1", "Medium 0.55", "no score at all", "(high 7.2)"]
+    dims = ["aesthetics", "emotional_valence", "memorability", "funniness", "aesthetics"]
+    contexts = [f"Rate image {i}, {'with a longer prompt ' * i}please." for i in range(len(answers))]
+    images = _images(len(answers))
+    if columns == "none":
+        monkeypatch.setattr(wrapper, "_readout_columns", lambda dims: list(wrapper.digit_ids))
+    reference = _full_logits_readout(wrapper, contexts, images, answers, dims, readout)
+    _answer(wrapper, answers, dims, readout, contexts)
+    assert [s for _, s in wrapper.expected_scores] == [s for _, s in reference]
+    assert [v for v, _ in wrapper.expected_scores] == pytest.approx([v for v, _ in reference], rel=1e-5, abs=1e-6)
+    assert {s for _, s in reference} == ({"digits", "label"} if readout == "expected_digits" else {"label"})
+
+
+def test_logit_columns_give_the_full_log_softmax():
+    from cogip_tasks.models.cogip_expected import LogitColumns
+
+    logits = torch.randn(3, 5000) * 4
+    record = LogitColumns([17, 4999, 3, 17])
+    record.record(logits)
+    record.record(logits.flip(0))
+    assert record.steps == 2 and record._values[0].shape == (3, 3)  # the kept columns only, not the vocabulary
+    full = torch.log_softmax(logits, -1)
+    assert record.logprobs(0, 1, [3, 4999]) == pytest.approx({3: full[1, 3].item(), 4999: full[1, 4999].item()})
+    assert record.logprobs(1, 0, [17]) == pytest.approx({17: full[2, 17].item()})
+    assert record.logprobs(0, 0, [3, 18]) is None  # a token not recorded: the caller computes it otherwise
+    assert record.logits(1, 2, [17, 3]).tolist() == logits[0, [17, 3]].tolist()
 
 
 def test_batched_equals_one_by_one(wrapper):

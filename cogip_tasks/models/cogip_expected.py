@@ -2,8 +2,10 @@
 
 Loading is lmms-eval's own ``qwen2_5_vl`` wrapper (same model_args); answering differs in three ways:
 
-1. ``generate`` also returns the raw logits of every generated position (``output_logits``), so reading the
-   digit distributions of the generated number costs no extra forward pass;
+1. while ``generate`` runs, a forward hook (:class:`LogitColumns`) keeps, of every generated position's raw
+   logits, only the columns the readout can read (the ten digits, the label words' tokens) and the log-sum-exp
+   over the vocabulary, so reading the digit distributions of the generated number costs no extra forward pass
+   and the memory kept is batch x new tokens x a few dozen floats, not x the vocabulary (151,936 for Qwen);
 2. ``readout=expected_digits`` (default) / ``expected_label`` turns them into an expected score and appends it
    to the greedy answer as ``expected score (digits|label): <label> <score>`` (what the benchmark parser
    reads); ``readout=greedy`` returns the greedy answer unchanged;
@@ -55,11 +57,11 @@ from cogip_tasks.readout import (
     maximal_paths,
     score_span,
     sequence_probabilities,
-    trie_nodes,
+    trie_children,
 )
 from cogip_tasks.tokens import digit_token_ids
 
-__all__ = ["CogIPExpected", "digit_token_ids"]
+__all__ = ["CogIPExpected", "LogitColumns", "digit_token_ids"]
 
 
 # Kept under its old name: cogip_train.wrappers imports it from here (its home is cogip_tasks.harness).
@@ -101,6 +103,7 @@ class CogIPExpected(Qwen2_5_VL):
             eval_logger.warning("cogip_expected: digits are not single tokens; expected_digits reads labels only")
         self.readout_counts: Counter[str] = Counter()
         self.output_token_counts: list[int] = []  # generated tokens of each answer of the last batch
+        self.expected_scores: list[tuple[float, str] | None] = []  # the last batch's readouts, unrounded
 
     # -- lmms-eval entry point -------------------------------------------------------------------------------
     def generate_until(self, requests) -> list[str]:
@@ -158,28 +161,33 @@ class CogIPExpected(Qwen2_5_VL):
     def answer_batch(
         self, contexts: list[str], visuals: list, dims: list[Dimension | None], gen_kwargs: dict
     ) -> list[str]:
-        """Answer one batch: greedy generation, then the readout of each answer (see the module doc)."""
+        """Answer one batch: greedy generation, then the readout of each answer (see the module doc).
+
+        ``self.expected_scores`` holds each answer's readout as ``(score, "digits" | "label")`` before it is
+        rounded into the answer text (None for greedy answers).
+        """
         inputs = self._inputs(contexts, visuals)
         kwargs = {"max_new_tokens": 32768, "temperature": 0.0, "top_p": None, "num_beams": 1, **gen_kwargs}
         sample = bool(kwargs["temperature"] and kwargs["temperature"] > 0)
-        out = self.model.generate(
-            **inputs,
-            eos_token_id=self.tokenizer.eos_token_id,
-            pad_token_id=self.tokenizer.pad_token_id,
-            do_sample=sample,
-            temperature=kwargs["temperature"] if sample else None,
-            top_p=kwargs["top_p"] if sample else None,
-            num_beams=kwargs["num_beams"],
-            max_new_tokens=kwargs["max_new_tokens"],
-            use_cache=self.use_cache,
-            return_dict_in_generate=True,
-            output_logits=self.readout != "greedy",  # raw logits: what the model believes, before any processor
-        )
+        record = None if self.readout == "greedy" else LogitColumns(self._readout_columns(dims))
+        with record.hooked(self.model) if record else contextlib.nullcontext():
+            sequences = self.model.generate(
+                **inputs,
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.pad_token_id,
+                do_sample=sample,
+                temperature=kwargs["temperature"] if sample else None,
+                top_p=kwargs["top_p"] if sample else None,
+                num_beams=kwargs["num_beams"],
+                max_new_tokens=kwargs["max_new_tokens"],
+                use_cache=self.use_cache,
+                return_dict_in_generate=False,  # the token ids only: the KV cache is freed as generate returns
+            )
         until = gen_kwargs.get("until", [self.tokenizer.decode(self.eot_token_id)])
         until = [t for t in ([until] if isinstance(until, str) else until) if t and t != "\n\n"]
         stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         generated = []
-        for row in out.sequences[:, inputs["input_ids"].shape[1] :].tolist():
+        for row in sequences[:, inputs["input_ids"].shape[1] :].tolist():
             cut = next((k for k, t in enumerate(row) if t in stops), len(row))
             generated.append(row[:cut])
         self.output_token_counts = [len(tokens) for tokens in generated]
@@ -189,13 +197,30 @@ class CogIPExpected(Qwen2_5_VL):
             for term in until:
                 answer = answer.split(term)[0]
             answers.append(answer)
-        if self.readout == "greedy":
+        self.expected_scores = [None] * len(answers)
+        if record is None:
             return answers
-        return self._read_scores(inputs, out.logits, generated, answers, dims)
+        self.expected_scores = self._read_scores(inputs, record, generated, answers, dims)
+        return [
+            answer if read is None else format_readout(answer, read[0], dim, read[1])
+            for answer, read, dim in zip(answers, self.expected_scores, dims)
+        ]
 
     # -- readout -----------------------------------------------------------------------------------------------
-    def _read_scores(self, inputs, step_logits, generated, answers, dims) -> list[str]:
-        results = list(answers)
+    def _readout_columns(self, dims: list[Dimension | None]) -> list[int]:
+        """The vocabulary columns :class:`LogitColumns` keeps: the digits, and every token of the batch's label
+        words as an answer writes them (lower case or capitalised, after a space or not). A label written after
+        another character in its token (``(high``) reads its columns from a teacher-forced pass instead."""
+        columns = set(self.digit_ids or ())
+        for dim in {d.key: d for d in dims if d is not None}.values():
+            for capitalised in (False, True):
+                for text in label_variants(dim, capitalised).values():
+                    for lead in ("", " "):
+                        columns.update(self.tokenizer.encode(lead + text, add_special_tokens=False))
+        return sorted(columns)
+
+    def _read_scores(self, inputs, record, generated, answers, dims) -> list[tuple[float, str] | None]:
+        results: list[tuple[float, str] | None] = [None] * len(answers)
         label_jobs = {}  # row -> (first answer token of the label, label token sequences)
         for i, (tokens, answer, dim) in enumerate(zip(generated, answers, dims)):
             if dim is None:
@@ -203,9 +228,9 @@ class CogIPExpected(Qwen2_5_VL):
                 continue
             span = score_span(answer, dim)
             if self.readout == "expected_digits":
-                score = self._digit_score(i, step_logits, tokens, answer, span, dim)
+                score = self._digit_score(i, record, tokens, answer, span, dim)
                 if score is not None:
-                    results[i] = format_readout(answer, clip_to_range(score, dim), dim, "digits")
+                    results[i] = (clip_to_range(score, dim), "digits")
                     self.readout_counts["digits"] += 1
                     continue
                 self.readout_counts["label_fallback"] += 1
@@ -221,15 +246,13 @@ class CogIPExpected(Qwen2_5_VL):
                     for label, text in label_variants(dim, capitalised).items()
                 },
             )
-        logprobs = self._label_logprobs(inputs, step_logits, generated, label_jobs)
+        logprobs = self._label_logprobs(inputs, record, generated, label_jobs)
         for i, (_, sequences) in label_jobs.items():
             probs = sequence_probabilities(sequences, lambda node, i=i: logprobs[i][node])
-            results[i] = format_readout(
-                answers[i], clip_to_range(expected_label_value(probs, dims[i]), dims[i]), dims[i], "label"
-            )
+            results[i] = (clip_to_range(expected_label_value(probs, dims[i]), dims[i]), "label")
         return results
 
-    def _digit_score(self, row: int, step_logits, tokens: list[int], answer: str, span, dim: Dimension) -> float | None:
+    def _digit_score(self, row: int, record, tokens: list[int], answer: str, span, dim: Dimension) -> float | None:
         """Expected value of the greedy number from its digit positions' in-range digit distributions (see
         :func:`cogip_tasks.readout.in_range_digit_probs`); None if it cannot be read."""
         if span is None or self.digit_ids is None:
@@ -243,37 +266,42 @@ class CogIPExpected(Qwen2_5_VL):
             k = _token_at(self.tokenizer, tokens, c)
             if k >= len(tokens) or self.tokenizer.decode([tokens[k]]) != answer[c]:
                 return None  # the digit shares its token with other text: no per-digit distribution
-            probs.append(torch.softmax(step_logits[k][row, self.digit_ids].float(), -1).tolist())
+            probs.append(torch.softmax(record.logits(k, row, self.digit_ids), -1).tolist())
         return factor * expected_number(number, in_range_digit_probs(number, probs, factor, dim))
 
-    def _label_logprobs(self, inputs, step_logits, generated, jobs) -> dict[int, dict[TokenPath, torch.Tensor]]:
-        """Log-softmax after every trie node of each row's label words.
+    def _label_logprobs(self, inputs, record, generated, jobs) -> dict[int, dict[TokenPath, dict[int, float]]]:
+        """Log-probabilities of the tokens that follow every trie node of each row's label words.
 
-        Nodes on the greedy path come from generate's logits; the others from teacher-forced forward passes over
-        prompt + greedy prefix + node, one pass per maximal trie path (all rows of the batch together).
+        Nodes on the greedy path come from the columns recorded during generation; the others (and any whose
+        tokens were not recorded) from teacher-forced forward passes over prompt + greedy prefix + node, one pass
+        per maximal trie path (all rows of the batch together).
         """
-        found: dict[int, dict[TokenPath, torch.Tensor]] = {}
-        missing: dict[int, list[TokenPath]] = {}
+        found: dict[int, dict[TokenPath, dict[int, float]]] = {}
+        missing: dict[int, dict[TokenPath, list[int]]] = {}
         for i, (k, sequences) in jobs.items():
-            found[i] = {}
-            nodes = trie_nodes(sequences)
-            for node in nodes:
+            found[i], missing[i] = {}, {}
+            for node, tokens in trie_children(sequences).items():
                 step = k + len(node)
-                if tuple(generated[i][k:step]) == node and step < len(step_logits):
-                    found[i][node] = torch.log_softmax(step_logits[step][i].float(), -1)
-            missing[i] = maximal_paths([n for n in nodes if n not in found[i]])
-        for round_ in range(max((len(p) for p in missing.values()), default=0)):
-            paths = {i: p[round_] for i, p in missing.items() if len(p) > round_}
-            for i, node_logprobs in self._forced_pass(inputs, generated, jobs, paths).items():
+                on_path = tuple(generated[i][k:step]) == node and step < record.steps
+                logprobs = record.logprobs(step, i, tokens) if on_path else None
+                if logprobs is None:
+                    missing[i][node] = tokens
+                else:
+                    found[i][node] = logprobs
+        paths = {i: maximal_paths(list(nodes)) for i, nodes in missing.items()}
+        for round_ in range(max((len(p) for p in paths.values()), default=0)):
+            this_round = {i: p[round_] for i, p in paths.items() if len(p) > round_}
+            for i, node_logprobs in self._forced_pass(inputs, generated, jobs, this_round, missing).items():
                 found[i].update(node_logprobs)
         return found
 
     @torch.no_grad()
     def _forced_pass(
-        self, inputs, generated, jobs, paths: dict[int, TokenPath]
-    ) -> dict[int, dict[TokenPath, torch.Tensor]]:
+        self, inputs, generated, jobs, paths: dict[int, TokenPath], wanted: dict[int, dict[TokenPath, list[int]]]
+    ) -> dict[int, dict[TokenPath, dict[int, float]]]:
         """One teacher-forced pass over every row of the batch (the images are per batch); rows without a path
-        this round repeat their greedy prefix, and their output is dropped."""
+        this round repeat their greedy prefix, and their output is dropped. Only the positions of the ``wanted``
+        nodes on each path are projected onto the vocabulary, and only their ``wanted`` tokens are kept."""
         ids, types = inputs["input_ids"], inputs["mm_token_type_ids"]
         rows, row_types = [], []
         for i in range(ids.shape[0]):
@@ -288,7 +316,9 @@ class CogIPExpected(Qwen2_5_VL):
         input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
         mm_types = torch.tensor([[0] * (width - len(t)) + t for t in row_types], device=device)
-        keep = max(len(p) for p in paths.values()) + 1
+        # Left-padded rows end with their path: the node path[:j] is predicted from position -(len(path) + 1 - j).
+        nodes = {i: [j for j in range(len(p) + 1) if p[:j] in wanted[i]] for i, p in paths.items()}
+        keep = max(len(paths[i]) + 1 - j for i, js in nodes.items() for j in js)
         extra = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask", "mm_token_type_ids")}
         logits = self.model(
             input_ids=input_ids,
@@ -299,13 +329,62 @@ class CogIPExpected(Qwen2_5_VL):
             **extra,
         ).logits
         out = {}
-        for i, path in paths.items():
-            # Left-padded rows end with their path: position -(len(path) + 1 - j) predicts after path[:j].
-            out[i] = {
-                tuple(path[:j]): torch.log_softmax(logits[i, keep - len(path) - 1 + j].float(), -1)
-                for j in range(len(path) + 1)
-            }
+        for i, js in nodes.items():
+            path = paths[i]
+            out[i] = {}
+            for j in js:
+                row = logits[i, keep - len(path) - 1 + j].float()
+                tokens = wanted[i][path[:j]]
+                out[i][path[:j]] = dict(zip(tokens, (row[tokens] - torch.logsumexp(row, -1)).tolist()))
         return out
+
+
+class LogitColumns:
+    """What the readout needs of each generated position's raw logits, at a memory cost free of the vocabulary.
+
+    A forward hook on the model while ``generate`` runs: at every step it keeps the logits of a few vocabulary
+    columns and each row's log-sum-exp over the whole vocabulary, which give those columns' probabilities
+    exactly (``log p = logit - logsumexp``). A forward hook rather than a ``LogitsProcessor``: ``generate`` runs
+    custom processors after its own (Qwen2.5-VL-Instruct's ``repetition_penalty`` among them), so a processor
+    would see processed scores; the readout reads the raw logits, what the model believes.
+    """
+
+    def __init__(self, columns: list[int]):
+        self.columns = sorted(set(columns))
+        self.index = {token: j for j, token in enumerate(self.columns)}
+        self._values: list[torch.Tensor] = []  # per step: [batch, len(columns)] float32
+        self._lse: list[torch.Tensor] = []  # per step: [batch] float32
+
+    @property
+    def steps(self) -> int:
+        return len(self._values)
+
+    def record(self, logits: torch.Tensor) -> None:
+        """Keep one step's ``[batch, vocab]`` logits (in float32, as ``generate`` reads them)."""
+        self._values.append(logits[:, self.columns].float())
+        # Row by row: a temporary of one row's vocabulary, not the batch's.
+        self._lse.append(torch.stack([torch.logsumexp(row.float(), -1) for row in logits]))
+
+    def _hook(self, module, args, output) -> None:
+        self.record(output.logits[:, -1])  # the position generate reads its next token from
+
+    @contextlib.contextmanager
+    def hooked(self, model: torch.nn.Module):
+        handle = model.register_forward_hook(self._hook)
+        try:
+            yield self
+        finally:
+            handle.remove()
+
+    def logits(self, step: int, row: int, tokens: list[int]) -> torch.Tensor:
+        """Raw logits of ``tokens`` (all recorded) at generated position ``step`` of batch row ``row``."""
+        return self._values[step][row, [self.index[t] for t in tokens]]
+
+    def logprobs(self, step: int, row: int, tokens: list[int]) -> dict[int, float] | None:
+        """Token -> log-probability over the whole vocabulary at ``step``; None if a token was not recorded."""
+        if any(t not in self.index for t in tokens):
+            return None
+        return dict(zip(tokens, (self.logits(step, row, tokens) - self._lse[step][row]).tolist()))
 
 
 def _token_at(tokenizer, tokens: list[int], char: int) -> int:
