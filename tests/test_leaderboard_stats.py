@@ -274,3 +274,37 @@ def test_reference_rows_and_submissions_share_the_order_free_bootstrap(truth):
             ids=[truth.ids[key][i] for i in perm],
         )
         assert shuffled == model.dims[key].metrics
+
+
+@pytest.mark.parametrize("at_or_below_zero", [0, 1, 23, 24, 25, 26, 40, 500, 960, 975, 976, 1000])
+def test_significance_interval_and_p_value_never_disagree(at_or_below_zero):
+    """One rule (#21.5): significant <=> p < 0.05 <=> the printed interval excludes 0, at the boundary too
+    (25 of 1,000 differences <= 0 gave an interval excluding 0 with p = 0.052 under the percentile rule)."""
+    from cogip_tasks.leaderboard.report import fmt_diff
+    from cogip_tasks.leaderboard.stats import difference_from_resamples
+
+    rng = np.random.default_rng(at_or_below_zero)
+    diffs = np.concatenate(
+        [-rng.uniform(0.001, 0.1, at_or_below_zero), rng.uniform(0.001, 0.1, 1000 - at_or_below_zero)]
+    )
+    diff = difference_from_resamples(0.05, rng.permutation(diffs))
+    excludes_zero = diff.low > 0 or diff.high < 0
+    assert diff.significant == excludes_zero == (diff.p_value < 0.05)
+    shown = fmt_diff(diff)  # what the page and `compare` print: "+0.050 [low, high], p=... *"
+    low, high = (float(v) for v in re.search(r"\[(\S+), (\S+)\]", shown).groups())
+    p_shown = shown.split("p=")[1].split()[0]
+    assert shown.endswith("*") == diff.significant == (low > 0 or high < 0)
+    assert (p_shown == "<0.001" or float(p_shown) < 0.05) == diff.significant
+    if at_or_below_zero == 25:
+        assert diff.p_value == pytest.approx(52 / 1001) and not diff.significant and diff.low <= 0 < diff.high
+    if at_or_below_zero == 24:
+        assert diff.p_value == pytest.approx(50 / 1001) and diff.significant and diff.low > 0
+
+
+def test_significance_rule_on_real_paired_differences(truth):
+    """Across many pairs of close models the leaderboard's star, p and interval agree in every case."""
+    models = [noisy(truth, 0.25, seed, f"m{seed}") for seed in range(8)]
+    for a, b in zip(models, models[1:]):
+        for n_resamples in (200, 1000):
+            diff = paired_difference(a, b, truth, n_resamples=n_resamples)
+            assert diff.significant == (diff.low > 0 or diff.high < 0) == (diff.p_value < 0.05)

@@ -32,6 +32,16 @@ class DatasetProblem(CogIPError, RuntimeError):
     """The ground-truth dataset cannot be loaded or used; the message names it."""
 
 
+class MissingDependency(CogIPError, RuntimeError):
+    """A package the command needs is not installed: the environment's fault, never the submission's."""
+
+
+def missing_dependency(err: ImportError) -> MissingDependency:
+    return MissingDependency(
+        f"missing dependency: {one_line(err)}; install the package that provides {err.name or 'it'} and rerun"
+    )
+
+
 def ground_truth(source: str | None) -> GroundTruth:
     """The test split, or a :class:`DatasetProblem` naming the dataset for *any* load failure.
 
@@ -41,6 +51,8 @@ def ground_truth(source: str | None) -> GroundTruth:
     """
     try:
         return load_ground_truth(source)
+    except ImportError as err:
+        raise missing_dependency(err) from err
     except Exception as err:  # broad on purpose: see the docstring
         name, text = dataset_source(source), one_line(err, 300)
         raise DatasetProblem(text if name in text else f"dataset {name}: {type(err).__name__}: {text}") from err
@@ -50,7 +62,8 @@ def verify_file(path: Path, truth: GroundTruth) -> Verified:
     """Read and verify one file; unreadable, hostile or malformed files are rejected like bad ones.
 
     Anything a submission's content makes go wrong (a structure nested past the recursion limit, a type no
-    check anticipated) rejects that file only, so ``build --skip-rejected`` carries on with the others.
+    check anticipated) rejects that file only, so ``build --skip-rejected`` carries on with the others. A
+    missing package is not the file's fault: it ends the command (:class:`MissingDependency`).
     """
     try:
         return verify_submission(read_submission(path), truth, path=path)
@@ -60,6 +73,8 @@ def verify_file(path: Path, truth: GroundTruth) -> Verified:
         raise Rejected("(file)", "nested too deeply to be a submission") from None
     except Rejected:
         raise
+    except ImportError as err:
+        raise missing_dependency(err) from err
     except Exception as err:  # broad on purpose: see the docstring
         raise Rejected("(file)", f"cannot be verified ({type(err).__name__}: {one_line(err)})") from err
 
@@ -100,6 +115,8 @@ def train_means(source: str | None) -> dict[str, float] | None:
     """Mean human score per dimension of the training split; None when the dataset has no train split."""
     try:
         parts = split_scores(source, "train")
+    except ImportError as err:
+        raise missing_dependency(err) from err
     except Exception as err:  # noqa: BLE001  datasets' "Unknown split", a missing save_to_disk split, a bad row
         print(f"note: no train-set mean reference ({type(err).__name__}: {one_line(err)})", file=sys.stderr)
         return None
@@ -222,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
         code = args.run(args)
     except (CogIPError, OSError) as err:  # e.g. a dataset that does not load or lacks a dimension
         code = fail(PROG, err)
+    except ImportError as err:  # e.g. matplotlib missing when build draws its plots
+        code = fail(PROG, missing_dependency(err))
     sys.exit(code)
 
 

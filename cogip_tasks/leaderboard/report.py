@@ -21,11 +21,15 @@ from ..dimensions import DIMENSIONS, Dimension
 from ..files import json_safe, write_bytes, write_json, write_text
 from ..metrics import N_RESAMPLES, SEED
 from ..scoring import PARSER_VERSION
-from .stats import Difference, mean_srcc, mean_srcc_interval, paired_difference, rank, reference_predictors
+from .stats import Difference, is_rejected, mean_srcc, mean_srcc_interval, paired_difference, rank, reference_predictors
 from .submission import package_version
 from .verify import GroundTruth, Verified
 
 PLOTS_DIR = "plots"
+SIGNIFICANCE_RULE = (
+    "A difference is significant at 5% (*) when its two-sided bootstrap p-value is below 0.05; its interval is "
+    "that test inverted, so it excludes 0 exactly then."
+)
 
 
 @dataclass
@@ -51,16 +55,32 @@ def fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def fmt_bound(value: float) -> str:
+    """An interval end with 3 decimals, more when 3 would hide which side of 0 it lies on (0.0004 is not 0)."""
+    for digits in range(3, 10):
+        text = f"{value:.{digits}f}"
+        if float(text) != 0 or value == 0:
+            return text
+    return f"{value:.2e}"
+
+
 def fmt_ci(interval: tuple[float, float]) -> str:
     low, high = interval
-    return "n/a" if math.isnan(low) or math.isnan(high) else f"[{low:.3f}, {high:.3f}]"
+    return "n/a" if math.isnan(low) or math.isnan(high) else f"[{fmt_bound(low)}, {fmt_bound(high)}]"
 
 
 def fmt_p(p_value: float) -> str:
-    """A bootstrap p-value: never 0 (it is at least 2/(B+1)); below 0.001 it is shown as "<0.001"."""
+    """A bootstrap p-value: never 0 (it is at least 2/(B+1)); below 0.001 it is shown as "<0.001"; digits are
+    added where rounding would put it on the other side of the 5% threshold (0.04995 is not "0.050")."""
     if p_value is None or math.isnan(p_value):
         return "n/a"
-    return "<0.001" if p_value < 0.001 else f"{p_value:.3f}"
+    if p_value < 0.001:
+        return "<0.001"
+    for digits in range(3, 10):
+        text = f"{p_value:.{digits}f}"
+        if is_rejected(float(text)) == is_rejected(p_value):
+            return text
+    return repr(p_value)
 
 
 def fmt_diff(diff: Difference) -> str:
@@ -240,9 +260,11 @@ def provenance(board: Leaderboard) -> list[str]:
     return [
         f"Ground truth: test split of {board.truth.source} ({n} items).",
         f"Answers re-parsed with parser {PARSER_VERSION}; every number recomputed (cogip {package_version('cogip')}).",
-        f"95% percentile bootstrap intervals, {board.n_resamples} resamples (seed {board.seed}); "
-        "differences are paired bootstraps over the same items. Unparsed answers count as the range midpoint; "
-        "n/a marks an undefined value (e.g. constant predictions have no rank correlation).",
+        f"95% percentile bootstrap intervals of each model, {board.n_resamples} resamples (seed {board.seed}); "
+        "differences are paired bootstraps over the same items.",
+        SIGNIFICANCE_RULE,
+        "Unparsed answers count as the range midpoint; n/a marks an undefined value "
+        "(e.g. constant predictions have no rank correlation).",
         f"Generated {board.generated}.",
     ]
 
@@ -462,8 +484,5 @@ def compare_markdown(
         ]
     )
     title = f"# {name_a} (a) vs {name_b} (b)"
-    note = (
-        f"Paired bootstrap over the same test items ({n_resamples} resamples, seed {seed}); "
-        "a difference is significant at 5% when its interval excludes 0."
-    )
+    note = f"Paired bootstrap over the same test items ({n_resamples} resamples, seed {seed}); {SIGNIFICANCE_RULE}"
     return "\n".join([title, "", *_md_table(header, cells), "", note]) + "\n"

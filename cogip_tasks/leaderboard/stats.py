@@ -79,6 +79,33 @@ def bootstrap_p_value(diffs: np.ndarray) -> float:
     return min(1.0, 2 * (tail + 1) / (len(diffs) + 1))
 
 
+def is_rejected(p_value: float, level: float = LEVEL) -> bool:
+    """The one significance rule: "no difference" is rejected when the bootstrap p-value is below ``1 - level``."""
+    return bool(p_value < round(1 - level, 12))  # 1 - 0.95 is 0.050000000000000044 in floating point
+
+
+def bootstrap_interval(diffs: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The values ``c`` for which "the difference is ``c``" is not rejected by :func:`bootstrap_p_value`.
+
+    With the ``B`` resampled differences sorted, ``c`` is inside when at least ``m`` of them lie on each side
+    of it (ties counted on both), ``m`` being the smallest count whose p-value ``2 (m + 1) / (B + 1)`` is not
+    below ``1 - level``: the interval is ``[d_(m), d_(B - m + 1)]`` (order statistics, 1-based). It is the test
+    inverted, so it excludes 0 exactly when p < 1 - level. At B = 1,000 and 95% it is the 25th smallest to the
+    25th largest difference, within one order statistic of the percentile interval. Fewer resamples than can
+    ever reject (B < 39 at 95%) give an unbounded interval.
+    """
+    diffs = np.sort(diffs[np.isfinite(diffs)])
+    b = len(diffs)
+    if b == 0:
+        return math.nan, math.nan
+    m = 0  # the smallest tail count whose p-value is not below 1 - level: the same test as is_rejected
+    while m < b and is_rejected(min(1.0, 2 * (m + 1) / (b + 1)), level):
+        m += 1
+    if m == 0:
+        return -math.inf, math.inf
+    return float(diffs[m - 1]), float(diffs[b - m])
+
+
 @dataclass(frozen=True)
 class Difference:
     """``a - b`` in mean SRCC with its paired-bootstrap interval and two-sided p-value."""
@@ -87,11 +114,23 @@ class Difference:
     low: float
     high: float
     p_value: float
+    level: float = LEVEL
 
     @property
     def significant(self) -> bool:
-        """The interval excludes 0 (False when undefined)."""
-        return bool(self.low > 0 or self.high < 0)
+        """p below ``1 - level`` (False when undefined); the interval then excludes 0, and only then."""
+        return not math.isnan(self.p_value) and is_rejected(self.p_value, self.level)
+
+
+def difference_from_resamples(delta: float, diffs: np.ndarray, level: float = LEVEL) -> Difference:
+    """A :class:`Difference` whose interval, p-value and significance come from one rule (see
+    :func:`bootstrap_interval`): "significantly ahead" never disagrees with the printed interval or p."""
+    diffs = np.asarray(diffs, dtype=np.float64)
+    diffs = diffs[np.isfinite(diffs)]
+    if math.isnan(delta) or len(diffs) == 0:
+        return Difference(delta, math.nan, math.nan, math.nan, level)
+    low, high = bootstrap_interval(diffs, level)
+    return Difference(delta, low, high, bootstrap_p_value(diffs), level)
 
 
 def paired_difference(
@@ -106,15 +145,11 @@ def paired_difference(
     """Paired bootstrap of ``mean SRCC(a) - mean SRCC(b)`` over the same resampled items."""
     delta = mean_srcc(a, dimensions) - mean_srcc(b, dimensions)
     if math.isnan(delta):
-        return Difference(math.nan, math.nan, math.nan, math.nan)
+        return Difference(math.nan, math.nan, math.nan, math.nan, level)
     diffs = mean_srcc_resamples(a, truth, n_resamples, seed, dimensions) - mean_srcc_resamples(
         b, truth, n_resamples, seed, dimensions
     )
-    diffs = diffs[np.isfinite(diffs)]
-    if len(diffs) == 0:
-        return Difference(delta, math.nan, math.nan, math.nan)
-    low, high = percentile_interval(diffs, level)
-    return Difference(delta, low, high, bootstrap_p_value(diffs))
+    return difference_from_resamples(delta, diffs, level)
 
 
 def rank(models: Iterable[Verified]) -> list[Verified]:

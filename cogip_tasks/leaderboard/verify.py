@@ -32,6 +32,7 @@ from ..dimensions import DIMENSIONS, Dimension, get_dimension, human_score
 from ..errors import CogIPError
 from ..metrics import N_RESAMPLES, SEED, DimensionScores, group_metrics, score_dimension
 from ..scoring import PARSER_VERSION, parse_answer
+from .reasoning import MAX_TAG_LENGTH, strip_reasoning_tags
 from .submission import FORMAT, FORMAT_VERSION, MEAN, display_name, is_reserved_name, name_key, none_to_nan  # noqa: F401
 
 TOLERANCE = 1e-6  # absolute and relative: JSON round trips and summation order, nothing more
@@ -133,14 +134,17 @@ def _show(value: Any) -> str:
 
 
 def _strip_reasoning(raw: str, tags: Any, where: str) -> str:
-    from lmms_eval.api.reasoning import strip_reasoning_tags
-
     if tags is None:
         return raw.strip()
     if not isinstance(tags, list) or not all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) and t for t in p) for p in tags
+        isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in p)
+        for p in tags
     ):
-        raise Rejected(where, f"expected null or a list of [start, end] tag pairs, found {_show(tags)}")
+        raise Rejected(
+            where,
+            f"expected null or a list of [start, end] tag pairs (1 to {MAX_TAG_LENGTH} characters each), "
+            f"found {_show(tags)}",
+        )
     return strip_reasoning_tags(raw, tags)
 
 
