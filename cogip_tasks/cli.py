@@ -31,7 +31,9 @@ def with_plugin(env_value: str | None) -> str:
 
 HELP = """\
 cogip-eval: lmms-eval with the CogIP-Bench tasks registered (cogip, cogip_aesthetics, cogip_funniness,
-cogip_emotional_valence, cogip_memorability) and the cogip_expected model. Every argument goes to lmms-eval.
+cogip_emotional_valence, cogip_memorability) and the cogip_expected model. Every argument goes to lmms-eval,
+except for `cogip-eval tasks write --dataset OUT --out TASKDIR`, which writes the lmms-eval tasks of a benchmark
+built with `cogip-upload build --spec` (docs/custom-benchmarks.md).
 
 Environment:
   COGIP_DATASET   the benchmark to load: a Hub repo id, a local dataset folder (e.g. cogip-upload build's
@@ -50,6 +52,10 @@ lmms-eval's own options follow.
 def main(argv: list[str] | None = None) -> None:
     apply_cpu_threads()  # before lmms-eval imports torch
     args = sys.argv[1:] if argv is None else argv
+    if args[:2] == ["tasks", "write"]:  # ours: a benchmark spec -> an lmms-eval task folder
+        from .task_writer import main as write_tasks_main
+
+        sys.exit(write_tasks_main(args[2:]))
     if any(a in ("-h", "--help") for a in args) or not args:
         print(HELP.format(threads=textwrap.fill(THREADS_HELP, 110)), flush=True)
     if requested_cogip_tasks(args):

@@ -23,6 +23,7 @@ from unittest import mock
 from .dimensions import Dimension, get_dimension
 from .errors import CogIPError
 from .files import sha256_file
+from .spec import BenchmarkSpec, SpecError, parse_spec
 
 DEFAULT_DATASET = "foolen/CogIP-Bench"
 DATASET_ENV = "COGIP_DATASET"
@@ -124,6 +125,23 @@ def manifest_rows(source: str) -> dict[str, int] | None:
         ) from None
 
 
+def manifest_spec(source: str | Path) -> BenchmarkSpec | None:
+    """The benchmark spec a built dataset folder's manifest embeds (``cogip-upload build --spec``), if any."""
+    path = Path(source) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise CogIPDataError(f"{path}: not a readable build manifest ({err})") from None
+    if not isinstance(data, dict) or data.get("spec") is None:
+        return None
+    try:
+        return parse_spec(data["spec"], f"{path} (spec)")
+    except SpecError as err:
+        raise CogIPDataError(str(err)) from None
+
+
 def check_manifest_rows(source: str, split: str, n_rows: int) -> None:
     """Stop when a built folder's split does not hold the rows its manifest says (a stale or edited copy)."""
     expected = manifest_rows(source) if is_local_folder(source) else None
@@ -180,22 +198,27 @@ def _undecoded(ds):
     return ds
 
 
-def rows_of_dimension(ds, dimension: str | Dimension):
-    """Keep the rows of one dimension (the ``dimension`` column may use either spelling)."""
+def rows_of_dimension(ds, dimension: str | Dimension, spec: BenchmarkSpec | None = None):
+    """Keep the rows of one dimension (the ``dimension`` column may use any of its spellings)."""
     dim = get_dimension(dimension)
     names = ds.unique("dimension") if "dimension" in ds.column_names else []
-    keep = {name for name in names if _dimension_or_none(name) is dim}
+    keep = {name for name in names if _dimension_or_none(name, spec) == dim}
     return ds.filter(lambda name: name in keep, input_columns="dimension")
 
 
-def _dimension_or_none(name: Any) -> Dimension | None:
+def _dimension_or_none(name: Any, spec: BenchmarkSpec | None = None) -> Dimension | None:
+    """The dimension a ``dimension`` cell names: in ``spec`` when given, else in the built-in benchmark."""
+    if spec is not None:
+        return spec.find(str(name))
     try:
         return get_dimension(str(name))
     except ValueError:
         return None
 
 
-def validate_rows(ds, dimension: str | Dimension | None = None, where: str = "CogIP dataset") -> None:
+def validate_rows(
+    ds, dimension: str | Dimension | None = None, where: str = "CogIP dataset", spec: BenchmarkSpec | None = None
+) -> None:
     """Fail on the first unusable row, naming column, row id and value; checks every row before a run.
 
     Every row's ``dimension`` must be known (a row of an unknown or misspelled dimension would otherwise vanish
@@ -210,10 +233,10 @@ def validate_rows(ds, dimension: str | Dimension | None = None, where: str = "Co
         )
     columns = ds.select_columns(["id", "dimension", "score"]).to_dict()
     for row_id, name, score in zip(columns["id"], columns["dimension"], columns["score"]):
-        dim = _dimension_or_none(name)
+        dim = _dimension_or_none(name, spec)
         if dim is None:
             raise CogIPDataError(f"{where}: column 'dimension', row id {row_id!r}: unknown dimension {name!r}")
-        if dimension is not None and dim is not get_dimension(dimension):
+        if dimension is not None and dim != get_dimension(dimension):
             continue
         try:
             value = float(score)
@@ -228,15 +251,21 @@ def validate_rows(ds, dimension: str | Dimension | None = None, where: str = "Co
             )
 
 
-def dimension_rows(ds, dimension: str | Dimension, where: str = "CogIP dataset", check_images: bool = True):
+def dimension_rows(
+    ds,
+    dimension: str | Dimension,
+    where: str = "CogIP dataset",
+    check_images: bool = True,
+    spec: BenchmarkSpec | None = None,
+):
     """One dimension's rows of a split, after checking *every* row of the split (and the kept rows' images).
 
     The whole split is validated before filtering, so an unknown dimension is an error, not a silent drop;
     a dimension without rows is an error too (lmms-eval would crash on an empty task).
     """
     dim = get_dimension(dimension)
-    validate_rows(ds, where=where)
-    rows = rows_of_dimension(ds, dim)
+    validate_rows(ds, where=where, spec=spec)
+    rows = rows_of_dimension(ds, dim, spec)
     if len(rows) == 0:
         raise CogIPDataError(f"{where}: no rows of dimension {dim.release_name!r} (column 'dimension')")
     if check_images:

@@ -188,7 +188,7 @@ def resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndar
 
 def resample_indices(n_items: int, n_resamples: int, seed: int, dimension: str | Dimension) -> np.ndarray:
     """``(n_resamples, n_items)`` positions in canonical order: the one random stream of every bootstrap."""
-    index = list(DIMENSIONS).index(get_dimension(dimension).key)
+    index = get_dimension(dimension).index  # the dimension's place in its benchmark
     return np.random.default_rng([seed, index]).integers(0, max(n_items, 1), size=(n_resamples, n_items))
 
 
@@ -359,17 +359,19 @@ def group_metrics(scores: Mapping[str, DimensionScores]) -> dict[str, float]:
 
 #: The scores the task aggregations computed last, per dimension (lmms-eval aggregates the tasks, then the
 #: group, in one process; the group aggregation sees only the tasks' values, so it reads the resamples here).
-_LAST_SCORED: dict[str, DimensionScores] = {}
+_LAST_SCORED: dict[str, DimensionScores] = {}  # by task name: two benchmarks may share a key
 
 
 @lru_cache(maxsize=32)
-def _score_sorted(records: tuple[tuple[str, float | None, float, str | None], ...], dimension: str) -> DimensionScores:
+def _score_sorted(
+    records: tuple[tuple[str, float | None, float, str | None], ...], dimension: Dimension
+) -> DimensionScores:
     ids, pred, human, labels = zip(*records) if records else ((), (), (), ())
     return score_dimension(pred, human, dimension, labels, ids=ids)
 
 
 def metrics_of_records(
-    records: Sequence[tuple[object, float | None, float, str | None]], dimension: str
+    records: Sequence[tuple[object, float | None, float, str | None]], dimension: str | Dimension
 ) -> dict[str, float]:
     """Every metric over ``(id, pred, human, label)`` records in any order; cached (lmms-eval asks once per metric)."""
     key = tuple(
@@ -378,8 +380,9 @@ def metrics_of_records(
             key=lambda r: (r[0], _nan_key(r[2]), _nan_key(r[1]), str(r[3])),
         )
     )
-    scores = _score_sorted(key, get_dimension(dimension).key)
-    _LAST_SCORED[get_dimension(dimension).key] = scores
+    dim = get_dimension(dimension)
+    scores = _score_sorted(key, dim)
+    _LAST_SCORED[dim.task_name] = scores
     return scores.metrics
 
 
@@ -395,18 +398,22 @@ def _same_values(a: Sequence[float], b: Sequence[float]) -> bool:
     )
 
 
-def group_interval_bound(reported: Sequence[float], bound: str) -> float:
+def group_interval_bound(
+    reported: Sequence[float], bound: str, dimensions: Sequence[Dimension] = tuple(DIMENSIONS.values())
+) -> float:
     """``srcc_ci_low``/``srcc_ci_high`` of the ``cogip`` group: the bootstrap interval of the mean SRCC.
 
     ``reported`` is what lmms-eval passes a group aggregation: the four tasks' own bounds. They must be the
     bounds of the scores this process computed last, or the resamples read here belong to another run.
     """
     name = f"srcc_ci_{bound}"
-    scores = {key: _LAST_SCORED.get(key) for key in DIMENSIONS}
+    scores = {d.key: _LAST_SCORED.get(d.task_name) for d in dimensions}
     if any(s is None for s in scores.values()):
-        logger.warning("cogip %s is NaN: not every dimension was scored in this process", name)
+        logger.warning("%s %s is NaN: not every dimension was scored in this process", dimensions[0].benchmark, name)
         return math.nan
     if not _same_values([float(v) for v in reported], [s.metrics[name] for s in scores.values()]):
-        logger.warning("cogip %s is NaN: the tasks' intervals are not the ones this process computed", name)
+        logger.warning(
+            "%s %s is NaN: the tasks' intervals are not the ones this process computed", dimensions[0].benchmark, name
+        )
         return math.nan
     return group_metrics(scores)[name]

@@ -21,6 +21,7 @@ target (the demo's alignment and the alignment test use them).
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,20 +55,25 @@ def jpeg_bytes(img, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-#: Per dimension: the image statistic (of pixels scaled to [0, 1]) and what the score is, for docs and tables.
-TARGETS: dict[str, str] = {
-    "aesthetics": "10 x mean brightness",
-    "funniness": "10 x mean red",
-    "emotional_valence": "round(6 x mean green - 3)",
-    "memorability": "mean blue",
-}
-#: The statistic in [0, 1] behind each dimension's score; the score is ``low + unit * (high - low)``.
-_UNIT_STATISTIC = {
-    "aesthetics": lambda arr: arr.mean(),
-    "funniness": lambda arr: arr[..., 0].mean(),
-    "emotional_valence": lambda arr: arr[..., 1].mean(),
-    "memorability": lambda arr: arr[..., 2].mean(),
-}
+#: The image statistics (of pixels scaled to [0, 1]) behind the scores, one per dimension in benchmark order
+#: (the first dimension is mean brightness, ...), with what the score is, for docs and tables.
+_STATISTICS: tuple[tuple[str, Callable[[np.ndarray], float]], ...] = (
+    ("mean brightness", lambda arr: arr.mean()),
+    ("mean red", lambda arr: arr[..., 0].mean()),
+    ("mean green", lambda arr: arr[..., 1].mean()),
+    ("mean blue", lambda arr: arr[..., 2].mean()),
+)
+
+
+def _describe(dim: Dimension, statistic: str) -> str:
+    """What a dimension's score is, e.g. ``10 x mean brightness`` or ``round(6 x mean green - 3)``."""
+    span, low = dim.high - dim.low, f" - {-dim.low:g}" if dim.low < 0 else (f" + {dim.low:g}" if dim.low else "")
+    text = f"{statistic}" if span == 1 else f"{span:g} x {statistic}"
+    return f"round({text}{low})" if dim.integer_scores else f"{text}{low}"
+
+
+#: Per dimension: what its score is (aesthetics: "10 x mean brightness", ...).
+TARGETS: dict[str, str] = {dim.key: _describe(dim, name) for dim, (name, _) in zip(DIMENSIONS.values(), _STATISTICS)}
 
 
 def decoded_pixels(image_bytes: bytes) -> np.ndarray:
@@ -82,7 +88,7 @@ def decoded_pixels(image_bytes: bytes) -> np.ndarray:
 def synthetic_score(image_bytes: bytes, dimension: str | Dimension) -> float:
     """The dimension's score of a stored image (see :data:`TARGETS`), in its range; not a human judgement."""
     dim = get_dimension(dimension)
-    unit = float(np.clip(_UNIT_STATISTIC[dim.key](decoded_pixels(image_bytes)), 0.0, 1.0))
+    unit = float(np.clip(_STATISTICS[dim.index][1](decoded_pixels(image_bytes)), 0.0, 1.0))
     score = dim.low + unit * (dim.high - dim.low)
     return float(round(score)) if dim.integer_scores else round(score, 3)
 
