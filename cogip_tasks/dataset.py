@@ -22,7 +22,7 @@ from unittest import mock
 
 from .dimensions import Dimension, get_dimension
 from .errors import CogIPError
-from .files import sha256_file
+from .files import read_user_json, sha256_file
 from .spec import BenchmarkSpec, SpecError, parse_spec
 
 DEFAULT_DATASET = "foolen/CogIP-Bench"
@@ -131,9 +131,9 @@ def manifest_spec(source: str | Path) -> BenchmarkSpec | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as err:
-        raise CogIPDataError(f"{path}: not a readable build manifest ({err})") from None
+        data = read_user_json(path, what="build manifest")
+    except CogIPError as err:
+        raise CogIPDataError(str(err)) from None
     if not isinstance(data, dict) or data.get("spec") is None:
         return None
     try:

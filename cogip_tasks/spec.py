@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CogIPError
+from .files import UserFileError, read_user_text
 
 #: The spec file in a task folder (the built-in one included) and its largest accepted size.
 SPEC_FILE = "spec.yaml"
@@ -366,26 +367,18 @@ def parse_spec(data: Any, source: str = "spec") -> BenchmarkSpec:
 
 
 def load_spec(path: str | Path) -> BenchmarkSpec:
-    """Read and check a spec file (YAML or JSON)."""
+    """Read and check a spec file (YAML or JSON) through the one reader of user files."""
     import yaml
 
     path = Path(path)
     try:
-        if not path.is_file():
-            raise SpecError(f"{path}: no such spec file" if not path.exists() else f"{path}: not a regular file")
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)
-        if len(raw) > MAX_SPEC_BYTES:
-            raise SpecError(f"{path}: larger than {MAX_SPEC_BYTES} bytes; not a spec")
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except SpecError:
-        raise
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text") from None
+        data = yaml.safe_load(read_user_text(path, what="spec file", max_bytes=MAX_SPEC_BYTES))
+    except UserFileError as err:
+        raise SpecError(str(err)) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
         raise SpecError(f"{path}: not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
-    except OSError as err:
-        raise SpecError(f"{path}: cannot read the spec: {err.strerror or err}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to be a spec") from None
     return parse_spec(data, str(path))

@@ -243,9 +243,9 @@ def test_spec_files_that_do_not_load_fail_in_one_line(tmp_path):
     bad.write_text("name: [unclosed\n", encoding="utf-8")
     with pytest.raises(SpecError, match=r"bad.yaml: not valid YAML \(line 2\)"):
         load_spec(bad)
-    with pytest.raises(SpecError, match="no such spec file"):
+    with pytest.raises(SpecError, match="spec file not found"):
         load_spec(tmp_path / "missing.yaml")
-    with pytest.raises(SpecError, match="not a regular file"):
+    with pytest.raises(SpecError, match="is a folder, expected a regular file"):
         load_spec(tmp_path)
     good = tmp_path / "sharp.yaml"
     good.write_text(yaml.safe_dump(_sharpness()), encoding="utf-8")
