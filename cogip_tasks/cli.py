@@ -4,7 +4,8 @@
 
 Two differences: lmms-eval logs an evaluation that failed (a bad dataset row, a model that did not load) and
 still exits 0; ``cogip-eval`` exits 1 then, so scripts and CI notice. And lmms-eval 0.7.3 logs its tracker
-arguments with ``$HF_TOKEN`` in them; ``cogip-eval`` masks the token in every log line.
+arguments with ``$HF_TOKEN`` in them; ``cogip-eval`` masks the token, and every ``--model_args`` value that a
+published file would drop, in everything it prints.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ Environment:
                   parser, for comparison with the paper)
 Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image.
 Exit status: 0 on success; 1 when the dataset or parser is unusable or lmms-eval logged a failed evaluation
-(plain lmms-eval exits 0 then); 2 on a usage error. $HF_TOKEN is masked in every log line.
+(plain lmms-eval exits 0 then); 2 on a usage error. $HF_TOKEN and every --model_args value that a
+published file would drop (credentials, URLs, free text) are masked in everything cogip-eval prints.
 {threads}
 
 lmms-eval's own options follow.
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     from lmms_eval.cli.dispatch import main as lmms_eval_main
 
     index_plugin_tasks()  # also for `cogip-eval tasks list`, which never imports lmms-eval's model registry
-    _mask_hf_token()
+    _mask_secrets(args)
     failures = _record_failures(lmms_eval_entry)
     sys.argv = ["lmms-eval", *args]
     started = time.time()
@@ -151,14 +153,13 @@ def preflight() -> str | None:
     return None
 
 
-def _mask_hf_token() -> None:
-    """Replace $HF_TOKEN in every loguru message (a patcher outlives lmms-eval's ``logger.remove()``)."""
-    token = os.environ.get("HF_TOKEN")
-    if not token:
-        return
-    from loguru import logger
+def _mask_secrets(args: list[str]) -> None:
+    """Mask $HF_TOKEN and every ``--model_args`` value that a published file would drop, on the whole console."""
+    from .model_args import console_secrets, mask_console
 
-    logger.configure(patcher=lambda record: record.update(message=record["message"].replace(token, "***")))
+    values = [v for flag, v in zip(args, args[1:]) if flag in ("--model_args", "--model-args")]
+    values += [a.split("=", 1)[1] for a in args if a.startswith(("--model_args=", "--model-args="))]
+    mask_console([os.environ.get("HF_TOKEN", ""), *(s for v in values for s in console_secrets(v))])
 
 
 def _record_failures(module) -> list[BaseException]:

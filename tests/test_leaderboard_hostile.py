@@ -267,14 +267,14 @@ def test_a_rebuilt_site_drops_plots_of_models_no_longer_on_it(truth, sample_data
 # -- submit on broken lmms-eval output ---------------------------------------------------------------------------
 
 
-def _fake_run(folder: Path, truth) -> Path:
+def _fake_run(folder: Path, truth, model_args: str = "pretrained=x") -> Path:
     """An lmms-eval output folder as a `--tasks cogip --log_samples` run writes it (answers all unparsed)."""
     stamp = "20250101_000000"
     results = {
         "results": {},
         "groups": {GROUP: {f"{m},none": None for m in METRIC_NAMES}},
-        "config": {"model": "qwen2_5_vl", "model_args": "pretrained=x"},
-        "model_name": "fake",
+        "config": {"model": "qwen2_5_vl", "model_args": model_args},
+        "model_name": model_args.partition("pretrained=")[2].split(",")[0],  # what lmms-eval writes: the raw text
     }
     folder.mkdir(parents=True)
     for key, dim in DIMENSIONS.items():
@@ -365,3 +365,23 @@ def test_submit_refuses_a_reserved_name(truth, tmp_path, capsys):
     run = _fake_run(tmp_path / "out", truth)
     assert run_main(["submit", str(run), "--name", "Reference\u200b: constant", "-o", str(tmp_path / "s.json")]) == 1
     one_line_error(capsys, "reserved")
+
+
+@pytest.mark.parametrize(
+    "model_args,name",
+    [
+        ("pretrained=https://user:hf_AbCdEfGhIjKlMnOp@host.example/m?token=tok_5ecret_value,device=cpu", "qwen2_5_vl"),
+        ('pretrained=/home/alice/runs/my-vlm-7b,headers={"X":"o","Authorization":"Bearer sk_live_5ecretvalue"}', "my-vlm-7b"),
+        ("pretrained=Org/Model-7B,api_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "Org/Model-7B"),
+    ],
+)  # fmt: skip
+def test_submit_publishes_only_allow_listed_model_values(model_args, name, truth, tmp_path):
+    """#25.1: no --name -> the published pretrained value (a Hub id or a folder's base name), never lmms-eval's
+    raw model_name; the submission holds no credential and no local path."""
+    run = _fake_run(tmp_path / "out", truth, model_args)
+    assert run_main(["submit", str(run), "-o", str(tmp_path / "s.json")]) == 0
+    sub = json.loads((tmp_path / "s.json").read_text())
+    assert sub["model"]["name"] == name
+    text = (tmp_path / "s.json").read_text()
+    for secret in ("hf_AbCdEfGhIjKlMnOp", "tok_5ecret_value", "sk_live_5ecretvalue", "K7MDENG", "/home/alice", "user:"):
+        assert secret not in text

@@ -202,7 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="turn an lmms-eval output folder into a submission file")
     p.add_argument("output_path", help="the --output_path of an `lmms-eval --tasks cogip --log_samples` run")
     p.add_argument("-o", "--out", required=True, help="submission JSON to write")
-    p.add_argument("--name", help="model name shown on the leaderboard (default: lmms-eval's model_name)")
+    p.add_argument(
+        "--name",
+        help="model name shown on the leaderboard (default: the published pretrained= value: its Hub id or "
+        "its folder's base name)",
+    )
     p.add_argument("--results", help="a specific *_results.json (default: the newest under output_path)")
     p.set_defaults(run=cmd_submit)
 

@@ -26,7 +26,7 @@ from typing import Any
 from ..dimensions import DIMENSIONS
 from ..errors import CogIPError
 from ..files import json_safe
-from ..model_args import scrub_model_args
+from ..model_args import published_model_name, published_value, scrub_model_args
 from ..results import GROUP, RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
 
@@ -157,6 +157,12 @@ def make_submission(
     }
 
 
+def default_name(config: dict) -> str:
+    """The published model reference (a Hub id or a local folder's base name), else the lmms-eval model type."""
+    backend = published_value("model", config.get("model")) if isinstance(config.get("model"), str) else None
+    return published_model_name(config.get("model_args", "")) or backend or "unnamed"
+
+
 def config_of(results: dict) -> dict:
     config = results.get("config")
     return config if isinstance(config, dict) else {}
@@ -184,7 +190,8 @@ def submission_from_output(
         if not metrics[dim.key]:
             raise SubmissionError(f"{results_path}: results.{dim.task_name}: no metrics (was the cogip group run?)")
     metrics[MEAN] = task_metrics(results, GROUP)
-    name = name or str(results.get("model_name") or config_of(results).get("model") or "unnamed")
+    # Never lmms-eval's model_name: it is the raw text after pretrained= (a URL with a token, a local path).
+    name = name or default_name(config_of(results))
     if is_reserved_name(name):
         raise SubmissionError(f"--name {name!r}: 'reference: ...' names are reserved for the leaderboard's own rows")
     if len(parsers) != 1:
@@ -195,7 +202,7 @@ def submission_from_output(
         name,
         items,
         metrics,
-        backend=config.get("model"),
+        backend=published_value("model", config.get("model")) if isinstance(config.get("model"), str) else None,
         model_args=config.get("model_args", ""),
         parser_version=parsers.pop(),
         reasoning_tags=reasoning_tags_of(results),
