@@ -8,21 +8,19 @@ repo id, a local folder laid out as a Hub dataset repo (e.g. the output of ``cog
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import io
-import json
 import math
 import os
 import re
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from .dimensions import Dimension, get_dimension
 from .errors import CogIPError
-from .files import read_user_json, sha256_file
+from .files import UserFileError, read_user_json, safe_relative, sha256_file
+from .images import ImageError, decode_image, row_image_bytes
+from .images import strict_decoding as strict_decoding  # its home is cogip_tasks.images; re-exported for callers
 from .spec import BenchmarkSpec, SpecError, parse_spec
 
 DEFAULT_DATASET = "foolen/CogIP-Bench"
@@ -111,30 +109,83 @@ def load_kwargs(source: str) -> dict[str, Any]:
     return {}
 
 
+_MAX_COUNT = 2**53  # a row count or a byte size above this is no real build (and would not survive a float)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_COUNT
+
+
+def check_manifest(manifest: Any, where: str, required: tuple[str, ...] = ("rows",)) -> dict:
+    """A ``cogip_build.json`` checked against its schema, or :class:`CogIPDataError` naming the field and value.
+
+    ``rows``: ``{config: {split: count}}``; ``files``: ``{relative path inside the folder: {"bytes": count,
+    "sha256": 64 hex}}``; ``stand_in_images``: true/false. Counts are whole numbers in [0, 2**53). Fields in
+    ``required`` must be present; the others are checked when present.
+    """
+
+    def bad(field: str, value: Any, expected: str) -> CogIPDataError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return CogIPDataError(f"{where}: field {field!r}: {shown}: expected {expected}")
+
+    if not isinstance(manifest, dict):
+        raise CogIPDataError(f"{where}: expected a JSON object, found a {type(manifest).__name__}")
+    if "rows" in manifest:
+        rows = manifest["rows"]
+        if not isinstance(rows, dict) or not isinstance(rows.get("default"), dict):
+            raise bad("rows", rows, "an object {config: {split: count}} with a 'default' config")
+        for config, splits in rows.items():
+            if not isinstance(splits, dict):
+                raise bad(f"rows.{config}", splits, "an object {split: count}")
+            for split, n in splits.items():
+                if not _count(n):
+                    raise bad(f"rows.{config}.{split}", n, "a whole number of rows in [0, 2**53)")
+    if "files" in manifest:
+        files = manifest["files"]
+        if not isinstance(files, dict):
+            raise bad("files", files, "an object {relative path: {bytes, sha256}}")
+        for rel, meta in files.items():
+            if not safe_relative(rel) or rel == MANIFEST:
+                raise bad("files", rel, "a relative path inside the folder")
+            if not isinstance(meta, dict) or not _count(meta.get("bytes")):
+                raise bad(f"files.{rel}.bytes", meta.get("bytes") if isinstance(meta, dict) else meta, "a size")
+            if not isinstance(meta.get("sha256"), str) or not _SHA256.fullmatch(meta["sha256"]):
+                raise bad(f"files.{rel}.sha256", meta.get("sha256"), "64 lowercase hex digits")
+    if "stand_in_images" in manifest and not isinstance(manifest["stand_in_images"], bool):
+        raise bad("stand_in_images", manifest["stand_in_images"], "true or false")
+    for field in required:
+        if field not in manifest:
+            raise CogIPDataError(f"{where}: field {field!r} is missing (not a complete cogip-upload build?)")
+    return manifest
+
+
+def read_manifest(folder: str | Path, required: tuple[str, ...] = ("rows",)) -> dict:
+    """A built folder's ``cogip_build.json``, read with the one reader of user files and schema-checked."""
+    path = Path(folder) / MANIFEST
+    try:
+        manifest = read_user_json(path, what="build manifest")
+    except UserFileError as err:
+        raise CogIPDataError(str(err)) from None
+    return check_manifest(manifest, str(path), required)
+
+
 def manifest_rows(source: str) -> dict[str, int] | None:
     """Rows per split that a ``cogip-upload build`` manifest (``cogip_build.json``) records, if there is one."""
     path = Path(source) / MANIFEST
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return None
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8")).get("rows", {}).get("default", {})
-        return {str(split): int(n) for split, n in rows.items()}
-    except (ValueError, AttributeError, TypeError):
-        raise CogIPDataError(
-            f"{path}: not a readable build manifest (expected JSON with rows.default.<split>)"
-        ) from None
+    return dict(read_manifest(source)["rows"]["default"])
 
 
 def manifest_spec(source: str | Path) -> BenchmarkSpec | None:
     """The benchmark spec a built dataset folder's manifest embeds (``cogip-upload build --spec``), if any."""
     path = Path(source) / MANIFEST
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return None
-    try:
-        data = read_user_json(path, what="build manifest")
-    except CogIPError as err:
-        raise CogIPDataError(str(err)) from None
-    if not isinstance(data, dict) or data.get("spec") is None:
+    data = read_manifest(source, required=())
+    if data.get("spec") is None:
         return None
     try:
         return parse_spec(data["spec"], f"{path} (spec)")
@@ -216,11 +267,60 @@ def _dimension_or_none(name: Any, spec: BenchmarkSpec | None = None) -> Dimensio
         return None
 
 
+def check_ids(ids: list[Any], where: str) -> None:
+    """Every id a non-empty string with no surrounding spaces, and each id once (:class:`CogIPDataError`)."""
+    seen: set[str] = set()
+    for index, row_id in enumerate(ids):
+        if not isinstance(row_id, str) or not row_id.strip() or row_id != row_id.strip():
+            raise CogIPDataError(
+                f"{where}: column 'id', row {index}: {row_id!r} is not an id (a non-empty string without "
+                "surrounding spaces)"
+            )
+        if row_id in seen:
+            raise CogIPDataError(
+                f"{where}: column 'id': {row_id!r} appears twice (row {index} repeats an earlier row); does the "
+                "folder hold two copies of the data files?"
+            )
+        seen.add(row_id)
+
+
+def check_image_column(ds, where: str) -> None:
+    """Every row's image has bytes; a row with only a ``path`` is refused (CogIP never reads a path from a row).
+
+    Read from the Arrow column without copying the bytes into Python.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = ds.data.column("image")
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_struct(column.type) and column.type.get_field_index("bytes") >= 0:
+        data = column.field("bytes")
+    elif pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        data = column
+    else:
+        raise CogIPDataError(f"{where}: column 'image' is {column.type}, not image bytes")
+    lengths = pc.fill_null(pc.binary_length(data), 0)
+    empty = pc.indices_nonzero(pc.equal(lengths, 0))
+    if len(empty):
+        index = empty[0].as_py()
+        image = ds.select_columns(["image"]).data.column("image")[index].as_py()
+        row_id = ds.data.column("id")[index].as_py()
+        try:
+            row_image_bytes(image, f"row id {row_id!r}: column 'image'")
+        except ImageError as err:
+            raise CogIPDataError(f"{where}: {err}") from None
+
+
 def validate_rows(
     ds, dimension: str | Dimension | None = None, where: str = "CogIP dataset", spec: BenchmarkSpec | None = None
 ) -> None:
     """Fail on the first unusable row, naming column, row id and value; checks every row before a run.
 
+    The one row validator of evaluation, training, ``verify`` and ``build``. Identity: every ``id`` is a
+    non-empty string without surrounding spaces, and no two rows share one (a folder holding two copies of the
+    data would score every item twice). Images: every row carries image bytes (a row's ``path`` is never read;
+    decoding is :func:`load_image`'s, where the image is used).
     Every row's ``dimension`` must be known (a row of an unknown or misspelled dimension would otherwise vanish
     from the evaluation); the scores of ``dimension``'s rows (all rows when None) must be finite numbers inside
     the dimension's range (a float32 column turns an overflowing 1e39 into inf, which is caught too).
@@ -232,6 +332,8 @@ def validate_rows(
             f"a CogIP dataset needs {', '.join(REQUIRED_COLUMNS)}"
         )
     columns = ds.select_columns(["id", "dimension", "score"]).to_dict()
+    check_ids(columns["id"], where)
+    check_image_column(ds, where)
     for row_id, name, score in zip(columns["id"], columns["dimension"], columns["score"]):
         dim = _dimension_or_none(name, spec)
         if dim is None:
@@ -268,44 +370,21 @@ def dimension_rows(
     rows = rows_of_dimension(ds, dim, spec)
     if len(rows) == 0:
         raise CogIPDataError(f"{where}: no rows of dimension {dim.release_name!r} (column 'dimension')")
+    rows = _undecoded(rows)  # lmms-eval may hand rows decoded by `datasets` (which would read a row's path)
     if check_images:
-        with strict_decoding():
-            for row_id, image in zip(rows["id"], rows["image"]):
-                try:
-                    load_image(image, row_id)
-                except CogIPDataError as err:
-                    raise CogIPDataError(f"{where}: {err}") from None
+        for row_id, image in zip(rows["id"], rows["image"]):
+            try:
+                load_image(image, row_id)
+            except CogIPDataError as err:
+                raise CogIPDataError(f"{where}: {err}") from None
     return rows
 
 
-@contextlib.contextmanager
-def strict_decoding():
-    """Decode with PIL's ``LOAD_TRUNCATED_IMAGES`` off: a truncated image is refused, not padded with grey.
-
-    Importing ``lmms_eval.api.task`` turns the flag on for the whole process, so the checks before a run would
-    otherwise pass an image whose bytes were cut short.
-    """
-    from PIL import ImageFile
-
-    with mock.patch.object(ImageFile, "LOAD_TRUNCATED_IMAGES", False):
-        yield
-
-
 def load_image(image: Any, row_id: Any = None):
-    """Decode a row's image into RGB, whether it arrives as a PIL image, ``{"bytes","path"}`` or a path."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Decode a row's image (``{"bytes", "path"}`` or bytes; a ``path`` is never read) by the one rule of
+    :func:`cogip_tasks.images.decode_image`: pixel limit, EXIF orientation, 8-bit RGB, strict decoding."""
+    where = f"row id {row_id!r}: column 'image'"
     try:
-        if isinstance(image, Image.Image):
-            decoded = image
-        elif isinstance(image, dict) and image.get("bytes"):
-            decoded = Image.open(io.BytesIO(image["bytes"]))
-        elif isinstance(image, dict) and image.get("path"):
-            decoded = Image.open(image["path"])
-        elif isinstance(image, (str, os.PathLike)):
-            decoded = Image.open(image)
-        else:
-            raise CogIPDataError(f"row id {row_id!r}: column 'image' holds no image ({type(image).__name__})")
-        return decoded.convert("RGB")
-    except (OSError, UnidentifiedImageError) as err:
-        raise CogIPDataError(f"row id {row_id!r}: column 'image' does not decode: {err}") from err
+        return decode_image(row_image_bytes(image, where), where)
+    except ImageError as err:
+        raise CogIPDataError(str(err)) from None

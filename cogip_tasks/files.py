@@ -26,7 +26,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from .errors import CogIPError
@@ -177,7 +177,7 @@ def _check_tree(value: Any, where: str, max_depth: int) -> None:
                 raise UserFileError(f"{where}: a string holds a lone surrogate escape (\\ud800-\\udfff), not Unicode")
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
-                raise UserFileError(f"{where}: JSON nested deeper than {max_depth} levels")
+                raise UserFileError(f"{where}: JSON nested too deeply (more than {max_depth} levels)")
             if isinstance(item, dict):
                 stack.extend((k, depth) for k in item)
                 stack.extend((v, depth + 1) for v in item.values())
@@ -192,10 +192,10 @@ def parse_json(text: str, where: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any
         value = json.loads(text, object_pairs_hook=_refuse_repeats(where))
     except json.JSONDecodeError as err:
         raise UserFileError(
-            f"{where}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); was it cut short?"
+            f"{where}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}); was it cut short?"
         ) from None
     except RecursionError:
-        raise UserFileError(f"{where}: JSON nested deeper than {max_depth} levels") from None
+        raise UserFileError(f"{where}: JSON nested too deeply (more than {max_depth} levels)") from None
     except ValueError as err:  # Python's int-string conversion limit (4,300 digits)
         if isinstance(err, UserFileError):
             raise
@@ -212,14 +212,20 @@ def read_user_json(
     return parse_json(text, f"{path}: {what}", max_depth=max_depth)
 
 
-def read_user_jsonl(path: str | Path, *, what: str = "JSON-lines file", max_bytes: int | None = None) -> list[Any]:
-    """A JSON-lines file, one value per non-blank line; an error names the file and the line."""
+def read_user_jsonl(
+    path: str | Path, *, what: str = "JSON-lines file", max_bytes: int | None = None, objects: bool = False
+) -> list[Any]:
+    """A JSON-lines file, one value per non-blank line (each a JSON object if ``objects``); an error names the
+    file and the line."""
     data = read_user_bytes(path, what=what, max_bytes=max_bytes)
     values = []
     for number, line in enumerate(data.split(b"\n"), start=1):
         if line.strip():
             where = f"{path}: line {number}"
-            values.append(parse_json(decode_utf8(line, where), where))
+            value = parse_json(decode_utf8(line, where), where)
+            if objects and not isinstance(value, dict):
+                raise UserFileError(f"{where}: expected a JSON object, found a {type(value).__name__}")
+            values.append(value)
     return values
 
 
@@ -354,6 +360,14 @@ def output_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
         yield folder
     finally:
         lock.release()
+
+
+def safe_relative(rel: object) -> bool:
+    """True for a relative POSIX path that stays inside its folder (no ``..``, ``.``, backslash or absolute)."""
+    if not isinstance(rel, str) or not rel or "\\" in rel:
+        return False
+    parts = PurePosixPath(rel).parts
+    return not PurePosixPath(rel).is_absolute() and ".." not in parts and "." not in parts and rel == "/".join(parts)
 
 
 def _resolved(path: str | Path) -> Path:

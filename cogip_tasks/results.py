@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from .dimensions import DIMENSIONS
 from .errors import CogIPError
+from .files import UserFileError, read_user_json, read_user_jsonl
 from .metrics import METRIC_NAMES
 
 GROUP = "cogip"
@@ -37,40 +37,27 @@ def samples_file(results_file: str | Path, task: str) -> Path:
     return path
 
 
-def _json_object(text: bytes, where: str) -> dict:
-    try:
-        value = json.loads(text.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise RunOutputError(f"{where}: not UTF-8 text (byte {err.start}: {err.reason})") from None
-    except json.JSONDecodeError as err:
-        raise RunOutputError(
-            f"{where}: not valid JSON ({err.msg} at char {err.pos}); was the file cut short?"
-        ) from None
-    except RecursionError:
-        raise RunOutputError(f"{where}: JSON nested too deeply") from None
-    if not isinstance(value, dict):
-        raise RunOutputError(f"{where}: expected a JSON object, found a {type(value).__name__}")
-    return value
-
-
 def read_results(path: str | Path) -> dict:
-    """An lmms-eval ``*_results.json`` as a dict (a clear :class:`RunOutputError` for anything else)."""
+    """An lmms-eval ``*_results.json`` as a dict (a clear :class:`RunOutputError` for anything else).
+
+    Read with :mod:`cogip_tasks.files`' reader: regular files only, a size cap, bounded JSON.
+    """
     try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise RunOutputError(f"{path}: cannot read ({err.strerror or err})") from None
-    return _json_object(data, str(path))
+        value = read_user_json(path, what="lmms-eval results file")
+    except UserFileError as err:
+        raise RunOutputError(str(err)) from None
+    if not isinstance(value, dict):
+        raise RunOutputError(f"{path}: expected a JSON object, found a {type(value).__name__}")
+    return value
 
 
 def read_samples(path: str | Path) -> list[dict]:
     """A ``--log_samples`` JSON-lines file, one object per line; a torn or non-UTF-8 line is an error naming
     file and line (a submission must hold every item, so nothing is skipped)."""
-    samples = []
-    with open(path, "rb") as f:
-        for n, line in enumerate(f, start=1):
-            if line.strip():
-                samples.append(_json_object(line, f"{path}: line {n}"))
-    return samples
+    try:
+        return read_user_jsonl(path, what="lmms-eval samples file", objects=True)
+    except UserFileError as err:
+        raise RunOutputError(str(err)) from None
 
 
 def task_metrics(results: Any, task: str) -> dict[str, float]:

@@ -17,6 +17,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cogip_tasks.dimensions import DIMENSIONS, row_id
+from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import read_user_bytes
+from cogip_tasks.images import ImageError, decode_image
 
 from .release import SCORES_DIR, Item, Release, scores_name
 
@@ -142,19 +145,19 @@ def placeholder_values(scores: list[float], low: float, high: float) -> list[flo
 
 
 def check_image(path: Path) -> tuple[str | None, str | None]:
-    """``(sha256, None)`` for a decodable image, ``(None, reason)`` otherwise."""
-    from PIL import Image
+    """``(sha256, None)`` for an image the benchmark can use, ``(None, reason)`` otherwise.
 
+    Read with the one reader of user files (a regular file under the size cap) and decoded by the one image
+    rule (:func:`cogip_tasks.images.decode_image`: pixel limit, mode, orientation; JPEGs at a reduced scale).
+    """
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        return None, f"cannot be read: {err}"
+        data = read_user_bytes(path, what="image")
+    except CogIPError as err:
+        return None, f"cannot be read: {str(err).removeprefix(f'{path}: ')}"
     try:
-        with Image.open(path) as img:
-            img.draft("RGB", (64, 64))  # JPEG: decode at reduced scale; truncated data still fails
-            img.load()
-    except Exception as err:  # PIL raises many types for broken files
-        return None, f"does not decode: {err}"
+        decode_image(data, "image", draft=(64, 64))
+    except ImageError as err:
+        return None, str(err).removeprefix("image ")
     return hashlib.sha256(data).hexdigest(), None
 
 
@@ -164,7 +167,7 @@ def _check_images(items: list[Item], images_root: Path, report: AuditReport, pro
         seen.setdefault(item.image, item)
     for image, item in tqdm(seen.items(), desc="audit: images", unit="img", disable=not progress):
         path = images_root / image
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():  # anything else there is read (and refused) below
             report.findings.append(
                 Finding(
                     "missing_image", image, item.id, f"no such file under the image root (referenced by {item.where})"

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from cogip_tasks.dimensions import DIMENSIONS
 from cogip_tasks.errors import CogIPError
-from cogip_tasks.files import sha256_file
+from cogip_tasks.files import read_user_bytes, sha256_file
 
 from .audit import AuditReport, audit_release
 from .card import write_card
@@ -201,6 +201,10 @@ def _chunks(items: list[Item], sizes: list[int], max_bytes: int) -> list[list[It
     return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _image_bytes(images_root: Path, image: str) -> bytes:
+    return read_user_bytes(images_root / image, what="image")  # a regular file under the cap, as the audit read it
+
+
 def write_shards(
     items: list[Item], images_root: Path, folder: Path, split: str, max_bytes: int
 ) -> tuple[list[Path], int]:
@@ -217,7 +221,9 @@ def write_shards(
         table = pa.Table.from_pydict(
             {
                 "id": [i.id for i in chunk],
-                "image": [{"bytes": (images_root / i.image).read_bytes(), "path": i.image} for i in chunk],
+                "image": [
+                    {"bytes": read_user_bytes(images_root / i.image, what="image"), "path": i.image} for i in chunk
+                ],
                 "dimension": [DIMENSIONS[i.dimension].release_name for i in chunk],
                 "prompt": [i.prompt for i in chunk],
                 "score": [i.score for i in chunk],

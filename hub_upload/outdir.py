@@ -15,14 +15,13 @@ itself is missing (the build was killed between the two renames).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from cogip_tasks.dataset import MANIFEST  # the loaders check a built folder against it too
+from cogip_tasks.dataset import MANIFEST, CogIPDataError, read_manifest  # the loaders check a built folder too
 from cogip_tasks.errors import CogIPError
 
 DATA_DIR = "data"
@@ -84,31 +83,17 @@ def _files_under(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def safe_relative(rel: object) -> bool:
-    if not isinstance(rel, str) or not rel or "\\" in rel:
-        return False
-    parts = PurePosixPath(rel).parts
-    return not PurePosixPath(rel).is_absolute() and ".." not in parts and "." not in parts and rel == "/".join(parts)
-
-
 def owned_files(out: Path) -> set[str]:
     """The files an earlier build wrote in ``out``: its manifest's list plus the manifest (empty if there is none)."""
     path = out / MANIFEST
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return set()
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        files = read_manifest(out, required=("files",))["files"]
+    except CogIPDataError as err:
         raise OutputConflict(
-            f"{path}: unreadable ({type(err).__name__}), so what the earlier build wrote is "
-            "unknown; choose another --out or remove it"
+            f"{err}; so what the earlier build wrote is unknown: choose another --out or remove it"
         ) from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not all(safe_relative(rel) for rel in files):
-        raise OutputConflict(
-            f"{path}: not a cogip-upload manifest (field 'files' must map relative paths "
-            "inside the folder); choose another --out or remove it"
-        )
     return set(files) | {MANIFEST}
 
 

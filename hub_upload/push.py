@@ -10,16 +10,16 @@ commit, so the configs' globs never read stale rows. The token comes from huggin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cogip_tasks.dataset import CogIPDataError
+from cogip_tasks.dataset import read_manifest as read_build_manifest
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import sha256_file
 
 from .layout import MANIFEST, SPLITS
-from .outdir import safe_relative
 
 _SHOWN = 5  # problems named in the one-line refusal; the rest are counted
 
@@ -36,30 +36,15 @@ class PlannedFile:
 
 
 def read_manifest(folder: Path) -> dict:
-    path = folder / MANIFEST
-    if not path.is_file():
+    """The build's manifest, schema-checked (``cogip_tasks.dataset.read_manifest``) with every field push needs."""
+    if not (folder / MANIFEST).is_file():
         raise PushError(f"{folder}: no {MANIFEST}: not a complete `cogip-upload build` output")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise PushError(f"{path}: unreadable manifest: {type(err).__name__}: {err}") from None
-    if not isinstance(manifest, dict):
-        raise PushError(f"{path}: the manifest must be a JSON object, got {type(manifest).__name__}")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
-        raise PushError(
-            f"{path}: field 'files' must be an object of path -> {{bytes, sha256}}, got {type(files).__name__}"
-        )
-    for rel, meta in files.items():
-        if not safe_relative(rel) or rel == MANIFEST:
-            raise PushError(f"{path}: field 'files': path {rel!r} is not a relative path inside the folder")
-        if not isinstance(meta, dict):
-            raise PushError(f"{path}: field 'files': {rel!r}: expected {{bytes, sha256}}, got {type(meta).__name__}")
-    if not isinstance(manifest.get("stand_in_images"), bool):
-        raise PushError(
-            f"{path}: field 'stand_in_images' missing or not true/false (a build by an older "
-            "cogip-upload?): rebuild the folder"
-        )
+        manifest = read_build_manifest(folder, required=("rows", "files", "stand_in_images"))
+    except CogIPDataError as err:
+        raise PushError(f"{err} (a build by an older cogip-upload? rebuild the folder)") from None
+    if not manifest["files"]:
+        raise PushError(f"{folder / MANIFEST}: field 'files' lists no file: not a complete build")
     return manifest
 
 

@@ -9,7 +9,6 @@ format is an error (:class:`ReleaseError`); disagreements between readable files
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from cogip_tasks.dimensions import DIMENSIONS, Dimension, get_dimension, row_id
 from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import UserFileError, parse_json, read_user_text
 
 SCORES_DIR = "cognition_scores"
 TRAINING_FILE = "cognition_training.json"
@@ -151,20 +151,19 @@ def split_image_path(image: Any, where: str) -> tuple[Dimension, str]:
 
 def _read_text(root: Path, rel: str) -> str:
     path = root / rel
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ReleaseError(f"{path}: missing file (a CogIP release has {rel})")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ReleaseError(f"{path}: cannot be read: {err}") from None
+        return read_user_text(path, what="release file")
+    except UserFileError as err:
+        raise ReleaseError(str(err)) from None
 
 
 def _read_json(root: Path, rel: str) -> Any:
-    text = _read_text(root, rel)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ReleaseError(f"{root / rel}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        return parse_json(_read_text(root, rel), f"{root / rel}")
+    except UserFileError as err:
+        raise ReleaseError(str(err)) from None
 
 
 def read_scores(root: Path, dim: Dimension) -> list[ScoreLine]:

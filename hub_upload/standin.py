@@ -2,20 +2,23 @@
 
 Every image a release names gets a procedural picture (``cogip_tasks.synthetic``) under its own file name,
 seeded by dimension and image number so that no two stand-ins share bytes (which the audit would call leakage).
-The image root gets a marker file (:data:`STAND_IN_MARKER`); a build whose images carry the marker, or whose
-sampled images are byte-identical to the stand-ins, is marked a stand-in build (manifest and card), and
-``push`` refuses it unless ``--allow-stand-in``.
+The image root gets a marker file (:data:`STAND_IN_MARKER`); a build whose images carry the marker, or any of
+whose images (every one is looked at) is byte-identical to its stand-in, is marked a stand-in build (manifest
+and card), and ``push`` refuses it unless ``--allow-stand-in``.
 (A whole synthetic release, for tests and benchmarks, is ``tests/fixtures/release.py``.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 from tqdm import tqdm
 
 from cogip_tasks.dimensions import DIMENSIONS, image_path
+from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import read_user_bytes
 from cogip_tasks.synthetic import jpeg_bytes, procedural_image
 
 from .release import InputError, Release
@@ -85,22 +88,54 @@ def write_standin_images(release: Release, root: str | Path, size: int = 48, pro
     return len(paths)
 
 
-def stand_in_evidence(release: Release, images_root: str | Path, report) -> str | None:
-    """Why these images are stand-ins (marker file, or sampled images byte-identical to stand-ins), else None."""
+def _jpeg_header(data: bytes) -> bytes:
+    """A JPEG's bytes before its first scan (markers, tables, size): the same for every stand-in of one size."""
+    start = data.find(b"\xff\xda")
+    return data[:start] if start > 0 else b""
+
+
+def _square_side(data: bytes) -> int | None:
     from PIL import Image
 
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+    except Exception:  # unreadable now: not evidence either way
+        return None
+    return width if width == height and MIN_SIZE <= width <= MAX_SIZE else None
+
+
+def stand_in_images(release: Release, images_root: str | Path, report) -> list[str]:
+    """Every image the audit read whose bytes equal the procedural stand-in for its name (all are looked at:
+    a few real images mixed in do not hide the stand-ins). The stand-in is drawn only for images whose header
+    (size, tables) already matches a stand-in's, so a folder of real images costs one read per image."""
+    images_root = Path(images_root)
+    headers: dict[int, bytes] = {}
+    found = []
+    for image in sorted(report.image_sha256):
+        try:
+            data = read_user_bytes(images_root / image, what="image")
+        except CogIPError:
+            continue
+        side = _square_side(data)
+        if side is None:
+            continue
+        if side not in headers:
+            headers[side] = _jpeg_header(standin_bytes(image, side))
+        if _jpeg_header(data) == headers[side] and data == standin_bytes(image, side):
+            found.append(image)
+    return found
+
+
+def stand_in_evidence(release: Release, images_root: str | Path, report) -> str | None:
+    """Why these images are stand-ins (marker file, or images byte-identical to stand-ins), else None."""
     images_root = Path(images_root)
     if (images_root / STAND_IN_MARKER).is_file():
         return f"the image folder holds {STAND_IN_MARKER}"
-    first: dict[str, str] = {}  # one readable image per dimension folder, the first in sorted order
-    for image in sorted(report.image_sha256):
-        first.setdefault(image.split("/")[0], image)
-    for image in first.values():
-        try:
-            with Image.open(images_root / image) as img:
-                width, height = img.size
-        except Exception:  # unreadable now: not evidence either way
-            continue
-        if width == height and hashlib.sha256(standin_bytes(image, width)).hexdigest() == report.image_sha256[image]:
-            return f"{image} is byte-identical to the procedural stand-in for that name"
+    found = stand_in_images(release, images_root, report)
+    if found:
+        return (
+            f"{len(found)} of the {len(report.image_sha256)} images are byte-identical to the procedural stand-in "
+            f"for that name (first: {found[0]})"
+        )
     return None

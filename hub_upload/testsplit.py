@@ -12,13 +12,13 @@ same. ``--test-ids`` pins the split to an explicit list instead (e.g. the ids of
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cogip_tasks.dimensions import DIMENSIONS, get_dimension
+from cogip_tasks.files import UserFileError, decode_utf8, parse_json, read_user_bytes
 
 from .release import InputError, Item
 
@@ -78,21 +78,15 @@ def release_draw(pool_sizes: dict[str, int], n: int, seed: int, order: Sequence[
 def read_test_ids(path: str | Path) -> TestIds:
     """A JSON list of ids, or one id per line (blank lines and ``#`` comments skipped)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"--test-ids {path}: cannot be read: {err.strerror or err}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"--test-ids {path}: not UTF-8 text (byte {err.start})") from None
-    if text.lstrip().startswith("["):
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(
-                f"--test-ids {path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
-            ) from None
+    try:  # the one reader of user files: a FIFO or /dev/zero is refused at once, the size is capped
+        data = read_user_bytes(path, what="file")
+        text = decode_utf8(data, f"{path}: file")
+        values = parse_json(text, f"{path}: file") if text.lstrip().startswith("[") else None
+    except UserFileError as err:
+        raise InputError(f"--test-ids {err}") from None
+    if values is not None:
+        if not isinstance(values, list):
+            raise InputError(f"--test-ids {path}: expected a JSON list of ids, found a {type(values).__name__}")
         where = [f"entry {i}" for i in range(len(values))]
     else:
         numbered = [(i, line.strip()) for i, line in enumerate(text.splitlines(), start=1)]

@@ -51,18 +51,27 @@ def test_env_override_picks_the_dataset(monkeypatch, sample_dataset_dir):
     assert task_utils().DATASET_PATH == "foolen/CogIP-Bench"
 
 
-def test_images_arrive_as_pil_dict_or_path(tmp_path):
+def test_images_are_read_from_bytes_only_never_from_a_path(tmp_path):
     img = procedural_image(3)
     path = tmp_path / "x.jpg"
     path.write_bytes(jpeg_bytes(img))
-    from_dict = load_image({"bytes": jpeg_bytes(img), "path": None}, "a")
-    for form in (Image.open(io.BytesIO(jpeg_bytes(img))), {"bytes": None, "path": str(path)}, str(path), path):
-        decoded = load_image(form, "a")
-        assert decoded.mode == "RGB" and decoded.size == (64, 64)
-        assert decoded.tobytes() == from_dict.tobytes()
+    from_dict = load_image({"bytes": jpeg_bytes(img), "path": "ignored.jpg"}, "a")
+    assert from_dict.mode == "RGB" and from_dict.size == (64, 64)
+    assert load_image(jpeg_bytes(img), "a").tobytes() == from_dict.tobytes()
+    refused = [
+        ({"bytes": None, "path": str(path)}, "only a path"),
+        ({"bytes": b"", "path": str(path)}, "only a path"),
+        (str(path), "holds no image bytes"),
+        (path, "holds no image bytes"),
+        (Image.open(io.BytesIO(jpeg_bytes(img))), "holds no image bytes"),
+        ({"bytes": None, "path": None}, "holds no image bytes"),
+    ]
+    for form, message in refused:
+        with pytest.raises(CogIPDataError, match=rf"^row id 'a': column 'image' .*{message}"):
+            load_image(form, "a")
 
 
-def test_task_hooks_take_rows_with_decoded_or_path_images(tmp_path, sample_dataset_dir):
+def test_task_hooks_take_decoded_rows_but_not_a_path(tmp_path, sample_dataset_dir):
     utils = task_utils()
     test = load_cogip(str(sample_dataset_dir), split="test")
     decoded = test.cast_column("image", datasets.Image(decode=True))
@@ -71,7 +80,8 @@ def test_task_hooks_take_rows_with_decoded_or_path_images(tmp_path, sample_datas
     assert utils.doc_to_visual(docs[0])[0].size == (64, 64)
     path = tmp_path / "img.jpg"
     path.write_bytes(jpeg_bytes(procedural_image(0)))
-    assert utils.doc_to_visual({"id": "x", "image": str(path)})[0].mode == "RGB"
+    with pytest.raises(CogIPDataError, match="holds no image bytes"):
+        utils.doc_to_visual({"id": "x", "image": str(path)})
 
 
 def test_prompt_hooks_strip_the_release_placeholder_and_wrap_per_model():

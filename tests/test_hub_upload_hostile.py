@@ -159,7 +159,7 @@ def test_a_tampered_manifest_cannot_make_the_build_delete_outside_the_folder(sma
     assert victim.read_text() == "precious"
     (out / MANIFEST).write_text("[1, 2]")  # not an object
     code, _, err = run(build_argv(release, images, out), capsys)
-    assert code == 1 and "not a cogip-upload manifest" in one_line_error(err)
+    assert code == 1 and "expected a JSON object, found a list" in one_line_error(err)
 
 
 # ---------------------------------------------------------------- scores: inf, NaN, overflow, out of range
@@ -304,15 +304,19 @@ def test_stand_in_images_never_overwrite_a_folder_of_real_images(small, tmp_path
 @pytest.mark.parametrize(
     "manifest, expected",
     [
-        ("[1, 2, 3]", "the manifest must be a JSON object, got list"),
-        ('"text"', "the manifest must be a JSON object, got str"),
-        ('{"files": ["README.md"]}', "field 'files' must be an object"),
+        ("[1, 2, 3]", "expected a JSON object, found a list"),
+        ('"text"', "expected a JSON object, found a str"),
+        ('{"files": ["README.md"]}', "field 'files': ['README.md']: expected an object"),
         (
             '{"files": {"../../home/secret": {"bytes": 1, "sha256": "x"}}, "stand_in_images": false}',
-            "path '../../home/secret' is not a relative path inside the folder",
+            "field 'files': '../../home/secret': expected a relative path inside the folder",
         ),
-        ("{", "unreadable manifest: JSONDecodeError"),
-        ("[" * 100000 + "]" * 100000, "unreadable manifest: RecursionError"),
+        ("{", "not valid JSON"),
+        ("[" * 100000 + "]" * 100000, "JSON nested too deeply"),
+        ('{"rows": {"default": {"test": 1e400}}, "files": {}, "stand_in_images": false}', "rows.default.test"),
+        ('{"rows": {"default": {"test": ' + "9" * 30 + '}}, "files": {}, "stand_in_images": false}', "2**53"),
+        ('{"rows": {"default": {}}, "files": {"a": {"bytes": 1, "sha256": "x"}}}', "files.a.sha256"),
+        ('{"rows": {"default": {}}, "files": {"a": {"bytes": 1, "sha256": "' + "a" * 64 + '"}}}', "stand_in_images"),
     ],
 )
 def test_push_on_a_bad_manifest_is_one_line(small, tmp_path, capsys, manifest, expected):
@@ -440,7 +444,7 @@ def test_test_ids_with_draw_options_or_a_missing_file_is_an_error(small, tmp_pat
     code, _, err = run(
         build_argv(release, images, tmp_path / "out")[:-2] + ["--test-ids", str(tmp_path / "none")], capsys
     )
-    assert code == 1 and "cannot be read" in one_line_error(err)
+    assert code == 1 and f"--test-ids {tmp_path / 'none'}: file not found" in one_line_error(err)
     code, _, err = run(build_argv(release, images, tmp_path / "out", "--draw-order", "Aesthetics,Funniness"), capsys)
     assert code == 1 and "exactly once" in one_line_error(err)
 
@@ -628,7 +632,7 @@ def test_every_bad_input_exits_nonzero_with_one_line_and_no_traceback(small, tmp
             "notes.txt",
         ),
         (["stand-in-images", "--release", str(travel), "--out", str(tmp_path / "si")], 1, "'../x.jpg'"),
-        (["push", str(listed), "--repo-id", "someone/x", "--dry-run"], 1, "must be a JSON object"),
+        (["push", str(listed), "--repo-id", "someone/x", "--dry-run"], 1, "expected a JSON object, found a list"),
         (["push", str(tmp_path / "nope"), "--repo-id", "someone/x", "--dry-run"], 1, "folder not found"),
         (["push", str(good), "--repo-id", "someone/x", "--dry-run"], 1, "stand-in build"),
     ]
