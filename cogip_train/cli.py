@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from cogip_tasks.dimensions import DIMENSION_KEYS, get_dimension
 from cogip_tasks.errors import CogIPError, fail
@@ -31,168 +30,21 @@ from .arguments import (  # noqa: F401  (re-exported: the CLI's names of the sha
     MAX_LEARNING_RATE,
     MAX_SEED,
     POSITIVE_INT,
-    OneLineParser,
+    Resolved,
+    print_config,
     ranged,
+    resolve,
+    trainer_overrides,
 )
-from .config import DEFAULTS, RECIPES, config_from, recipe_summary
-from .grpo import add_grpo_arguments, check_grpo_args, run_grpo
+from .arguments import build_parser as _build_parser
+from .config import config_from
+from .grpo import check_grpo_args, run_grpo
 from .outputs import OUTPUT_FILES, use_bf16, write_log  # noqa: F401  (re-exported)
-from .soft_label import DISTRIBUTIONS
-from .trainer import MODES
-
-# --recipe NAME -> argparse defaults it sets (flags given on the command line override them): config.RECIPES
-# (grpo.py registers its paper-grpo preset there when imported).
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="cogip-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--method",
-        choices=["sft", "grpo"],
-        default="sft",  # grpo
-        help="sft: soft-label SFT (default); grpo: TRL's GRPO with cogip_train.rewards",
-    )
-    p.add_argument(
-        "--recipe",
-        choices=sorted(RECIPES),
-        help="a published recipe's settings; flags given override them. "
-        + "; ".join(f"{name}: {recipe_summary(name)}" for name in sorted(RECIPES)),
-    )
-    g = p.add_argument_group("model (lmms-eval's vocabulary)")
-    g.add_argument(
-        "--model",
-        default=DEFAULTS.model,
-        help=f"lmms-eval model wrapper name (default: {DEFAULTS.model}; also gemma3, llama_vision, qwen3_vl)",
-    )
-    g.add_argument(
-        "--model-args",
-        dest="model_args",
-        required=True,
-        help="the wrapper's arguments, e.g. pretrained=Qwen/Qwen2.5-VL-3B-Instruct,device_map=cuda",
-    )
-    g.add_argument("--min-pixels", type=POSITIVE_INT, help="smallest image size in pixels (added to --model_args)")
-    g.add_argument("--max-pixels", type=POSITIVE_INT, help="largest image size in pixels (added to --model_args)")
-
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--dataset",
-        help="Hub id, local dataset folder or save_to_disk dir (default: $COGIP_DATASET, else foolen/CogIP-Bench)",
-    )
-    g.add_argument("--split", default="train")
-    g.add_argument("--dimensions", default="all", help=f"comma list of {', '.join(DIMENSION_KEYS)} (default: all)")
-    g.add_argument("--max-samples", type=POSITIVE_INT, help="at most this many rows per dimension")
-
-    g = p.add_argument_group("loss")
-    g.add_argument(
-        "--loss", choices=["soft", "ce"], default=DEFAULTS.loss, help="digit soft labels, or plain cross-entropy"
-    )
-    g.add_argument(
-        "--eta",
-        type=ranged(float, 0.0, 1.0),
-        default=DEFAULTS.eta,
-        help=f"soft-label smoothing mass (default {DEFAULTS.eta:g})",
-    )
-    g.add_argument(
-        "--lambda",
-        dest="lam",
-        type=ranged(float, 0.0),
-        default=DEFAULTS.lam,
-        help=f"weight of digit tokens (default {DEFAULTS.lam:g})",
-    )
-    g.add_argument("--dist", choices=DISTRIBUTIONS, default=DEFAULTS.dist, help="shape of the digit smoothing")
-    g.add_argument(
-        "--sigma",
-        type=ranged(float, 0.0, low_open=True),
-        default=DEFAULTS.sigma,
-        help="width of --dist gaussian, in digits",
-    )
-
-    g = p.add_argument_group("what to train")
-    g.add_argument("--tune-llm", choices=MODES, default=DEFAULTS.tune_llm)
-    g.add_argument("--tune-vision", choices=MODES, default=DEFAULTS.tune_vision)
-    g.add_argument("--tune-merger", choices=MODES, default=DEFAULTS.tune_merger)
-    g.add_argument("--lora-rank", type=POSITIVE_INT, default=DEFAULTS.lora_rank)
-    g.add_argument("--lora-alpha", type=POSITIVE_INT, default=DEFAULTS.lora_alpha)
-    g.add_argument("--lora-dropout", type=ranged(float, 0.0, 1.0, high_open=True), default=DEFAULTS.lora_dropout)
-    g.add_argument(
-        "--lora-target-modules",
-        help="comma list of the LLM's linear layer names (default: q,k,v,o,gate,up,down projections)",
-    )
-
-    g = p.add_argument_group("optimisation")
-    g.add_argument(
-        "--learning-rate",
-        type=LEARNING_RATE,
-        default=DEFAULTS.learning_rate,
-        help=f"learning rate of the LLM part, in (0, {MAX_LEARNING_RATE:g}] (default {DEFAULTS.learning_rate:g})",
-    )
-    g.add_argument(
-        "--vision-lr", type=LEARNING_RATE, help="learning rate of the vision tower (default: --learning-rate)"
-    )
-    g.add_argument(
-        "--merger-lr", type=LEARNING_RATE, help="learning rate of the merger/projector (default: --learning-rate)"
-    )
-    g.add_argument(
-        "--weight-decay",
-        type=ranged(float, 0.0, 1.0),
-        default=DEFAULTS.weight_decay,
-        help="AdamW's, in [0, 1] (not on biases and norms, as the Trainer's)",
-    )
-    g.add_argument("--epochs", type=ranged(float, 0.0, MAX_EPOCHS, low_open=True), default=DEFAULTS.epochs)
-    g.add_argument(
-        "--max-steps",
-        type=ranged(int, 1, allowed=(-1,)),
-        default=DEFAULTS.max_steps,
-        help="stop after this many optimizer steps (overrides --epochs; -1: use --epochs)",
-    )
-    g.add_argument("--batch-size", type=POSITIVE_INT, default=DEFAULTS.batch_size, help="per process")
-    g.add_argument("--grad-accum", type=POSITIVE_INT, default=DEFAULTS.grad_accum)
-    g.add_argument(
-        "--global-batch-size",
-        type=POSITIVE_INT,
-        default=DEFAULTS.global_batch_size,
-        help="rows per optimizer step over all processes: sets --grad-accum to it / (--batch-size x "
-        "processes), which must divide it",
-    )
-    g.add_argument(
-        "--warmup",
-        type=ranged(float, 0.0),
-        default=DEFAULTS.warmup,
-        help="linear warm-up: a share of the steps when below 1, else a whole number of steps "
-        f"(default {DEFAULTS.warmup:g})",
-    )
-    g.add_argument("--lr-scheduler", choices=LR_SCHEDULERS, default=DEFAULTS.lr_scheduler)
-    g.add_argument(
-        "--dtype",
-        choices=["auto", "bf16", "fp32"],
-        default=DEFAULTS.dtype,
-        help="auto: bf16 mixed precision on a GPU that has it, float32 otherwise (CPU)",
-    )
-    g.add_argument("--no-gradient-checkpointing", action="store_true")
-    g.add_argument(
-        "--seed",
-        type=ranged(int, 0, MAX_SEED),
-        default=DEFAULTS.seed,
-        help="seeds everything: LoRA initialisation, dropout, data order (same seed: the same losses)",
-    )
-
-    g = p.add_argument_group("output")
-    g.add_argument("--output-dir", required=True, type=Path)
-    g.add_argument("--save-steps", type=POSITIVE_INT, default=DEFAULTS.save_steps)
-    g.add_argument("--save-total-limit", type=POSITIVE_INT, default=DEFAULTS.save_total_limit)
-    g.add_argument("--logging-steps", type=POSITIVE_INT, default=DEFAULTS.logging_steps)
-    g.add_argument(
-        "--resume",
-        nargs="?",
-        const=True,
-        default=None,
-        help="resume from the newest checkpoint in --output-dir (or from the checkpoint folder given, or "
-        "the newest in the run folder given); checked before the model loads. Without it, an "
-        "--output-dir holding an earlier run is refused",
-    )
-    g.add_argument("--merge", action="store_true", help="also write merged/: the full model with the adapter merged")
-    add_grpo_arguments(p)  # grpo
-    return p
+    """cogip-train's parser (TRL's TrlParser over cogip_train.config's dataclasses; see cogip_train.arguments)."""
+    return _build_parser(__doc__)
 
 
 def parse_dimensions(text: str) -> list[str]:
@@ -233,24 +85,39 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status as every CogIP CLI (cogip_tasks/errors.py): 0 trained, 1 bad input or a failed run (dataset,
-    checkpoint, output folder, model, a NaN loss), 2 bad arguments."""
+    checkpoint, output folder, model, --config file, a NaN loss), 2 bad arguments."""
     apply_cpu_threads()  # see cogip_tasks/threads.py; torch reads it when first imported
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.recipe:  # the recipe's values become defaults, so every flag given still wins
-        parser.set_defaults(**RECIPES[args.recipe])
-        args = parser.parse_args(argv)
+    try:
+        resolved = resolve(argv, __doc__)
+    except CogIPError as err:
+        return fail("cogip-train", err)
+    args = resolved.args
     check_args(parser, args)
     check_grpo_args(parser, args)  # a GRPO recipe with --method sft is refused too
     try:
-        return run_grpo(args) if args.method == "grpo" else train(args)
+        if args.print_config:
+            print(print_config(resolved, trainer_class(args.method)))
+            return 0
+        return run_grpo(args, resolved) if args.method == "grpo" else train(args, resolved)
     except (CogIPError, OSError) as err:
         return fail("cogip-train", err)
     finally:
         close_process_group()
 
 
-def train(args: argparse.Namespace) -> int:
+def trainer_class(method: str) -> type:
+    """The class the passed-through options belong to: TrainingArguments (SFT) or TRL's GRPOConfig."""
+    if method == "grpo":
+        from trl import GRPOConfig
+
+        return GRPOConfig
+    from transformers import TrainingArguments
+
+    return TrainingArguments
+
+
+def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
     """Check every input, then load through the lmms-eval wrapper, train, save the adapter (and --merge).
 
     Nothing is loaded or written before the arguments, ``--resume``, ``--output-dir`` and every training row
@@ -262,12 +129,8 @@ def train(args: argparse.Namespace) -> int:
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
     check_tuning(spec, {"llm": args.tune_llm, "vision": args.tune_vision, "merger": args.tune_merger})
-    if (
-        spec.pixel_args is None
-        and args.recipe
-        and (args.min_pixels, args.max_pixels)
-        == tuple(RECIPES[args.recipe].get(k) for k in ("min_pixels", "max_pixels"))
-    ):
+    sources = resolved.sources if resolved else {}
+    if spec.pixel_args is None and "recipe" in (sources.get("min_pixels"), sources.get("max_pixels")):
         # The recipe's image bounds are Qwen's; a wrapper with its own fixed image size takes none.
         print(
             f"--recipe {args.recipe}: --model {args.model} takes no image pixel bounds; its processor's size is used",
@@ -277,6 +140,8 @@ def train(args: argparse.Namespace) -> int:
     model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
     resume = resolve_resume(args.resume, args.output_dir)
     check_output_dir(args.output_dir, resuming=resume is not None)
+    # Passed-through TrainingArguments options (--report-to, --adam-beta2, ...): checked before anything loads.
+    overrides = trainer_overrides(resolved, trainer_class("sft")) if resolved else {}
     dimensions = args.dimensions
     bf16 = use_bf16(args.dtype)
     # The wrapper creates an Accelerator before the Trainer does; both must agree on mixed precision.
@@ -298,12 +163,12 @@ def train(args: argparse.Namespace) -> int:
     )
     from .wrappers import load_through_lmms_eval, on_cpu
 
-    config = config_from({**vars(args), "gradient_checkpointing": not args.no_gradient_checkpointing})
+    config = config_from(vars(args))
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     rows = load_train_rows(args.dataset, dimensions, args.max_samples, split=args.split)
     # Before the model loads: a DeepSpeed ZeRO-3 config then makes from_pretrained build it partitioned.
     training_args = training_arguments(
-        config, str(args.output_dir), bf16=bf16, processes=processes, use_cpu=on_cpu(model_args)
+        config, str(args.output_dir), bf16=bf16, processes=processes, use_cpu=on_cpu(model_args), **overrides
     )
     set_seed(config.seed)
     loaded = load_through_lmms_eval(args.model, model_args)
@@ -344,6 +209,7 @@ def train(args: argparse.Namespace) -> int:
         "global_batch_size": config.batch_size * processes * training_args.gradient_accumulation_steps,
         "lrs": config.learning_rates(),
         "resumed_from": resume,
+        "trainer_overrides": {k: str(v) for k, v in overrides.items()},
         "saved_dtype": str(load_dtype),
     }
     try:

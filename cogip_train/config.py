@@ -1,67 +1,159 @@
 """Every cogip-train setting and its default, in one place, and the named recipes (``--recipe paper``).
 
-:class:`TrainConfig` is the single home of the defaults: the CLI takes its defaults and help from it, the trainer
-builds its ``transformers.TrainingArguments``, LoRA and loss from it, and ``train_log.json`` records it. A recipe
-is a dict of field values applied on top of the defaults; flags given on the command line override the recipe:
+The dataclasses here are the single home of the defaults, the choices and the help of ``cogip-train``'s options:
+``cogip_train.arguments`` builds the command line from them with TRL's ``TrlParser`` (an ``HfArgumentParser``,
+so ``--config recipe.yaml`` works as in TRL's scripts); the trainer builds its ``transformers.TrainingArguments``,
+LoRA and loss from :class:`TrainConfig`, and ``train_log.json`` records it.
 
-    defaults (TrainConfig())  <  --recipe NAME  <  explicit flags
+- :class:`RunArguments` -- what to train and where (model, data, output folder, ``--recipe``, ``--config``);
+- :class:`TrainConfig` -- how (loss, parts to tune, optimisation, checkpoints);
+- :class:`GRPOSettings` -- the options of ``--method grpo``.
 
-``RECIPES["paper"]`` is the release's SFT script (``finetune_lora.sh``, see ../shared/README.md); other modules
-add theirs with :func:`register_recipe` (the GRPO method adds ``paper-grpo``).
+A recipe is a YAML file shipped in ``cogip_train/recipes/<name>/``, one per model family (``<model>.yaml``,
+falling back to ``default.yaml``); its keys are these fields, or ``TrainingArguments`` fields passed through
+(e.g. ``adam_beta2``). Each value comes from the first of:
+
+    explicit flags  >  --config FILE  >  --recipe NAME (for --model's family)  >  the defaults here
+
+and ``cogip-train ... --print-config`` prints every resolved value with its source.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from .rewards import DEFAULT_REWARD_WEIGHTS, MISS_PENALTY
 
 #: 28 x 28 pixels: one Qwen2.5-VL merged patch; the release states image bounds in these units.
 PATCH_PIXELS = 28 * 28
 
+Method = Literal["sft", "grpo"]
+Mode = Literal["lora", "full", "freeze"]
+Loss = Literal["soft", "ce"]
+Distribution = Literal["triangular", "uniform", "gaussian"]
+Dtype = Literal["auto", "bf16", "fp32"]
+#: The Trainer's schedulers that need nothing beyond the step count (others want an eval loop or extra kwargs).
+Scheduler = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
+]
+MODES: tuple[str, ...] = get_args(Mode)
+DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
+LR_SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", **options: Any) -> Any:
+    """A dataclass field with its ``--help`` text and parser options in the metadata (``HfArgumentParser``'s
+    convention): ``group`` (help section), ``flag`` (the option's name when it is not the field's, e.g.
+    ``--lambda``), ``aliases`` (further names), ``hidden`` (names accepted but not shown), and any
+    ``add_argument`` keyword."""
+    return field(default=default, metadata={"help": help, **options})
+
+
+@dataclass
+class RunArguments:
+    """What to train and where (field names are the ``--flag-names`` with ``-`` as ``_``)."""
+
+    method: Method = setting("sft", "sft: soft-label SFT; grpo: TRL's GRPO with cogip_train.rewards", group="run")
+    recipe: str | None = setting(
+        None, "a published recipe's values for --model's family (see below); --config and flags override them",
+        group="run",
+    )  # fmt: skip
+    print_config: bool = setting(
+        False, "print every resolved setting as JSON, with its source, and exit (nothing is loaded)", group="run"
+    )
+    model_args: str | None = setting(
+        None,
+        "the wrapper's arguments, e.g. pretrained=Qwen/Qwen2.5-VL-3B-Instruct,device_map=cuda (required)",
+        group="model",
+    )
+    dataset: str | None = setting(
+        None,
+        "Hub id, local dataset folder or save_to_disk dir (unset: $COGIP_DATASET, else foolen/CogIP-Bench)",
+        group="data",
+    )
+    split: str = setting("train", "the split to train on", group="data")
+    dimensions: str = setting("all", "'all' or a comma list of dimension names", group="data")
+    max_samples: int | None = setting(None, "at most this many rows per dimension (unset: all)", group="data")
+    output_dir: Path | None = setting(
+        None, "the run folder: checkpoints, adapter/, merged/, train_log.json (required)", group="output",
+        aliases=["-o"],
+    )  # fmt: skip
+    resume: str | None = setting(
+        None,
+        "resume from the newest checkpoint in --output-dir (or from the checkpoint folder given, or the newest in "
+        "the run folder given); checked before the model loads. Without it, an --output-dir holding an earlier "
+        "run is refused",
+        group="output",
+        nargs="?",
+        const=True,
+    )
+    merge: bool = setting(False, "also write merged/: the full model with the adapter merged", group="output")
+
 
 @dataclass
 class TrainConfig:
-    """One run's settings (field names are the CLI's ``--flag-names`` with ``-`` as ``_``)."""
+    """One run's training settings (field names are the CLI's ``--flag-names`` with ``-`` as ``_``)."""
 
     # model
-    model: str = "qwen2_5_vl"
-    min_pixels: int | None = None
-    max_pixels: int | None = None
+    model: str = setting(
+        "qwen2_5_vl", "lmms-eval model wrapper name (also gemma3, llama_vision, qwen3_vl)", group="model"
+    )
+    min_pixels: int | None = setting(None, "smallest image size in pixels (added to --model-args)", group="model")
+    max_pixels: int | None = setting(None, "largest image size in pixels (added to --model-args)", group="model")
     # loss
-    loss: str = "soft"  # soft | ce
-    eta: float = 0.15
-    lam: float = 2.0
-    dist: str = "triangular"
-    sigma: float = 1.0
+    loss: Loss = setting("soft", "digit soft labels, or plain cross-entropy", group="loss")
+    eta: float = setting(0.15, "soft-label smoothing mass, in [0, 1]", group="loss")
+    lam: float = setting(2.0, "weight of digit tokens", group="loss", flag="--lambda")
+    dist: Distribution = setting("triangular", "shape of the digit smoothing", group="loss")
+    sigma: float = setting(1.0, "width of --dist gaussian, in digits", group="loss")
     # what to train
-    tune_llm: str = "lora"
-    tune_vision: str = "freeze"
-    tune_merger: str = "freeze"
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: str | None = None  # comma list; None: the wrapper spec's linear layers
+    tune_llm: Mode = setting("lora", "the language model", group="tune")
+    tune_vision: Mode = setting("freeze", "the vision tower", group="tune")
+    tune_merger: Mode = setting("freeze", "the merger/projector", group="tune")
+    lora_rank: int = setting(16, "LoRA rank", group="tune")
+    lora_alpha: int = setting(32, "LoRA alpha", group="tune")
+    lora_dropout: float = setting(0.05, "LoRA dropout, in [0, 1)", group="tune")
+    lora_target_modules: str | None = setting(
+        None, "comma list of the LLM's linear layer names (unset: q,k,v,o,gate,up,down projections)", group="tune"
+    )
     # optimisation
-    learning_rate: float = 1e-4
-    vision_lr: float | None = None  # None: learning_rate
-    merger_lr: float | None = None
-    weight_decay: float = 0.0
-    epochs: float = 1.0
-    max_steps: int = -1
-    batch_size: int = 4  # per process
-    grad_accum: int = 1
-    global_batch_size: int | None = None  # when set: grad_accum = global / (batch_size * processes)
-    warmup: float = 0.03
-    lr_scheduler: str = "cosine"
-    dtype: str = "auto"
-    gradient_checkpointing: bool = True
-    seed: int = 0
+    learning_rate: float = setting(1e-4, "learning rate of the LLM part, in (0, 1]", group="optim")
+    vision_lr: float | None = setting(None, "learning rate of the vision tower (unset: --learning-rate)", group="optim")
+    merger_lr: float | None = setting(
+        None, "learning rate of the merger/projector (unset: --learning-rate)", group="optim"
+    )
+    weight_decay: float = setting(0.0, "AdamW's, in [0, 1] (not on biases and norms, as the Trainer's)", group="optim")
+    epochs: float = setting(1.0, "passes over the data", group="optim", hidden=["--num-train-epochs"])
+    max_steps: int = setting(
+        -1, "stop after this many optimizer steps (overrides --epochs; -1: use --epochs)", group="optim"
+    )
+    batch_size: int = setting(4, "rows per process and step", group="optim", hidden=["--per-device-train-batch-size"])
+    grad_accum: int = setting(1, "gradient accumulation steps", group="optim", hidden=["--gradient-accumulation-steps"])
+    global_batch_size: int | None = setting(
+        None,
+        "rows per optimizer step over all processes: sets --grad-accum to it / (--batch-size x processes), which "
+        "must divide it",
+        group="optim",
+    )
+    warmup: float = setting(
+        0.03, "linear warm-up: a share of the steps when below 1, else a whole number of steps", group="optim"
+    )
+    lr_scheduler: Scheduler = setting("cosine", "learning rate schedule", group="optim", hidden=["--lr-scheduler-type"])
+    dtype: Dtype = setting(
+        "auto", "auto: bf16 mixed precision on a GPU that has it, float32 otherwise (CPU)", group="optim"
+    )
+    gradient_checkpointing: bool = setting(True, "recompute activations in the backward pass", group="optim")
+    seed: int = setting(
+        0, "seeds everything: LoRA initialisation, dropout, data order (same seed: the same losses)", group="optim"
+    )
     # output
-    save_steps: int = 200
-    save_total_limit: int = 3
-    logging_steps: int = 10
+    save_steps: int = setting(200, "save a checkpoint every this many steps", group="output")
+    save_total_limit: int = setting(3, "keep at most this many checkpoints", group="output")
+    logging_steps: int = setting(10, "log the loss every this many steps", group="output")
 
     def learning_rates(self) -> dict[str, float]:
         """One learning rate per part (the vision tower and merger fall back to the LLM's)."""
@@ -92,39 +184,64 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass
+class GRPOSettings:
+    """The options of ``--method grpo`` (the shared options keep their meaning, except ``--batch-size``:
+    completions per device, a multiple of ``--num-generations`` with ``--grad-accum``)."""
+
+    num_generations: int = setting(2, "answers sampled per prompt, compared within their group", group="grpo")
+    max_completion_length: int = setting(256, "largest answer in tokens", group="grpo")
+    temperature: float = setting(1.0, "sampling temperature", group="grpo")
+    top_p: float = setting(1.0, "nucleus sampling mass", group="grpo")
+    beta: float = setting(0.04, "weight of the KL to the starting model (0: no reference model, no KL)", group="grpo")
+    reward_weights: str = setting(
+        DEFAULT_REWARD_WEIGHTS,
+        "weights of the rewards closeness, format, label (unnamed: 0), e.g. closeness=1,format=0.5,label=0.5 "
+        "(the default is the release's)",
+        group="grpo",
+    )
+    miss_penalty: float = setting(MISS_PENALTY, "closeness reward of an answer without a readable score", group="grpo")
+
+
+#: The dataclasses of the command line, in --help order.
+ARGUMENT_CLASSES = (RunArguments, TrainConfig, GRPOSettings)
 DEFAULTS = TrainConfig()
 FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
-#: The release's SFT recipe (finetune_lora.sh): LoRA 64/64/0.05 on the LLM, vision tower and merger trained in
-#: full at their own rates, weight decay 0.1, one epoch, global batch 128, cosine with 3% warm-up, images of
-#: 256..1280 merged patches.
-PAPER = {
-    "tune_llm": "lora",
-    "lora_rank": 64,
-    "lora_alpha": 64,
-    "lora_dropout": 0.05,
-    "tune_vision": "full",
-    "tune_merger": "full",
-    "learning_rate": 3e-5,
-    "vision_lr": 2e-6,
-    "merger_lr": 1e-5,
-    "weight_decay": 0.1,
-    "epochs": 1.0,
-    "global_batch_size": 128,
-    "lr_scheduler": "cosine",
-    "warmup": 0.03,
-    "min_pixels": 256 * PATCH_PIXELS,
-    "max_pixels": 1280 * PATCH_PIXELS,
-}
-
-RECIPES: dict[str, dict[str, Any]] = {"paper": PAPER}
+#: Shipped recipes: ``recipes/<name>/<model>.yaml`` (a family's values) or ``recipes/<name>/default.yaml``.
+RECIPE_DIR = Path(__file__).with_name("recipes")
+RECIPE_FALLBACK = "default"
 
 
-def register_recipe(name: str, values: Mapping[str, Any]) -> None:
-    """Add a named recipe (e.g. GRPO's ``paper-grpo``). Keys are argparse destinations: the CLI sets them as
-    defaults (``parser.set_defaults(**recipe)``) and parses again, so every flag given still wins; keys that are
-    not :class:`TrainConfig` fields are the method's own arguments."""
-    RECIPES[name] = dict(values)
+def recipe_names() -> list[str]:
+    return sorted(p.name for p in RECIPE_DIR.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
+
+
+def recipe_families(name: str) -> list[str]:
+    """The model families a recipe has its own file for (``default`` when one file serves every family)."""
+    return sorted(p.stem for p in (RECIPE_DIR / name).glob("*.yaml"))
+
+
+def recipe_path(name: str, model: str) -> Path:
+    """The recipe file for ``--model``'s family: ``<model>.yaml``, else ``default.yaml``.
+
+    Raises ValueError (one line) for an unknown recipe or a family the recipe has no values for.
+    """
+    if name not in recipe_names():
+        raise ValueError(f"unknown recipe {name!r}; recipes: {', '.join(recipe_names())}")
+    for stem in (model, RECIPE_FALLBACK):
+        path = RECIPE_DIR / name / f"{stem}.yaml"
+        if path.is_file():
+            return path
+    raise ValueError(f"--recipe {name} has no values for --model {model}; families: {', '.join(recipe_families(name))}")
+
+
+def recipe_values(name: str, model: str) -> dict[str, Any]:
+    """The settings of recipe ``name`` for ``model``'s family, as written in its YAML file."""
+    import yaml
+
+    values = yaml.safe_load(recipe_path(name, model).read_text(encoding="utf-8"))
+    return dict(values or {})
 
 
 def config_from(values: Mapping[str, Any]) -> TrainConfig:
@@ -136,19 +253,20 @@ def default_of(name: str) -> Any:
     return getattr(DEFAULTS, name)
 
 
-def recipe_summary(name: str) -> str:
-    """``key=value`` list of a recipe, for ``--help``."""
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in RECIPES[name].items())
-
-
 __all__ = [
+    "ARGUMENT_CLASSES",
     "DEFAULTS",
+    "DISTRIBUTIONS",
     "FIELDS",
-    "PAPER",
-    "RECIPES",
+    "LR_SCHEDULERS",
+    "MODES",
+    "GRPOSettings",
+    "RunArguments",
     "TrainConfig",
     "config_from",
     "default_of",
-    "recipe_summary",
-    "register_recipe",
+    "recipe_families",
+    "recipe_names",
+    "recipe_path",
+    "recipe_values",
 ]

@@ -7,7 +7,7 @@ the row's prompt). TRL samples ``--num-generations`` answers per prompt, scores 
 :mod:`cogip_train.rewards` (parsed by the benchmark's own parser) and takes the group-relative policy step; the
 parts to train, their learning rates, checkpoints, ``--resume``, ``adapter/`` or ``model/``, ``--merge`` and
 ``train_log.json`` are those of the SFT path. ``--recipe paper-grpo`` is the release's ``finetune_grpo.sh``
-(:data:`PAPER_GRPO`); every flag given on the command line overrides it.
+(``cogip_train/recipes/paper-grpo/``); every flag given on the command line overrides it.
 """
 
 from __future__ import annotations
@@ -19,92 +19,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .config import config_from, register_recipe
-from .rewards import DEFAULT_REWARD_WEIGHTS, MISS_PENALTY, REWARDS, parse_reward_weights
+from .config import config_from
+from .rewards import REWARDS
 
-GRPO_RECIPE = "paper-grpo"
-#: The release's GRPO recipe (``scripts/finetune_grpo.sh``), as argparse destinations of ``cogip-train``: LLM
-#: frozen, vision tower and merger trained in full (the merger at ``--learning-rate``: the release sets no merger
-#: rate), lr 1e-6 / vision 2e-7, 2 generations, completions <= 256 tokens, images 128-256 x 28^2 pixels, weight
-#: decay 0.1, cosine, warm-up 0.03, 1 epoch; the reward is the release's closeness alone. ``beta`` (the KL
-#: weight) is not stated by the release; 0.04 is the default of the trainers of its time (and logs a KL).
-PAPER_GRPO: dict[str, Any] = {
-    "method": "grpo",
-    "tune_llm": "freeze",
-    "tune_vision": "full",
-    "tune_merger": "full",
-    "learning_rate": 1e-6,
-    "vision_lr": 2e-7,
-    "num_generations": 2,
-    "max_completion_length": 256,
-    "min_pixels": 128 * 28 * 28,
-    "max_pixels": 256 * 28 * 28,
-    "weight_decay": 0.1,
-    "lr_scheduler": "cosine",
-    "warmup": 0.03,
-    "epochs": 1.0,
-    "reward_weights": DEFAULT_REWARD_WEIGHTS,
-    "miss_penalty": MISS_PENALTY,
-    "beta": 0.04,
-}
-register_recipe(GRPO_RECIPE, PAPER_GRPO)  # --recipe paper-grpo, next to the SFT recipes of cogip_train.config
+GRPO_RECIPE = "paper-grpo"  # cogip_train/recipes/paper-grpo/: the release's finetune_grpo.sh
 PLOT = "reward_curve.png"
-
-
-def reward_weights_type(text: str) -> dict[str, float]:
-    """argparse ``type`` of ``--reward-weights`` (a bad value is argparse's one-line error, exit 2)."""
-    try:
-        return parse_reward_weights(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def add_grpo_arguments(parser: argparse.ArgumentParser) -> None:
-    """The GRPO options of ``cogip-train`` (used with ``--method grpo``; the shared options keep their meaning,
-    except ``--batch-size``: completions per device, a multiple of ``--num-generations`` with ``--grad-accum``)."""
-    from .arguments import POSITIVE_INT, ranged
-
-    g = parser.add_argument_group("GRPO (--method grpo)")
-    g.add_argument(
-        "--num-generations",
-        type=ranged(int, 2),
-        default=2,
-        help="answers sampled per prompt, compared within their group (default 2)",
-    )
-    g.add_argument(
-        "--max-completion-length", type=POSITIVE_INT, default=256, help="largest answer in tokens (default 256)"
-    )
-    g.add_argument(
-        "--temperature",
-        type=ranged(float, 0.0, 100.0, low_open=True),
-        default=1.0,
-        help="sampling temperature (default 1.0)",
-    )
-    g.add_argument("--top-p", type=ranged(float, 0.0, 1.0, low_open=True), default=1.0)
-    g.add_argument(
-        "--beta",
-        type=ranged(float, 0.0, 100.0),
-        default=0.04,
-        help="weight of the KL to the starting model (default 0.04; 0: no reference model, no KL)",
-    )
-    g.add_argument(
-        "--reward-weights",
-        type=reward_weights_type,
-        default=parse_reward_weights(DEFAULT_REWARD_WEIGHTS),
-        help=f"weights of the rewards {', '.join(REWARDS)} (unnamed: 0), e.g. "
-        f"closeness=1,format=0.5,label=0.5 (default {DEFAULT_REWARD_WEIGHTS}: the release's)",
-    )
-    g.add_argument(
-        "--miss-penalty",
-        type=ranged(float, -1.0, 1.0),
-        default=MISS_PENALTY,
-        help=f"closeness reward of an answer without a readable score (default {MISS_PENALTY})",
-    )
 
 
 def check_grpo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Checks across GRPO arguments, as argparse errors (exit 2), before anything is loaded (no-op for SFT)."""
-    if isinstance(args.reward_weights, str):  # a recipe's default arrives unparsed
+    if isinstance(args.reward_weights, str):  # a default set in code arrives unparsed
+        from .arguments import reward_weights_type
+
         args.reward_weights = reward_weights_type(args.reward_weights)
     if getattr(args, "recipe", None) == GRPO_RECIPE and args.method != "grpo":
         parser.error(f"--recipe {GRPO_RECIPE} is a GRPO recipe; drop --method {args.method}")
@@ -252,7 +178,7 @@ def make_trainer_class() -> type:
     return CogIPGRPOTrainer
 
 
-def run_grpo(args: argparse.Namespace) -> int:
+def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
     from .checkpoints import check_output_dir, resolve_resume
     from .outputs import OUTPUT_FILES, use_bf16, write_log
@@ -267,6 +193,11 @@ def run_grpo(args: argparse.Namespace) -> int:
 
     import torch
     from trl import GRPOConfig
+
+    from .arguments import trainer_overrides
+
+    # Passed-through GRPOConfig options (--report-to, --adam-beta2, ...): checked before anything loads.
+    overrides = trainer_overrides(resolved, GRPOConfig) if resolved else {}
 
     from .data import EvalRequests, load_train_rows
     from .trainer import StepsThisRun, TuningConfig, param_groups, prepare_model
@@ -290,31 +221,36 @@ def run_grpo(args: argparse.Namespace) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     steps = StepsThisRun()
     config = GRPOConfig(
-        output_dir=str(args.output_dir),
-        per_device_train_batch_size=args.batch_size,
-        gradient_accumulation_steps=args.grad_accum,
-        num_train_epochs=args.epochs,
-        max_steps=args.max_steps,
-        learning_rate=args.learning_rate,
-        lr_scheduler_type=args.lr_scheduler,
-        warmup_steps=args.warmup if args.warmup < 1 else int(args.warmup),
-        weight_decay=args.weight_decay,
-        bf16=bf16,
-        gradient_checkpointing=not args.no_gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        logging_steps=args.logging_steps,
-        save_strategy="steps",
-        save_steps=args.save_steps,
-        save_total_limit=args.save_total_limit,
-        report_to="none",
-        seed=args.seed,
-        dataloader_num_workers=0,
-        num_generations=args.num_generations,
-        max_completion_length=args.max_completion_length,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        beta=args.beta,
-        reward_weights=weights,
+        **{
+            **dict(
+                output_dir=str(args.output_dir),
+                per_device_train_batch_size=args.batch_size,
+                gradient_accumulation_steps=args.grad_accum,
+                num_train_epochs=args.epochs,
+                max_steps=args.max_steps,
+                learning_rate=args.learning_rate,
+                lr_scheduler_type=args.lr_scheduler,
+                warmup_steps=args.warmup if args.warmup < 1 else int(args.warmup),
+                weight_decay=args.weight_decay,
+                bf16=bf16,
+                gradient_checkpointing=args.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False},
+                logging_steps=args.logging_steps,
+                save_strategy="steps",
+                save_steps=args.save_steps,
+                save_total_limit=args.save_total_limit,
+                report_to="none",  # unless --report-to is passed through
+                seed=args.seed,
+                dataloader_num_workers=0,
+                num_generations=args.num_generations,
+                max_completion_length=args.max_completion_length,
+                temperature=args.temperature,
+                top_p=args.top_p,
+                beta=args.beta,
+                reward_weights=weights,
+            ),
+            **overrides,  # GRPOConfig options passed through cogip-train (cogip_train.arguments)
+        }
     )
     trainer = make_trainer_class()(
         model=model,

@@ -42,9 +42,8 @@ import torch
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.tokens import DIGITS, single_digit_ids
 
-from .config import DEFAULTS
+from .config import DEFAULTS, DISTRIBUTIONS
 
-DISTRIBUTIONS = ("triangular", "uniform", "gaussian")
 #: Places outside this range (numbers with more than 13 digits on either side) reuse the end place's psi.
 PLACE_MIN, PLACE_MAX = -12, 12
 #: Rows of logits processed at a time for logsumexp / the gradient: bounds the float32 temporaries to ~64 MiB.

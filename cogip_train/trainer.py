@@ -24,11 +24,9 @@ from transformers import Trainer, TrainerCallback
 from cogip_tasks.errors import CogIPError
 
 from .checkpoints import CheckpointError
-from .config import DEFAULTS
+from .config import DEFAULTS, MODES
 from .soft_label import causal_lm_loss, digit_tokens, soft_label_loss
 from .wrappers import COMPONENTS, WrapperSpec
-
-MODES = ("lora", "full", "freeze")
 
 
 class NonFiniteLossError(CogIPError, FloatingPointError):
@@ -274,7 +272,7 @@ def training_arguments(
     from transformers import TrainingArguments
 
     warmup = config.warmup if config.warmup < 1 else int(config.warmup)
-    return TrainingArguments(
+    kwargs = dict(
         output_dir=output_dir,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.accumulation(processes),
@@ -292,13 +290,14 @@ def training_arguments(
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
         remove_unused_columns=False,
-        report_to="none",
+        report_to="none",  # unless --report-to is passed through
         seed=config.seed,
         data_seed=config.seed,
         dataloader_num_workers=0,
         use_cpu=use_cpu,  # several CPU processes: accelerate's MULTI_CPU over gloo
-        **extra,
     )
+    kwargs.update(extra)  # TrainingArguments options passed through cogip-train (cogip_train.arguments)
+    return TrainingArguments(**kwargs)
 
 
 def uses_sharding_engine(trainer: Trainer) -> bool:

@@ -163,7 +163,7 @@ def test_the_same_seed_repeats_the_run_bit_for_bit(tiny_qwen_dir, sample_dataset
 
 def test_the_paper_recipe_and_flags_that_override_it(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     from cogip_train.cli import main
-    from cogip_train.config import PAPER
+    from cogip_train.config import recipe_values
 
     out = tmp_path / "paper"
     # The recipe's image bounds (256-1280 x 28^2) would make the CPU test slow: explicit flags override them.
@@ -189,7 +189,7 @@ def test_the_paper_recipe_and_flags_that_override_it(tiny_qwen_dir, sample_datas
         "max_pixels": 3136,
         "global_batch_size": 4,
     }
-    for key, value in PAPER.items():
+    for key, value in recipe_values("paper", "qwen2_5_vl").items():
         assert settings[key] == explicit.get(key, value), key
     assert settings["tune_vision"] == settings["tune_merger"] == "full" and settings["weight_decay"] == 0.1
     assert settings["grad_accum"] == 2 and settings["lrs"] == {"llm": 1e-2, "vision": 2e-6, "merger": 1e-5}
@@ -204,11 +204,9 @@ def test_the_paper_recipe_and_flags_that_override_it(tiny_qwen_dir, sample_datas
 
 
 def test_the_paper_recipe_sets_every_release_value():
-    from cogip_train.cli import build_parser
+    from cogip_train.arguments import resolve
 
-    parser = build_parser()
-    parser.set_defaults(**__import__("cogip_train.config", fromlist=["RECIPES"]).RECIPES["paper"])
-    args = parser.parse_args(["--model_args", "pretrained=x", "--output-dir", "o"])
+    args = resolve(["--recipe", "paper", "--model_args", "pretrained=x", "--output-dir", "o"]).args
     assert (args.lora_rank, args.lora_alpha, args.lora_dropout) == (64, 64, 0.05)
     assert (args.tune_llm, args.tune_vision, args.tune_merger) == ("lora", "full", "full")
     assert (args.learning_rate, args.vision_lr, args.merger_lr, args.weight_decay) == (3e-5, 2e-6, 1e-5, 0.1)
