@@ -36,6 +36,7 @@ Mode = Literal["lora", "full", "freeze"]
 Loss = Literal["soft", "ce"]
 Distribution = Literal["triangular", "uniform", "gaussian"]
 Dtype = Literal["auto", "bf16", "fp32"]
+SoftLabels = Literal["value", "release"]
 #: The Trainer's schedulers that need nothing beyond the step count (others want an eval loop or extra kwargs).
 Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
@@ -43,6 +44,7 @@ Scheduler = Literal[
 MODES: tuple[str, ...] = get_args(Mode)
 DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 LR_SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
+SOFT_LABEL_VARIANTS: tuple[str, ...] = get_args(SoftLabels)
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", **options: Any) -> Any:
@@ -110,6 +112,12 @@ class TrainConfig:
     lam: float = setting(2.0, "weight of digit tokens", group="loss", flag="--lambda")
     dist: Distribution = setting("triangular", "shape of the digit smoothing", group="loss")
     sigma: float = setting(1.0, "width of --dist gaussian, in digits", group="loss")
+    soft_labels: SoftLabels = setting(
+        "value",
+        "value: every number token soft-labelled by its value, the loss divided by the optimizer step's tokens; "
+        "release: the release's loss (single-digit tokens only, a mean per micro-batch)",
+        group="loss",
+    )
     # what to train
     tune_llm: Mode = setting("lora", "the language model", group="tune")
     tune_vision: Mode = setting("freeze", "the vision tower", group="tune")
@@ -260,6 +268,7 @@ __all__ = [
     "FIELDS",
     "LR_SCHEDULERS",
     "MODES",
+    "SOFT_LABEL_VARIANTS",
     "GRPOSettings",
     "RunArguments",
     "TrainConfig",

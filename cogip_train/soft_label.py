@@ -29,6 +29,14 @@ How it is computed, and why:
   smoothed towards a 2-digit one (that would change how many digits the number has, not its value). Tokens
   mixing digits with other characters (" 7", "7.") have no numeric value and are refused
   (:class:`DigitTokenizerError`); use ``--loss ce`` there.
+
+``variant="release"`` (``cogip-train --soft-labels release``, what ``--recipe paper`` uses) is the loss exactly as
+the release's trainers compute it (``compute_loss`` of ``sft/*/src/trainer``): only single-digit tokens are
+soft-labelled (Llama-3's "577" in "5.577" gets plain cross-entropy at weight 1, not ``lam``), and the sum is
+divided by the target tokens of this micro-batch, whatever ``num_items_in_batch`` says (a per-micro-batch mean;
+the Trainer then averages the micro-batches of an optimizer step). Our default, ``variant="value"``, soft-labels
+every number token by its value and divides by the tokens of the whole optimizer step, so that every target token
+weighs the same however the batch is cut.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import torch
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.tokens import DIGITS, single_digit_ids
 
-from .config import DEFAULTS, DISTRIBUTIONS
+from .config import DEFAULTS, DISTRIBUTIONS, SOFT_LABEL_VARIANTS
 
 #: Places outside this range (numbers with more than 13 digits on either side) reuse the end place's psi.
 PLACE_MIN, PLACE_MAX = -12, 12
@@ -373,6 +381,7 @@ def soft_label_loss(
     ignore_index: int = -100,
     sigma: float = DEFAULTS.sigma,
     num_items_in_batch: Any = None,
+    variant: str = DEFAULTS.soft_labels,
 ) -> torch.Tensor:
     """The digit soft-label loss (scalar) of a causal LM's unshifted ``logits`` ``[B, T, V]`` and ``labels`` ``[B, T]``.
 
@@ -380,8 +389,13 @@ def soft_label_loss(
     token, or digit strings of up to three as Llama-3's; see the module doc). ``eta`` is the smoothing mass, ``lam`` the
     weight of digit tokens, ``dist`` the shape of psi (see :func:`psi`; ``sigma`` only for ``gaussian``). The sum
     is divided by the number of target tokens, or by ``num_items_in_batch`` when the Trainer passes it (gradient
-    accumulation). ``eta=0, lam=1`` is exactly plain cross-entropy.
+    accumulation). ``eta=0, lam=1`` is exactly plain cross-entropy. ``variant="release"``: the release's loss
+    (single-digit tokens only, per-micro-batch mean; ``num_items_in_batch`` is ignored; see the module doc).
     """
+    if variant not in SOFT_LABEL_VARIANTS:
+        raise ValueError(f"unknown soft-label variant {variant!r}; expected one of {', '.join(SOFT_LABEL_VARIANTS)}")
+    if variant == "release" and dist not in ("triangular", "uniform"):
+        raise ValueError(f"the release's soft labels are triangular or uniform, not {dist!r}")
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
     if lam < 0:
@@ -390,6 +404,8 @@ def soft_label_loss(
     targets = _shifted_targets(labels, ignore_index)
     is_digit, value, place, size = number_tokens(targets, digits)
     valid = targets != ignore_index
+    if variant == "release":  # multi-digit tokens are ordinary tokens; the micro-batch's own token count
+        is_digit, num_items_in_batch = is_digit & (size == 1), None
     cols, weights = _number_targets(targets, valid, is_digit, value, place, size, digits, eta, dist, float(sigma))
     row_weight = torch.where(is_digit, torch.tensor(float(lam), device=logits.device), 1.0)
     scale = valid * row_weight / _normaliser(valid, num_items_in_batch)

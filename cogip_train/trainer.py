@@ -40,10 +40,24 @@ class LossConfig:
     lam: float = DEFAULTS.lam
     dist: str = DEFAULTS.dist
     sigma: float = DEFAULTS.sigma
+    variant: str = DEFAULTS.soft_labels  # value | release (cogip_train.soft_label)
 
     @classmethod
     def of(cls, config: Any) -> LossConfig:
-        return cls(kind=config.loss, eta=config.eta, lam=config.lam, dist=config.dist, sigma=config.sigma)
+        return cls(
+            kind=config.loss,
+            eta=config.eta,
+            lam=config.lam,
+            dist=config.dist,
+            sigma=config.sigma,
+            variant=config.soft_labels,
+        )
+
+    @property
+    def per_micro_batch(self) -> bool:
+        """The release's loss: a mean per micro-batch, which the Trainer then averages over accumulation steps
+        and processes (rather than one sum over the step divided by its token count)."""
+        return self.kind == "soft" and self.variant == "release"
 
 
 class TokenLoss:
@@ -69,6 +83,7 @@ class TokenLoss:
                 dist=cfg.dist,
                 sigma=cfg.sigma,
                 num_items_in_batch=num_items_in_batch,
+                variant=cfg.variant,
             )
         return causal_lm_loss(logits, labels, num_items_in_batch=num_items_in_batch)
 
@@ -108,6 +123,8 @@ class SoftLabelTrainer(CheckpointErrors, Trainer):
         tokenizer = kwargs.get("processing_class")
         kwargs["compute_loss_func"] = TokenLoss(loss_config, tokenizer)
         super().__init__(*args, **kwargs)
+        if loss_config.per_micro_batch:
+            self.loss_is_scaled_for_ga = False  # the Trainer divides each micro-batch's mean by the steps
         self.loss_config = loss_config
         self.spec, self.part_lrs = spec, part_lrs
 
@@ -295,6 +312,8 @@ def training_arguments(
         data_seed=config.seed,
         dataloader_num_workers=0,
         use_cpu=use_cpu,  # several CPU processes: accelerate's MULTI_CPU over gloo
+        # The release's per-micro-batch mean is not a sum over the step's tokens: no scaling by the process count.
+        average_tokens_across_devices=not LossConfig.of(config).per_micro_batch,
     )
     kwargs.update(extra)  # TrainingArguments options passed through cogip-train (cogip_train.arguments)
     return TrainingArguments(**kwargs)

@@ -206,6 +206,7 @@ def test_the_paper_recipe_resolves_per_family(family, capsys):
     assert {k: values[k] for k in shared} == shared
     assert (values["tune_llm"], values["tune_vision"], values["tune_merger"]) == ("lora", "full", "full")
     assert values["global_batch_size"] == 128 and values["model"] == family
+    assert values["soft_labels"] == "release" and values["loss"] == "soft" and values["dist"] == "triangular"
     beta2 = {k: v["value"] for k, v in out["trainer"].items()}.get("adam_beta2")
     assert beta2 == BETA2.get(family), family  # the Trainer's default (0.999) for the Qwen family
 
