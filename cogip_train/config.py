@@ -37,6 +37,7 @@ Loss = Literal["soft", "ce"]
 Distribution = Literal["triangular", "uniform", "gaussian"]
 Dtype = Literal["auto", "bf16", "fp32"]
 SoftLabels = Literal["value", "release"]
+Reward = Literal["cogip", "release"]
 #: The Trainer's schedulers that need nothing beyond the step count (others want an eval loop or extra kwargs).
 Scheduler = Literal[
     "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup", "inverse_sqrt"
@@ -201,6 +202,13 @@ class GRPOSettings:
     max_completion_length: int = setting(256, "largest answer in tokens", group="grpo")
     temperature: float = setting(1.0, "sampling temperature", group="grpo")
     top_p: float = setting(1.0, "nucleus sampling mass", group="grpo")
+    reward: Reward = setting(
+        "cogip",
+        "the closeness reward: cogip: 1 - |pred - human| / the dimension's range, read by the benchmark's parser "
+        "(the release's stated reward); release: the release's code as it runs (range 10 for every dimension, "
+        "the last number of the answer, no range check)",
+        group="grpo",
+    )
     beta: float = setting(0.04, "weight of the KL to the starting model (0: no reference model, no KL)", group="grpo")
     reward_weights: str = setting(
         DEFAULT_REWARD_WEIGHTS,

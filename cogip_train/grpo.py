@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import config_from
-from .rewards import REWARDS
+from .rewards import CLOSENESS, REWARDS
 
 GRPO_RECIPE = "paper-grpo"  # cogip_train/recipes/paper-grpo/: the release's finetune_grpo.sh
 PLOT = "reward_curve.png"
@@ -84,7 +84,8 @@ def evaluation_image(requests: Any, doc: dict) -> Any:
 
 
 def grpo_dataset(rows: Any, requests: Any) -> Any:
-    """The training rows as TRL's conversational prompts: ``{"prompt", "image", "id", "dimension", "score"}``.
+    """The training rows as TRL's conversational prompts: ``{"prompt", "image", "id", "dimension", "score",
+    "answer"}`` (``answer``: the SFT target text ``"<label> <score>"``, what the release's reward compares with).
 
     ``requests`` is the SFT path's :class:`cogip_train.data.EvalRequests`: the prompt text is the evaluation's
     (``doc_to_text`` with the task's pre/post prompts), after the wrapper's system prompt, with an image
@@ -95,6 +96,8 @@ def grpo_dataset(rows: Any, requests: Any) -> Any:
     from datasets import Dataset
 
     from cogip_tasks.dimensions import human_score
+
+    from .data import answer_text
 
     system = getattr(requests.wrapper, "system_prompt", None)
     ids, dims, scores = [], [], []
@@ -116,21 +119,28 @@ def grpo_dataset(rows: Any, requests: Any) -> Any:
             "id": batch["id"],
             "dimension": batch["dimension"],
             "score": batch["score"],
+            "answer": [answer_text(s, d) for s, d in zip(batch["score"], batch["dimension"])],
         }
 
     return table.with_transform(transform)
 
 
 def reward_functions(args: argparse.Namespace) -> tuple[list, list[float]]:
-    """The reward callables in :data:`REWARDS` order (zero-weight ones too: they are still logged) and weights."""
-    funcs = [partial(f, miss_penalty=args.miss_penalty) if name == "closeness" else f for name, f in REWARDS.items()]
+    """The reward callables in :data:`REWARDS` order (zero-weight ones too: they are still logged) and weights;
+    the closeness one is ``--reward``'s (:data:`cogip_train.rewards.CLOSENESS`)."""
+    chosen = {**REWARDS, "closeness": CLOSENESS[getattr(args, "reward", "cogip")]}
+    funcs = [partial(f, miss_penalty=args.miss_penalty) if name == "closeness" else f for name, f in chosen.items()]
+    for func, f in zip(funcs, chosen.values()):
+        if isinstance(func, partial):
+            func.__name__ = f.__name__  # TRL logs rewards/<__name__>/mean
     return funcs, [float(args.reward_weights[name]) for name in REWARDS]
 
 
-def write_reward_plot(output_dir: Path, log_history: list[dict]) -> None:
+def write_reward_plot(output_dir: Path, log_history: list[dict], funcs: list | None = None) -> None:
     """reward_curve.png: the weighted total and each reward's mean (band: +- its std over the completions)."""
     series = {"total": ("reward", "reward_std")}
-    series.update({name: (f"rewards/{f.__name__}/mean", f"rewards/{f.__name__}/std") for name, f in REWARDS.items()})
+    named = zip(REWARDS, funcs or REWARDS.values())
+    series.update({name: (f"rewards/{f.__name__}/mean", f"rewards/{f.__name__}/std") for name, f in named})
     logged = [e for e in log_history if "reward" in e and "step" in e]
     if not logged:
         return
@@ -268,12 +278,12 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         bf16=bf16,
         lrs=lrs,
         resumed_from=resume,
-        rewards={name: {"function": f.__name__, "weight": w} for (name, f), w in zip(REWARDS.items(), weights)},
+        rewards={name: {"function": f.__name__, "weight": w} for name, f, w in zip(REWARDS, funcs, weights)},
     )
 
     def log() -> None:
         write_log(args.output_dir, trainer.state.log_history, settings)
-        write_reward_plot(args.output_dir, trainer.state.log_history)
+        write_reward_plot(args.output_dir, trainer.state.log_history, funcs)
 
     try:
         trainer.train(resume_from_checkpoint=resume)

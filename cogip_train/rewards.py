@@ -6,9 +6,11 @@ columns ``dimension`` (a canonical key) and ``score`` (the human score) come in 
 completion. One parser serves evaluation, training and rewards, so a completion earns closeness exactly when
 ``cogip-eval`` would read a score from it.
 
-- :func:`closeness_reward` -- the release's reward: ``1 - |pred - human| / range(dimension)`` clipped to
-  [-1, 1] (ranges 10, 10, 6, 1 for aesthetics, funniness, valence, memorability), ``miss_penalty`` (-0.5) when
-  no score parses;
+- :func:`closeness_reward` -- the release's reward as its docstring states it: ``1 - |pred - human| /
+  range(dimension)`` clipped to [-1, 1] (ranges 10, 10, 6, 1 for aesthetics, funniness, valence, memorability),
+  ``miss_penalty`` (-0.5) when no score parses (``--reward cogip``, the default);
+- :func:`release_reward` / :func:`release_closeness_reward` -- the release's reward as its code executes
+  (``--reward release``, what ``--recipe paper-grpo`` uses): see :func:`release_reward`;
 - :func:`format_reward` -- 1 when the whole answer is ``<label> <score with 3 decimals>`` (the target format of
   :func:`cogip_tasks.dimensions.format_target`), optionally inside ``<answer>...</answer>`` (the release's GRPO
   data), else 0;
@@ -71,6 +73,68 @@ def closeness_reward(
         closeness(parse_answer(completion_text(c), d), human_score(s), get_dimension(d), miss_penalty)
         for c, d, s in zip(completions, dimension, score, strict=True)
     ]
+
+
+#: The release's reward, as executed (sft/qwen/src/train/reward_funcs.py, score_closeness_reward): its trainer
+#: passes only the completions and ``assistant=`` (the target text), so the dimension is never found and the
+#: scale is its fallback, 10, for every dimension.
+RELEASE_RANGE = 10.0
+_RELEASE_ANSWER = re.compile(r"<answer>\s*([^<]+?)\s*</answer>", re.IGNORECASE | re.DOTALL)
+_RELEASE_NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
+
+
+def release_number(text: str) -> float | None:
+    """The number the release's reward reads: the LAST number (integers and exponents allowed) inside the first
+    ``<answer>...</answer>`` (tags in any case), else in the whole text; None when there is none."""
+    if not isinstance(text, str):
+        return None
+    tagged = _RELEASE_ANSWER.search(text)
+    numbers = _RELEASE_NUMBER.findall(tagged.group(1) if tagged else text)
+    return float(numbers[-1]) if numbers else None
+
+
+def _release_text(completion: Any) -> str:
+    """A completion's text as the release reads it: the first message's content, a dict's content, else str()."""
+    if isinstance(completion, list) and completion and isinstance(completion[0], dict):
+        return str(completion[0].get("content", ""))
+    if isinstance(completion, dict):
+        return str(completion.get("content", ""))
+    return str(completion)
+
+
+def release_reward(
+    completions: Sequence[Any], answers: Sequence[Any], miss_penalty: float = MISS_PENALTY
+) -> list[float]:
+    """The release's GRPO reward exactly as it executes, one value per completion.
+
+    ``1 - |pred - gt| / 10`` clipped to [-1, 1], for every dimension (a memorability answer can only earn
+    [0.9, 1]); ``pred`` and ``gt`` are :func:`release_number` of the completion and of the answer text (the
+    release trains on ``cognition_training.json``, whose answers are ``"<label> <score>"``); no range check, no
+    label; ``miss_penalty`` (-0.5) when either has no number.
+    """
+    rewards = []
+    for completion, answer in zip(completions, answers, strict=True):
+        pred, gt = release_number(_release_text(completion)), release_number(_release_text(answer))
+        if pred is None or gt is None:
+            rewards.append(miss_penalty)
+        else:
+            rewards.append(max(-1.0, min(1.0, 1.0 - abs(pred - gt) / RELEASE_RANGE)))
+    return rewards
+
+
+def release_closeness_reward(
+    prompts: Sequence[Any],
+    completions: Sequence[Any],
+    answer: Sequence[str],
+    miss_penalty: float = MISS_PENALTY,
+    **_: Any,
+) -> list[float]:
+    """:func:`release_reward` with TRL's signature (``answer``: the row's target text, a dataset column)."""
+    return release_reward(completions, answer, miss_penalty)
+
+
+#: ``--reward``: which closeness reward (the others are the same either way).
+CLOSENESS = {"cogip": closeness_reward, "release": release_closeness_reward}
 
 
 _ANSWER_TAGS = re.compile(r"\s*<answer>\s*(?P<inner>.*?)\s*</answer>\s*", re.DOTALL)

@@ -171,12 +171,14 @@ def test_paper_recipe_trains_vision_and_merger_and_keeps_the_llm(tiny_qwen_dir, 
     assert settings["lrs"] == {"llm": 1e-2, "vision": 1e-2, "merger": 1e-2}  # the merger follows --learning-rate
     assert (settings["num_generations"], settings["lr_scheduler"], settings["beta"]) == (2, "cosine", 0.04)
     assert (settings["max_completion_length"], settings["min_pixels"], settings["weight_decay"]) == (12, 3136, 0)
-    assert settings["rewards"]["closeness"] == {"function": "closeness_reward", "weight": 1.0}
+    # the release's reward as its code runs (cogip_train.rewards.release_reward)
+    assert settings["reward"] == "release"
+    assert settings["rewards"]["closeness"] == {"function": "release_closeness_reward", "weight": 1.0}
 
     logged = steps_of(out)
     assert sorted(logged) == [1, 2, 3]
     for entry in logged.values():
-        for reward in ("closeness_reward", "format_reward", "label_reward"):
+        for reward in ("release_closeness_reward", "format_reward", "label_reward"):
             assert -1.0 <= entry[f"rewards/{reward}/mean"] <= 1.0 and entry[f"rewards/{reward}/std"] >= 0
         assert entry["kl"] is not None and entry["completions/mean_length"] <= 12
     assert any(e["reward_std"] > 0 for e in logged.values())  # some answers parsed: a non-zero policy step
