@@ -39,8 +39,8 @@ built with `cogip-upload build --spec` (docs/custom-benchmarks.md).
 Environment:
   COGIP_DATASET   the benchmark to load: a Hub repo id, a local dataset folder (e.g. cogip-upload build's
                   output) or a save_to_disk directory (default: foolen/CogIP-Bench)
-  COGIP_PARSER    cogip (default: the benchmark's parser) or release (the authors' evaluation script's
-                  parser, for comparison with the paper)
+  COGIP_PARSER    cogip (default: the benchmark's parser), release (the authors' evaluation script's
+                  parser, for comparison with the paper) or release-llama (their Llama script's: |x| > 10 dropped)
 Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image.
 Exit status: 0 on success; 1 when the dataset or parser is unusable or lmms-eval logged a failed evaluation
 (plain lmms-eval exits 0 then); 2 on a usage error. $HF_TOKEN and every --model_args value that a

@@ -343,14 +343,34 @@ def parse_answer_release(text: str, dimension: str | Dimension) -> ParsedAnswer:
     return ParsedAnswer(label, value, None, value)
 
 
+#: The Llama release script's bound (evaluation/llama/llama_cog.py): a first match with |value| > 10 is dropped.
+RELEASE_LLAMA_BOUND = 10.0
+
+
+def parse_answer_release_llama(text: str, dimension: str | Dimension) -> ParsedAnswer:
+    """The Llama release script's parser: :func:`parse_answer_release`, then an answer whose number has an
+    absolute value above 10 is dropped (``failure="out_of_range"``, the value kept), as that script sets it to
+    NaN. The Qwen and Gemma scripts keep every value."""
+    parsed = parse_answer_release(text, dimension)
+    if parsed.score is not None and not abs(parsed.score) <= RELEASE_LLAMA_BOUND:
+        return ParsedAnswer(parsed.label, None, OUT_OF_RANGE, parsed.score)
+    return parsed
+
+
 #: Deprecated name of parse_answer_release (it was never the paper's parser: it also read integers).
 parse_answer_paper = parse_answer_release
 
 #: $COGIP_PARSER values. "paper" is a deprecated alias of "release".
-PARSERS = {"cogip": parse_answer, "release": parse_answer_release, "paper": parse_answer_release}
+PARSERS = {
+    "cogip": parse_answer,
+    "release": parse_answer_release,
+    "release-llama": parse_answer_release_llama,
+    "paper": parse_answer_release,
+}
 
 
-#: Environment variable choosing the tasks' parser: "cogip" (default) or "release" ("paper": deprecated alias).
+#: Environment variable choosing the tasks' parser: "cogip" (default), "release", "release-llama" ("paper":
+#: deprecated alias of "release").
 PARSER_ENV = "COGIP_PARSER"
 
 
@@ -366,4 +386,6 @@ def parser_version(name: str) -> str:
     """What a run parsed with ``PARSERS[name]`` records as its parser."""
     if name not in PARSERS:
         raise ValueError(f"unknown parser {name!r}: expected one of {', '.join(PARSERS)}")
-    return PARSER_VERSION if PARSERS[name] is parse_answer else RELEASE_PARSER_VERSION
+    if PARSERS[name] is parse_answer:
+        return PARSER_VERSION
+    return RELEASE_PARSER_VERSION if PARSERS[name] is parse_answer_release else name
