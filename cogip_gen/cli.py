@@ -16,10 +16,13 @@ Exit status: 0 done; 1 bad input or a failed run (one line on stderr naming the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from pathlib import Path
 
 from cogip_tasks.cli_style import CogIPArgumentParser
 from cogip_tasks.errors import EXIT_INTERRUPTED, EXIT_OK, CogIPError, fail
+from cogip_tasks.files import check_outputs_apart, output_lock
 from cogip_tasks.threads import apply_cpu_threads
 
 from .generate import MAX_SEED
@@ -267,12 +270,15 @@ def _judge(
 def main(argv: list[str] | None = None) -> int:
     apply_cpu_threads()  # see cogip_tasks/threads.py
     args = build_parser().parse_args(argv)
+    stack = contextlib.ExitStack()  # the output folders' locks, held to the end
     try:
         if args.command == "generate":
             from .generate import run_generation
             from .prompts import collect_prompts
 
             prompts = collect_prompts(args.prompts, args.prompt, args.limit)
+            check_outputs_apart(written_paths(args.output_dir), [*args.prompts, *model_paths(args.model_args)])
+            stack.enter_context(output_lock(args.output_dir, command="cogip-gen generate"))
             summary = run_generation(
                 args.output_dir,
                 prompts,
@@ -304,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
                     args.quiet,
                 )
         else:
+            stack.enter_context(output_lock(args.output_dir, command="cogip-gen judge"))
+            if args.report_dir:
+                check_outputs_apart([args.report_dir], written_paths(args.output_dir, judge=False))
+                stack.enter_context(output_lock(args.report_dir, command="cogip-gen judge"))
             _judge(
                 args.output_dir,
                 args.model,
@@ -323,7 +333,29 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    finally:
+        stack.close()
     return EXIT_OK
+
+
+def written_paths(output_dir: str | Path, judge: bool = True) -> list[Path]:
+    """What cogip-gen writes in an output folder (the rest of the folder is left alone)."""
+    from .generate import IMAGE_FOLDERS, MANIFEST
+    from .judge import JUDGE_DIR
+
+    out = Path(output_dir)
+    return [out / MANIFEST, *(out / sub for sub in IMAGE_FOLDERS), *([out / JUDGE_DIR] if judge else [])]
+
+
+def model_paths(model_args: str | None) -> list[str]:
+    """The local folders an encoder's ``--model_args`` names (``pretrained=``, ``adapter=``): inputs."""
+    from .harness import parse_model_args
+
+    try:
+        args = parse_model_args(model_args)
+    except CogIPError:
+        return []  # reported where the arguments are used
+    return [str(v) for k, v in args.items() if k in ("pretrained", "adapter") and Path(str(v)).expanduser().exists()]
 
 
 if __name__ == "__main__":

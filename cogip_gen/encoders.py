@@ -13,12 +13,12 @@ Unless ``device_map`` is given the encoder loads on CPU: the pipeline places it 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import UserFileError, read_user_json
 
 from .harness import ModelArgsError, format_model_args, load_lmms_model, parse_model_args, public_model_args
 
@@ -67,13 +67,16 @@ def resolve_encoder_args(model_args: str | dict[str, Any]) -> tuple[dict[str, An
         return args, None
     adapter = str(adapter)
     config_file = Path(adapter) / "adapter_config.json"
-    if not config_file.is_file():
+    if not config_file.exists():
         raise EncoderError(f"adapter={adapter}: no adapter_config.json there (not a peft adapter folder)")
+    try:
+        config = read_user_json(config_file, what="adapter config")
+    except UserFileError as err:
+        raise EncoderError(str(err)) from None
+    if not isinstance(config, dict):
+        raise EncoderError(f"{config_file}: expected a JSON object, found a {type(config).__name__}")
     if "pretrained" not in args:
-        try:
-            base = json.loads(config_file.read_text()).get("base_model_name_or_path")
-        except json.JSONDecodeError as err:
-            raise EncoderError(f"{config_file}: not valid JSON ({err})") from None
+        base = config.get("base_model_name_or_path")
         if not base:
             raise EncoderError(
                 f"adapter={adapter}: missing adapter base — {config_file} names no base_model_name_or_path; "

@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import UserFileError, read_user_bytes, read_user_json
+from cogip_tasks.identity import identity_hash, without_placement
+from cogip_tasks.images import ImageError, decode_image
 
 from .encoders import resolve_encoder_args
 from .files import save_png, write_json
@@ -132,20 +135,14 @@ def _check_item(record: object, where: str, legacy: bool) -> dict[str, Any]:
 def read_manifest(output_dir: str | Path) -> dict[str, Any] | None:
     """The folder's manifest, checked; None when there is none. A manifest of the previous format (no ``written``
     lists) is read as recording every file it names that exists."""
-    import json
-
     out = Path(output_dir)
     path = out / MANIFEST
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ManifestError(f"{path}: not valid JSON ({err})") from None
-    except RecursionError:
-        raise ManifestError(f"{path}: not a cogip-gen manifest (JSON nested too deeply)") from None
-    except OSError as err:
-        raise ManifestError(f"{path}: cannot read it ({err})") from None
+        manifest = read_user_json(path, what="cogip-gen manifest")
+    except UserFileError as err:
+        raise ManifestError(str(err)) from None
     fmt = manifest.get("format") if isinstance(manifest, dict) else None
     if fmt != FORMAT and fmt not in _LEGACY_FORMATS:
         raise ManifestError(f"{path}: not a cogip-gen manifest (format {FORMAT!r} expected)")
@@ -182,8 +179,24 @@ def encoder_identity(model: str, model_args: str | dict) -> dict[str, Any]:
     return {"model": model, "pretrained": args.get("pretrained"), "adapter": args.get("adapter"), "model_args": args}
 
 
+def run_identity(pipeline: str, settings: dict[str, Any], encoder_model: str, encoder_args: str | dict) -> str:
+    """The run identity (:mod:`cogip_tasks.identity`) of a folder's images: the pipeline, every generation
+    setting and the aligned encoder with all of its arguments but placement (``revision=`` included, private
+    values too: only their hash is recorded). An image is reused only under the same identity, prompt and seed."""
+    args = without_placement(parse_model_args(encoder_args))
+    return identity_hash(
+        {"pipeline": pipeline, "settings": settings, "aligned_encoder": {"model": encoder_model, "model_args": args}}
+    )
+
+
 def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: list[Item], where: Path) -> None:
     diffs = []
+    if manifest.get("identity") != header["identity"]:  # anything that changes the images, shown or not
+        diffs.append(
+            "the run identity (pipeline, settings or an aligned-encoder argument such as revision=)"
+            if "identity" in manifest
+            else "the run identity (not recorded by an older cogip-gen)"
+        )
     for key in ("pipeline", "settings"):
         old, new = manifest.get(key), header[key]
         if isinstance(old, dict):
@@ -207,6 +220,8 @@ def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: lis
         for it in items
         if it.name in known and known[it.name].get("direction") != it.direction
     ]
+    if len(diffs) > 1:
+        diffs = diffs[1:]  # the named fields say it better than the hash
     if diffs:
         raise ManifestError(
             f"{where / MANIFEST}: this folder holds images made differently; use a new --output-dir or the same "
@@ -224,15 +239,11 @@ def _merge_items(manifest: dict[str, Any], items: list[Item]) -> dict[str, dict[
 
 
 def _open_image(path: Path):
-    """``PIL.Image.open`` + decode; a damaged file is a one-line error naming it (delete it and rerun)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """An image of the folder by the one image rule; a damaged file is one line naming it (delete it and rerun)."""
     try:
-        image = Image.open(path)
-        image.load()
-        return image
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise ManifestError(f"{path}: not a readable image ({err}); delete it and rerun to regenerate it") from None
+        return decode_image(read_user_bytes(path, what="image"), f"{path}: image")
+    except (UserFileError, ImageError) as err:
+        raise ManifestError(f"{err}; delete it and rerun to regenerate it") from None
 
 
 def make_grids(
@@ -324,6 +335,7 @@ def run_generation(
         "settings": settings.as_dict(),
         "aligned_encoder": encoder_identity(encoder_model, encoder_args),
     }
+    header["identity"] = run_identity(str(pipeline), header["settings"], encoder_model, encoder_args)
     manifest = _start_manifest(out, header, items, dimension, overwrite)
     if dimension and not manifest.get("dimension"):
         manifest["dimension"] = dimension

@@ -47,6 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import UserFileError, read_user_bytes
+from cogip_tasks.identity import PLACEMENT_KEYS, identity_hash, without_placement
+from cogip_tasks.images import ImageError, decode_image
 
 from .files import save_figure, write_json
 from .generate import MANIFEST, VARIANTS, ManifestError, item_key, proven, read_manifest
@@ -60,8 +63,7 @@ PLOT = "report.png"
 REPORT_FORMAT = "cogip-gen-judge-2"
 _TASK = "cogip_gen_judge"
 _SPLIT = "images"
-_PLACEMENT_KEYS = {"device", "device_map", "batch_size", "max_pixels", "min_pixels", "attn_implementation"}
-_ANSWER_FIELDS = ("judge", "dimension", "variant", "key", "image", "sha256", "answer")
+_ANSWER_FIELDS = ("judge", "run", "dimension", "variant", "key", "image", "sha256", "answer")
 HIGHER = "higher"  # the direction of a one-sided scale: more of the trait is better
 
 
@@ -88,9 +90,21 @@ def task_generation_kwargs() -> dict[str, Any]:
 
 
 def judge_id(model: str, model_args: dict[str, Any]) -> str:
-    """Which judge gave an answer: the model and its identifying args (not placement, never secrets)."""
-    args = {k: v for k, v in public_model_args(model_args).items() if k not in _PLACEMENT_KEYS}
+    """Which judge gave an answer, for people: the model and its published args (not placement, never secrets)."""
+    args = {k: v for k, v in public_model_args(model_args).items() if k not in PLACEMENT_KEYS}
     return model + ":" + ",".join(f"{k}={v}" for k, v in sorted(args.items()))
+
+
+def answer_identity(model: str, model_args: dict[str, Any], gen_kwargs: dict[str, Any], dimension: str) -> str:
+    """The run identity (:mod:`cogip_tasks.identity`) of the judge's answers on one dimension: the model, every
+    model argument but placement (``max_pixels`` included), the generation settings and the prompt. A recorded
+    answer is reused only under the same identity (and the same image bytes)."""
+    from cogip_tasks.prompts import DEFAULT_PROMPTS
+
+    args = without_placement(model_args)  # max_pixels, min_pixels, attn_implementation are part of it
+    return identity_hash(
+        {"model": model, "model_args": args, "generation_kwargs": gen_kwargs, "prompt": DEFAULT_PROMPTS[dimension]}
+    )
 
 
 def resolve_dimensions(requested: list[str] | None, manifest: dict[str, Any]) -> list[str]:
@@ -160,9 +174,9 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
     multi-byte character —, or edited) is skipped with a warning naming the file and line: its image is judged
     again. Records of an older cogip-gen (no image hash) are not reused either."""
     try:
-        data = path.read_bytes() if path.exists() else b""
-    except OSError as err:
-        raise JudgeError(f"{path}: cannot read the recorded answers ({err})") from None
+        data = read_user_bytes(path, what="recorded answers") if path.exists() or path.is_symlink() else b""
+    except UserFileError as err:
+        raise JudgeError(str(err)) from None
     lines, tail = _split_lines(data)
     rows, bad, legacy = [], [], 0
     for number, line in enumerate([*lines, tail] if tail else lines, start=1):
@@ -171,7 +185,7 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
         row = _decode(line)
         if _is_answer(row):
             rows.append(row)
-        elif isinstance(row, dict) and "sha256" not in row and "answer" in row:
+        elif isinstance(row, dict) and ("sha256" not in row or "run" not in row) and "answer" in row:
             legacy += 1
         else:
             bad.append(number)
@@ -181,7 +195,10 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
             f"{', ...' if len(bad) > 5 else ''}: torn by an interrupted run?); those images are judged again"
         )
     if legacy:
-        warn(f"{path}: {legacy} answer(s) of an older cogip-gen record no image hash; those images are judged again")
+        warn(
+            f"{path}: {legacy} answer(s) of an older cogip-gen record no image hash or run identity; those images "
+            "are judged again"
+        )
     return rows
 
 
@@ -192,7 +209,7 @@ def _repair_tail(path: Path) -> None:
 
     if not path.exists():
         return
-    data = path.read_bytes()
+    data = read_user_bytes(path, what="recorded answers")
     _, tail = _split_lines(data)
     if not tail:
         return
@@ -207,24 +224,23 @@ def _repair_tail(path: Path) -> None:
     warn(f"{path}: cut off a torn last line ({len(tail)} bytes) before appending")
 
 
-def image_digest(path: Path) -> str:
+def _image_bytes(path: Path) -> bytes:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as err:
-        raise JudgeError(f"{path}: cannot read the image ({err})") from None
+        return read_user_bytes(path, what="image")
+    except UserFileError as err:
+        raise JudgeError(str(err)) from None
+
+
+def image_digest(path: Path) -> str:
+    return hashlib.sha256(_image_bytes(path)).hexdigest()
 
 
 def check_image(path: Path) -> None:
-    """Decode the image before any model loads: a damaged file is a one-line error naming it."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Decode the image before any model loads (the one image rule): a damaged file is one line naming it."""
     try:
-        with Image.open(path) as image:
-            image.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise JudgeError(
-            f"{path}: not a readable image ({err}); delete it and rerun `cogip-gen generate` to regenerate it"
-        ) from None
+        decode_image(_image_bytes(path), f"{path}: image")
+    except ImageError as err:
+        raise JudgeError(f"{err}; delete it and rerun `cogip-gen generate` to regenerate it") from None
 
 
 def _requests(lm, prompts: list[str], images: list[Path], gen_kwargs: dict[str, Any]) -> list:
@@ -233,10 +249,8 @@ def _requests(lm, prompts: list[str], images: list[Path], gen_kwargs: dict[str, 
 
     from lmms_eval.api.instance import Instance
 
-    from cogip_tasks.dataset import load_image
-
     def doc_to_visual(doc):
-        return [load_image(doc["image"], doc["image"])]
+        return [decode_image(_image_bytes(doc["image"]), f"{doc['image']}: image")]
 
     def doc_to_messages(doc):
         return [
@@ -246,7 +260,7 @@ def _requests(lm, prompts: list[str], images: list[Path], gen_kwargs: dict[str, 
             }
         ]
 
-    lm.task_dict[_TASK] = {_SPLIT: [{"image": str(p), "prompt": t} for p, t in zip(images, prompts)]}
+    lm.task_dict[_TASK] = {_SPLIT: [{"image": Path(p), "prompt": t} for p, t in zip(images, prompts)]}
     simple = getattr(lm, "is_simple", True)
     out = []
     for doc_id, prompt in enumerate(prompts):
@@ -331,7 +345,8 @@ def run_judge(
         else:
             pairs.append(item)
     digests = {item[v]: image_digest(out / item[v]) for item in pairs for v in VARIANTS}
-    recorded = [r for r in read_answers(answers_file) if r["judge"] == judge]
+    runs = {d: answer_identity(model, args, settings, d) for d in dims}
+    recorded = [r for r in read_answers(answers_file) if runs.get(r["dimension"]) == r["run"]]
     done = {(r["dimension"], r["image"], r["sha256"]) for r in recorded}
     todo = [
         (d, item, v) for d in dims for item in pairs for v in VARIANTS if (d, item[v], digests[item[v]]) not in done
@@ -353,6 +368,7 @@ def run_judge(
                     for (d, item, v), answer in zip(chunk, answers):
                         row = {
                             "judge": judge,
+                            "run": runs[d],
                             "dimension": d,
                             "variant": v,
                             "key": item_key(item),
@@ -364,7 +380,7 @@ def run_judge(
                         recorded.append(row)
                 bar.update(len(chunk))
 
-    report = build_report(out, manifest, pairs, missing, dims, recorded, judge, model, args, settings, digests)
+    report = build_report(out, manifest, pairs, missing, dims, recorded, judge, model, args, settings, digests, runs)
     write_json(report_dir / REPORT, report)
     plot_report(report, report_dir / PLOT)
     return report
@@ -382,11 +398,14 @@ def build_report(
     args: dict[str, Any],
     gen_kwargs: dict[str, Any],
     digests: dict[str, str],
+    runs: dict[str, str],
 ) -> dict[str, Any]:
     from cogip_tasks.scoring import PARSER_VERSION, parse_answer
 
-    # the last answer recorded for exactly these image bytes
-    latest = {(r["dimension"], r["image"], r["sha256"]): r["answer"] for r in answers if r["judge"] == judge}
+    # the last answer recorded for exactly these image bytes under this run identity
+    latest = {
+        (r["dimension"], r["image"], r["sha256"]): r["answer"] for r in answers if runs.get(r["dimension"]) == r["run"]
+    }
     scores, summaries = [], {}
     for dim in dims:
         rows = []
@@ -411,7 +430,7 @@ def build_report(
     return {
         "format": REPORT_FORMAT,
         "output_dir": str(out),
-        "judge": {"model": model, "model_args": public_model_args(args), "id": judge},
+        "judge": {"model": model, "model_args": public_model_args(args), "id": judge, "runs": runs},
         "prompt": "cogip_tasks.prompts.DEFAULT_PROMPTS[dimension]",
         "generation_kwargs": gen_kwargs,
         "parser": PARSER_VERSION,

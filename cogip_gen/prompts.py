@@ -10,12 +10,12 @@ halfway through a generation.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import UserFileError, read_user_json
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DIRECTIONS = ("positive", "negative", "either")
@@ -172,35 +172,14 @@ def parse_prompts(data: object, source: str) -> list[Prompt]:
     )
 
 
-def _no_duplicate_keys(source: str):
-    """``object_pairs_hook`` for ``json.loads``: a repeated key would silently keep only its last prompt."""
-
-    def hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        seen: dict[str, object] = {}
-        for key, value in pairs:
-            if key in seen:
-                raise PromptFileError(f"{source}: key {key!r} appears more than once (each name needs one prompt)")
-            seen[key] = value
-        return seen
-
-    return hook
-
-
 def load_prompts(path: str | Path) -> list[Prompt]:
-    """Read a prompts JSON file; errors name the file and the offending entry."""
+    """Read a prompts JSON file with the one reader of user files (a regular file under the size cap, bounded
+    JSON, a name repeated in one object refused); errors name the file and the offending entry."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PromptFileError(f"{path}: prompts file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise PromptFileError(f"{path}: cannot read prompts file: {err}") from None
-    try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_keys(str(path)))
-    except json.JSONDecodeError as err:
-        raise PromptFileError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
-    except RecursionError:
-        raise PromptFileError(f"{path}: JSON nested too deeply") from None
+        data = read_user_json(path, what="prompts file")
+    except UserFileError as err:
+        raise PromptFileError(str(err)) from None
     prompts = parse_prompts(data, str(path))
     if not prompts:
         raise PromptFileError(f"{path}: no prompts in file")

@@ -161,7 +161,9 @@ def _refuse_repeats(where: str) -> Callable[[list[tuple[str, Any]]], dict]:
         if len(result) != len(pairs):
             seen: set[str] = set()
             repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
-            raise UserFileError(f"{where}: key {repeated[:80]!r} appears twice in one object (which one counts?)")
+            raise UserFileError(
+                f"{where}: key {repeated[:80]!r} appears more than once in one object (which one counts?)"
+            )
         return result
 
     return hook

@@ -216,7 +216,7 @@ def test_judge_on_a_corrupt_png_is_one_line_naming_it(tmp_path, monkeypatch, cap
     bad.write_bytes(bad.read_bytes()[:40])  # truncated mid-file
     no_model(monkeypatch)
     assert main(["judge", str(tmp_path), *JUDGE_ARGS, "--quiet"]) == 1
-    one_line_error(capsys, str(bad), "not a readable image")
+    one_line_error(capsys, str(bad), "image does not decode")
     assert not (tmp_path / "judge/answers.jsonl").exists()
 
 
