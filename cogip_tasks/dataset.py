@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .dimensions import Dimension, get_dimension
+from .dimensions import BUILTIN_SPEC, Dimension, get_dimension, register_spec
 from .errors import CogIPError
 from .files import UserFileError, read_user_json, safe_relative, sha256_file
 from .images import ImageError, decode_image, row_image_bytes
@@ -191,6 +191,14 @@ def manifest_spec(source: str | Path) -> BenchmarkSpec | None:
         return parse_spec(data["spec"], f"{path} (spec)")
     except SpecError as err:
         raise CogIPDataError(str(err)) from None
+
+
+def dataset_spec(source: str | None = None) -> BenchmarkSpec:
+    """The benchmark a dataset holds: the spec its build manifest embeds (registered, so that its task names
+    resolve), else the built-in CogIP-Bench."""
+    source = dataset_source(source)
+    spec = manifest_spec(source) if is_local_folder(source) else None
+    return BUILTIN_SPEC if spec is None else register_spec(spec)
 
 
 def check_manifest_rows(source: str, split: str, n_rows: int) -> None:

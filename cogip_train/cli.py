@@ -18,7 +18,8 @@ import argparse
 import os
 import sys
 
-from cogip_tasks.dimensions import DIMENSION_KEYS, get_dimension
+from cogip_tasks.dataset import dataset_spec
+from cogip_tasks.dimensions import BUILTIN_SPEC, BenchmarkSpec
 from cogip_tasks.errors import CogIPError, fail
 from cogip_tasks.harness import close_process_group
 from cogip_tasks.threads import apply_cpu_threads
@@ -47,19 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     return _build_parser(__doc__)
 
 
-def parse_dimensions(text: str) -> list[str]:
-    """``all`` or a comma list of dimension names (any spelling ``get_dimension`` accepts) -> canonical keys."""
+def parse_dimensions(text: str, spec: BenchmarkSpec = BUILTIN_SPEC) -> list[str]:
+    """``all`` or a comma list of dimension names (any spelling the dataset's spec knows) -> its keys, each once."""
     if text.strip() == "all":
-        return list(DIMENSION_KEYS)
-    return [get_dimension(d.strip()).key for d in text.split(",") if d.strip()]
+        return list(spec.keys)
+    keys = []
+    for name in (d.strip() for d in text.split(",") if d.strip()):
+        dim = spec.find(name)
+        if dim is None:
+            raise ValueError(f"{name!r} is not a dimension of {spec.title} ({', '.join(spec.keys)})")
+        keys.append(dim.key)
+    return list(dict.fromkeys(keys))
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Checks across arguments, as argparse errors (exit 2), before anything is loaded."""
     text = args.dimensions
     try:
-        args.dimensions = parse_dimensions(text)
-    except ValueError as err:
+        args.dimensions = parse_dimensions(text, dataset_spec(args.dataset))  # the benchmark the dataset holds
+    except (ValueError, CogIPError) as err:
         parser.error(f"argument --dimensions: {err}")
     if not args.dimensions:
         parser.error(f"argument --dimensions: no dimension named in {text!r}")
@@ -199,7 +206,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         "model_args": scrub_model_args(model_args),
         "dataset": args.dataset,
         "split": args.split,
-        "dimensions": dimensions,
+        "dimensions": [dim.key for dim, _ in rows.parts],
         "max_samples": args.max_samples,
         "output_dir": str(args.output_dir),
         "rows": len(rows),

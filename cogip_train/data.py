@@ -34,18 +34,14 @@ import torch
 from cogip_tasks.dataset import (
     CogIPDataError,
     dataset_source,
+    dataset_spec,
     load_cogip,
     load_image,
     rows_of_dimension,
     strict_decoding,
     validate_rows,
 )
-from cogip_tasks.dimensions import (
-    DIMENSION_KEYS,
-    Dimension,
-    format_target,
-    get_dimension,
-)
+from cogip_tasks.dimensions import Dimension, format_target
 
 IGNORE_INDEX = -100
 
@@ -74,22 +70,28 @@ class CogIPTrainRows(torch.utils.data.Dataset):
 
 def load_train_rows(
     source: str | None = None,
-    dimensions: Sequence[str] = DIMENSION_KEYS,
+    dimensions: Sequence[str] | None = None,
     max_samples: int | None = None,
     split: str = "train",
 ) -> CogIPTrainRows:
     """Load, validate and select the training rows (``max_samples``: at most this many rows per dimension).
 
-    Every score is validated and every selected image decoded here, before any model loads: a bad row found at
-    step 900 would cost the run.
+    ``dimensions`` are names in the dataset's benchmark (its build manifest's spec, else CogIP-Bench); None: all
+    of them. Every score is validated and every selected image decoded here, before any model loads: a bad row
+    found at step 900 would cost the run.
     """
     where = f"{dataset_source(source)} ({split} split)"
+    spec = dataset_spec(source)
     ds = load_cogip(source, split=split)  # any load failure is already one CogIPDataError naming the source
     parts = []
-    for name in dimensions:
-        dim = get_dimension(name)
-        validate_rows(ds, dim, where=where)
-        rows = rows_of_dimension(ds, dim)
+    for name in spec.keys if dimensions is None else dimensions:
+        dim = spec.find(name)
+        if dim is None:
+            raise CogIPDataError(
+                f"{where}: --dimensions: {name!r} is not a dimension of {spec.title} ({', '.join(spec.keys)})"
+            )
+        validate_rows(ds, dim, where=where, spec=spec)
+        rows = rows_of_dimension(ds, dim, spec)
         if len(rows) == 0:  # asked for, so training without it would silently be another experiment
             raise CogIPDataError(f"{where}: no rows of dimension {dim.release_name!r} (column 'dimension')")
         if max_samples is not None:

@@ -103,7 +103,7 @@ def grpo_dataset(rows: Any, requests: Any) -> Any:
     ids, dims, scores = [], [], []
     for dim, part in rows.parts:  # the order of rows[i]
         ids += [str(x) for x in part["id"]]
-        dims += [dim.key] * len(part)
+        dims += [dim.task_name] * len(part)  # resolves in any registered spec (the rewards' get_dimension)
         scores += [human_score(s) for s in part["score"]]
     table = Dataset.from_dict({"row": list(range(len(ids))), "id": ids, "dimension": dims, "score": scores})
 
@@ -273,7 +273,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     )
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     settings.update(
-        dimensions=args.dimensions,
+        dimensions=[dim.key for dim, _ in rows.parts],
         rows=len(rows),
         bf16=bf16,
         lrs=lrs,

@@ -2,18 +2,18 @@
 
 Each reward has TRL's signature ``(prompts, completions, **columns) -> list[float]``: ``completions`` are the
 sampled answers (chat messages ``[{"role": "assistant", "content": ...}]`` or plain strings) and the dataset
-columns ``dimension`` (a canonical key) and ``score`` (the human score) come in as keyword lists, one entry per
-completion. One parser serves evaluation, training and rewards, so a completion earns closeness exactly when
-``cogip-eval`` would read a score from it.
+columns ``dimension`` (the task name, ``cogip_aesthetics``: a registered spec's dimensions resolve too) and
+``score`` (the human score) come in as keyword lists, one entry per completion. One parser serves evaluation,
+training and rewards, so a completion earns closeness exactly when ``cogip-eval`` would read a score from it.
 
 - :func:`closeness_reward` -- the release's reward as its docstring states it: ``1 - |pred - human| /
   range(dimension)`` clipped to [-1, 1] (ranges 10, 10, 6, 1 for aesthetics, funniness, valence, memorability),
   ``miss_penalty`` (-0.5) when no score parses (``--reward cogip``, the default);
 - :func:`release_reward` / :func:`release_closeness_reward` -- the release's reward as its code executes
   (``--reward release``, what ``--recipe paper-grpo`` uses): see :func:`release_reward`;
-- :func:`format_reward` -- 1 when the whole answer is ``<label> <score with 3 decimals>`` (the target format of
-  :func:`cogip_tasks.dimensions.format_target`), optionally inside ``<answer>...</answer>`` (the release's GRPO
-  data), else 0;
+- :func:`format_reward` -- 1 when the whole answer is ``<label> <score with the spec's decimals>`` (the target
+  format of :func:`cogip_tasks.dimensions.format_target`), optionally inside ``<answer>...</answer>`` (the
+  release's GRPO data), else 0;
 - :func:`label_reward` -- 0.5 when the answer's label is the bin of its own score, plus 0.5 when it is the bin
   of the human score.
 
@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from cogip_tasks.dimensions import TARGET_DECIMALS, Dimension, get_dimension, human_score
+from cogip_tasks.dimensions import Dimension, get_dimension, human_score
 from cogip_tasks.scoring import OUT_OF_RANGE, ParsedAnswer, parse_answer
 
 #: The release's reward for an answer without a readable score.
@@ -138,15 +138,19 @@ CLOSENESS = {"cogip": closeness_reward, "release": release_closeness_reward}
 
 
 _ANSWER_TAGS = re.compile(r"\s*<answer>\s*(?P<inner>.*?)\s*</answer>\s*", re.DOTALL)
-_TARGET_NUMBER = re.compile(rf"-?\d+\.\d{{{TARGET_DECIMALS}}}")
+
+
+def _target_number(decimals: int) -> re.Pattern[str]:
+    r"""A target's number: ``-?\d+`` with exactly the spec's decimals (``7.234``; ``4`` when it has none)."""
+    return re.compile(rf"-?\d+\.\d{{{decimals}}}" if decimals else r"-?\d+")
 
 
 def is_target_format(text: str, dim: Dimension) -> bool:
-    """Whether ``text`` is exactly ``<label> <score with 3 decimals>`` (inside ``<answer>`` tags or not)."""
+    """Whether ``text`` is exactly ``<label> <score with the target's decimals>`` (inside ``<answer>`` tags or not)."""
     tagged = _ANSWER_TAGS.fullmatch(text)
     body = tagged.group("inner") if tagged else text.strip()
     label, _, number = body.rpartition(" ")
-    return label in dim.labels and _TARGET_NUMBER.fullmatch(number) is not None
+    return label in dim.labels and _target_number(dim.target_decimals).fullmatch(number) is not None
 
 
 def format_reward(
@@ -167,7 +171,7 @@ def label_agreement(parsed: ParsedAnswer, human: float, dim: Dimension) -> float
     if parsed.label is None:
         return 0.0
     own = parsed.score is not None and dim.label_for(parsed.score) == parsed.label
-    truth = dim.label_for(round(human, TARGET_DECIMALS)) == parsed.label
+    truth = dim.label_for(round(human, dim.target_decimals)) == parsed.label
     return 0.5 * own + 0.5 * truth
 
 

@@ -18,13 +18,14 @@ import json
 import math
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from cogip_tasks.dimensions import DIMENSIONS
+from cogip_tasks.dimensions import DIMENSIONS, Dimension
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import read_user_bytes, sha256_file
 
@@ -206,9 +207,16 @@ def _image_bytes(images_root: Path, image: str) -> bytes:
 
 
 def write_shards(
-    items: list[Item], images_root: Path, folder: Path, split: str, max_bytes: int
+    items: list[Item],
+    images_root: Path,
+    folder: Path,
+    split: str,
+    max_bytes: int,
+    dimensions: Mapping[str, Dimension] = DIMENSIONS,
 ) -> tuple[list[Path], int]:
-    """Write one dimension's split; returns the shard paths and the Arrow size in bytes (``num_bytes``)."""
+    """Write one dimension's split; returns the shard paths and the Arrow size in bytes (``num_bytes``).
+
+    ``items`` need ``id, image, dimension (key), prompt, score, label``; ``dimensions`` maps their keys."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -224,7 +232,7 @@ def write_shards(
                 "image": [
                     {"bytes": read_user_bytes(images_root / i.image, what="image"), "path": i.image} for i in chunk
                 ],
-                "dimension": [DIMENSIONS[i.dimension].release_name for i in chunk],
+                "dimension": [dimensions[i.dimension].release_name for i in chunk],
                 "prompt": [i.prompt for i in chunk],
                 "score": [i.score for i in chunk],
                 "label": [i.label for i in chunk],

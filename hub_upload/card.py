@@ -65,43 +65,57 @@ def distinct_rows(rows) -> int:
     return rows["default"]["train"] + rows["default"]["test_full"]
 
 
-def card_data(feats, rows, num_bytes, shard_bytes):
+def card_data(
+    feats,
+    rows,
+    num_bytes,
+    shard_bytes,
+    *,
+    keys: tuple[str, ...] = tuple(DIMENSIONS),
+    splits: tuple[str, ...] = SPLITS,
+    pretty_name: str = "CogIP-Bench",
+    tags: list[str] = TAGS,
+    license: str = "cc-by-4.0",
+    n_rows: int | None = None,
+):
     """``DatasetCardData``: license, size category, task categories, tags, configs, per-config ``dataset_info``."""
     import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
-    def info(keys: list[str]) -> datasets.DatasetInfo:
-        splits = datasets.SplitDict()
-        for split in SPLITS:
-            splits.add(
+    def info(dims: list[str]) -> datasets.DatasetInfo:
+        split_dict = datasets.SplitDict()
+        for split in splits:
+            split_dict.add(
                 datasets.SplitInfo(
                     split,
-                    num_bytes=sum(num_bytes[k][split] for k in keys),
-                    num_examples=sum(rows[k][split] for k in keys),
+                    num_bytes=sum(num_bytes[k][split] for k in dims),
+                    num_examples=sum(rows[k][split] for k in dims),
                 )
             )
-        download = sum(shard_bytes[k][s] for k in keys for s in SPLITS)
+        download = sum(shard_bytes[k][s] for k in dims for s in splits)
         return datasets.DatasetInfo(
             features=feats,
-            splits=splits,
+            splits=split_dict,
             download_size=download,
-            dataset_size=sum(num_bytes[k][s] for k in keys for s in SPLITS),
+            dataset_size=sum(num_bytes[k][s] for k in dims for s in splits),
         )
 
     data = DatasetCardData(
-        license="cc-by-4.0",
+        license=license,
         language=["en"],
-        pretty_name="CogIP-Bench",
-        size_categories=[size_category(distinct_rows(rows))],
+        pretty_name=pretty_name,
+        size_categories=[size_category(distinct_rows(rows) if n_rows is None else n_rows)],
         task_categories=TASK_CATEGORIES,
-        tags=TAGS,
+        tags=tags,
     )
-    configs = {"default": {"data_files": [{"split": s, "path": data_files(None, s)} for s in SPLITS], "default": True}}
-    configs.update({k: {"data_files": [{"split": s, "path": data_files(k, s)} for s in SPLITS]} for k in DIMENSIONS})
+    configs = {
+        "default": {"data_files": [{"split": s, "path": data_files(None, s, keys)} for s in splits], "default": True}
+    }
+    configs.update({k: {"data_files": [{"split": s, "path": data_files(k, s)} for s in splits]} for k in keys})
     MetadataConfigs(configs).to_dataset_card_data(data)
-    infos = {"default": info(list(DIMENSIONS))} | {k: info([k]) for k in DIMENSIONS}
+    infos = {"default": info(list(keys))} | {k: info([k]) for k in keys}
     DatasetInfosDict(infos).to_dataset_card_data(data)
     return data
 

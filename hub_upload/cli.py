@@ -25,14 +25,19 @@ from .testsplit import DEFAULT_DRAW_ORDER, DEFAULT_SEED, TEST_PER_DIMENSION, par
 PROG = "cogip-upload"
 
 
-def _release_args(parser: argparse.ArgumentParser) -> None:
+def _release_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument(
         "--release",
-        required=True,
+        required=required,
         type=Path,
         help="release folder: cognition_scores/, cognition_training.json, test_msg_file/",
     )
-    parser.add_argument("--images", required=True, type=Path, help="image root holding <Dimension>/NNNNNN.jpg")
+    parser.add_argument(
+        "--images",
+        required=True,
+        type=Path,
+        help="image root holding <Dimension>/NNNNNN.jpg (with --spec: the folder the CSV's image paths are in)",
+    )
     parser.add_argument(
         "--strict", action="store_true", help="fail (exit 1, nothing written) on any open audit finding"
     )
@@ -49,7 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="audit the release and write a Hub dataset folder (Parquet + dataset card)")
-    _release_args(b)
+    _release_args(b, required=False)
+    b.add_argument(
+        "--spec",
+        type=Path,
+        help="build another benchmark instead of the release: its spec YAML (docs/custom-benchmarks.md); "
+        "needs --scores, not --release",
+    )
+    b.add_argument(
+        "--scores",
+        type=Path,
+        metavar="CSV",
+        help="with --spec: the human scores, columns image, dimension, score and optionally split (train/test)",
+    )
     b.add_argument(
         "--out",
         required=True,
@@ -151,7 +168,49 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
     )
 
 
+#: build options of the release only, as (flag, attribute, value when not given).
+_RELEASE_ONLY = (
+    ("--draw-order", "draw_order", None),
+    ("--test-ids", "test_ids", None),
+    ("--drop-suspicious", "drop_suspicious", False),
+    ("--allow-missing-images", "allow_missing_images", False),
+    ("--strict", "strict", False),
+)
+
+
+def _spec_build(args: argparse.Namespace) -> int:
+    """``build --spec``: the options that apply to it, checked; then the build and its summary."""
+    from cogip_tasks.spec import load_spec
+
+    from .spec_build import SpecBuildOptions, build_from_spec
+
+    if args.release is not None:
+        raise InputError("--spec builds from --scores and --images; --release is the built-in benchmark's input")
+    if args.scores is None:
+        raise InputError("--spec needs --scores CSV (columns image, dimension, score, optional split)")
+    given = [flag for flag, name, unset in _RELEASE_ONLY if getattr(args, name) not in (unset,)]
+    if given:
+        raise InputError(f"{given[0]} applies to release builds only, not to --spec builds: drop it")
+    spec = load_spec(args.spec)
+    options = SpecBuildOptions(
+        seed=DEFAULT_SEED if args.seed is None else args.seed, test_size=args.test_size, force=args.force
+    )
+    result = build_from_spec(spec, args.scores, args.images, args.out, options)
+    for note in result.notes:
+        print(f"note: {note}")
+    for config, splits in result.rows.items():
+        print(f"{config}: " + ", ".join(f"{split} {n}" for split, n in splits.items()))
+    print(f"wrote {len(result.files)} file(s) to {result.out} ({spec.title}: {', '.join(spec.keys)})")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "build" and args.spec is not None:
+        return _spec_build(args)
+    if args.command == "build" and args.release is None:
+        raise InputError("build needs --release (CogIP-Bench) or --spec with --scores (another benchmark)")
+    if args.command == "build" and args.scores is not None:
+        raise InputError("--scores is the input of --spec builds; give --spec too, or drop --scores")
     if args.command == "build":
         result = build(args.release, args.images, args.out, build_options(args))
         print(f"images: {args.images}")

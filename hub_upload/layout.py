@@ -18,8 +18,8 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-def data_files(key: str | None, split: str) -> str | list[str]:
-    """Shard glob(s) of a config's split; ``default`` lists the dimensions in the benchmark's order."""
+def data_files(key: str | None, split: str, keys: tuple[str, ...] = tuple(DIMENSIONS)) -> str | list[str]:
+    """Shard glob(s) of a config's split; ``default`` lists the dimensions (``keys``) in the benchmark's order."""
     if key is not None:
         return f"{DATA_DIR}/{key}/{split}-*"
-    return [f"{DATA_DIR}/{k}/{split}-*" for k in DIMENSIONS]
+    return [f"{DATA_DIR}/{k}/{split}-*" for k in keys]

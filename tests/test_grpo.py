@@ -124,7 +124,7 @@ def test_grpo_prompts_are_the_evaluation_requests_token_for_token(tiny_qwen_dir,
     assert len(dataset) == len(rows) == 4
     for i in range(len(dataset)):
         example, doc = dataset[i], rows[i]
-        assert (example["id"], example["dimension"]) == (str(doc["id"]), rows.parts[i // 2][0].key)
+        assert (example["id"], example["dimension"]) == (str(doc["id"]), rows.parts[i // 2][0].task_name)
         assert example["score"] == pytest.approx(float(doc["score"]), abs=1e-4)
         messages = prepare_multimodal_messages(example["prompt"], images=[example["image"]])  # as TRL does
         trl = loaded.processor.apply_chat_template(
