@@ -16,7 +16,7 @@ import pytest
 from cogip_tasks.dimensions import DIMENSIONS
 from cogip_tasks.files import write_json
 from cogip_tasks.leaderboard.cli import main as leaderboard_main
-from cogip_tasks.leaderboard.submission import name_key
+from cogip_tasks.leaderboard.names import skeleton as name_key
 from cogip_tasks.leaderboard.verify import Rejected, load_ground_truth, verify_submission
 from cogip_tasks.metrics import METRIC_NAMES
 from cogip_tasks.results import GROUP

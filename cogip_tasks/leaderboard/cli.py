@@ -23,7 +23,7 @@ from ..errors import CogIPError, fail, one_line
 from ..files import write_json, write_text
 from .report import fmt
 from .submission import SubmissionError, read_submission, submission_from_output
-from .verify import GroundTruth, Rejected, Verified, load_ground_truth, name_key, split_scores, verify_submission
+from .verify import GroundTruth, Rejected, Verified, load_ground_truth, skeleton, split_scores, verify_submission
 
 PROG = "cogip-leaderboard"  # exit status as every CogIP CLI: see cogip_tasks/errors.py
 
@@ -89,8 +89,8 @@ def submission_files(paths: list[str]) -> list[Path]:
 def verify_all(files: list[Path], truth: GroundTruth) -> tuple[list[Verified], list[tuple[str, str]]]:
     """Verified models and ``(file, reason)`` rejections.
 
-    A model name may be used once on the page (compared by :func:`name_key`, so case, Unicode compatibility
-    forms and zero-width characters do not make two names different): files are read in sorted order and a
+    A model name may be used once on the page (compared by their look-alike :func:`skeleton`, so case, Unicode
+    compatibility forms, invisible characters and look-alike letters do not make two names different): files are read in sorted order and a
     later file with a name already taken is rejected, naming the file that holds it.
     """
     from tqdm.auto import tqdm
@@ -101,12 +101,12 @@ def verify_all(files: list[Path], truth: GroundTruth) -> tuple[list[Verified], l
     for path in tqdm(files, desc="verifying", unit="submission", disable=len(files) < 2):
         try:
             model = verify_file(path, truth)
-            if name_key(model.name) in names:
-                raise Rejected("model.name", f"{model.name!r} is already used by {names[name_key(model.name)]}")
+            if skeleton(model.name) in names:
+                raise Rejected("model.name", f"{model.name!r} is already used by {names[skeleton(model.name)]}")
         except Rejected as err:
             rejected.append((str(path), str(err)))
             continue
-        names[name_key(model.name)] = path
+        names[skeleton(model.name)] = path
         verified.append(model)
     return verified, rejected
 

@@ -16,8 +16,6 @@ lmms-eval), ``label``/``score``/``failure`` what the parser read from it. Everyt
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -29,12 +27,11 @@ from ..files import json_safe
 from ..model_args import published_model_name, published_value, scrub_model_args
 from ..results import GROUP, RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
+from .names import NameProblem, display_name, is_reserved_name, plain
 
 FORMAT = "cogip-submission"
 FORMAT_VERSION = 1
 MEAN = "mean"  # key of the across-dimension aggregates in "metrics"
-#: Names the leaderboard gives its own rows (constant, train-set mean, uniform random): ``reference: ...``.
-RESERVED_PREFIX = re.compile(r"reference\s*:")
 
 
 class SubmissionError(CogIPError, ValueError):
@@ -100,23 +97,6 @@ def items_from_samples(samples: list[dict], where: str) -> tuple[list[dict], set
         )
     )
     return items, parsers
-
-
-def display_name(name: str) -> str:
-    """A model name as shown: invisible format characters (zero-width spaces, BOMs, bidi marks) removed and
-    whitespace collapsed."""
-    return " ".join("".join(ch for ch in name if unicodedata.category(ch) != "Cf").split())
-
-
-def name_key(name: str) -> str:
-    """What two names must differ in to be told apart on the page: NFKC-normalised, format characters
-    removed, whitespace collapsed, case folded (``"Ｒeference\u200b: X"`` is ``"reference: x"``)."""
-    return display_name(unicodedata.normalize("NFKC", display_name(name))).casefold()
-
-
-def is_reserved_name(name: str) -> bool:
-    """True for names of the leaderboard's own reference rows, however they are spelled."""
-    return bool(RESERVED_PREFIX.match(name_key(name)))
 
 
 nan_to_none = json_safe  # kept name; NaN (and inf) -> null has one home: cogip_tasks.files.json_safe
@@ -192,8 +172,12 @@ def submission_from_output(
     metrics[MEAN] = task_metrics(results, GROUP)
     # Never lmms-eval's model_name: it is the raw text after pretrained= (a URL with a token, a local path).
     name = name or default_name(config_of(results))
-    if is_reserved_name(name):
-        raise SubmissionError(f"--name {name!r}: 'reference: ...' names are reserved for the leaderboard's own rows")
+    try:
+        shown = display_name(name)
+    except NameProblem as err:
+        raise SubmissionError(f"--name {plain(name)!r}: {err}") from None
+    if is_reserved_name(shown):
+        raise SubmissionError(f"--name {shown!r}: 'reference: ...' names are reserved for the leaderboard's own rows")
     if len(parsers) != 1:
         raise SubmissionError(f"{output_path}: items were parsed by different parsers ({', '.join(sorted(parsers))})")
     config = config_of(results)

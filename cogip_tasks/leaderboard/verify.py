@@ -9,8 +9,8 @@ human score (from the dataset, by row id) and every metric of every dimension an
   (by row ``id`` and by lmms-eval ``doc_id``);
 - was made with another parser version, or claims a label/score its answer does not parse to;
 - reports an aggregate that differs from the recomputation;
-- takes a name reserved for the leaderboard's reference rows (``reference: ...``, compared after Unicode NFKC
-  normalisation, with invisible format characters such as zero-width spaces removed and case folded).
+- has a name that cannot be shown (:func:`names.display_name`) or takes one reserved for the leaderboard's
+  reference rows (``reference: ...``, compared by the look-alike skeleton :func:`names.skeleton`).
 
 Every aggregate is a function of the set of ``(id, answer)`` pairs (:mod:`cogip_tasks.metrics` puts items in id
 order before resampling), so the order a run logged its items in, e.g. the rank-interleaved order of a
@@ -33,10 +33,10 @@ from ..errors import CogIPError
 from ..metrics import N_RESAMPLES, SEED, DimensionScores, group_metrics, score_dimension
 from ..scoring import PARSER_VERSION, parse_answer
 from .reasoning import MAX_TAG_LENGTH, strip_reasoning_tags
-from .submission import FORMAT, FORMAT_VERSION, MEAN, display_name, is_reserved_name, name_key, none_to_nan  # noqa: F401
+from .names import MAX_NAME_LENGTH, NameProblem, display_name, is_reserved_name, skeleton  # noqa: F401
+from .submission import FORMAT, FORMAT_VERSION, MEAN, none_to_nan
 
 TOLERANCE = 1e-6  # absolute and relative: JSON round trips and summation order, nothing more
-MAX_NAME_LENGTH = 100  # a model name is a table cell and a plot title
 
 
 class Rejected(CogIPError, ValueError):
@@ -148,6 +148,17 @@ def _strip_reasoning(raw: str, tags: Any, where: str) -> str:
     return strip_reasoning_tags(raw, tags)
 
 
+def model_name(sub: dict) -> str:
+    """The submission's model name as the page shows it (:func:`names.display_name`: the one boundary)."""
+    name = sub["model"].get("name") if isinstance(sub.get("model"), dict) else None
+    if not isinstance(name, str):
+        raise Rejected("model.name", f"a non-empty model name is required, found {_show(name)}")
+    try:
+        return display_name(name)
+    except NameProblem as err:
+        raise Rejected("model.name", str(err)) from None
+
+
 def check_header(sub: dict) -> None:
     if sub.get("format") != FORMAT:
         raise Rejected("format", f"expected {FORMAT!r}, found {_show(sub.get('format'))} (not a CogIP submission)")
@@ -159,11 +170,7 @@ def check_header(sub: dict) -> None:
             f"{_show(sub.get('parser_version'))} differs from this leaderboard's parser {PARSER_VERSION!r}; "
             "re-run lmms-eval with this cogip version (and without COGIP_PARSER=paper)",
         )
-    name = sub["model"].get("name") if isinstance(sub.get("model"), dict) else None
-    if not isinstance(name, str) or not display_name(name):
-        raise Rejected("model.name", f"a non-empty model name is required, found {_show(name)}")
-    if len(display_name(name)) > MAX_NAME_LENGTH:
-        raise Rejected("model.name", f"{len(display_name(name))} characters, at most {MAX_NAME_LENGTH}")
+    name = model_name(sub)
     if is_reserved_name(name):
         raise Rejected("model.name", f"{_show(name)} is reserved: 'reference: ...' names the leaderboard's own rows")
     if not isinstance(sub.get("dimensions"), dict):
@@ -265,7 +272,7 @@ def verify_submission(
         dims[key] = DimensionResult(aligned, aligned_labels, scored[key].metrics)
     mean = mean_metrics(scored)
     check_metrics(sub["metrics"].get(MEAN), mean, f"metrics.{MEAN}")
-    return Verified(display_name(sub["model"]["name"]), sub, dims, mean, str(path) if path else None)
+    return Verified(model_name(sub), sub, dims, mean, str(path) if path else None)
 
 
 def mean_metrics(scored: Mapping[str, DimensionScores]) -> dict[str, float]:
