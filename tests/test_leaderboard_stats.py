@@ -134,9 +134,7 @@ def test_reference_predictors_are_scored_honestly(truth):
 def test_report_ranks_marks_significance_and_escapes_names(truth):
     evil = "<script>alert(1)</script> | [x](javascript:alert(1))"
     good, bad = noisy(truth, 0.05, 1, evil), noisy(truth, 0.6, 2, "bad model")
-    board = build_leaderboard(
-        [bad, good], truth, {k: d.midpoint for k, d in DIMENSIONS.items()}, n_resamples=200, plots=False
-    )
+    board = build_leaderboard([bad, good], truth, {k: d.midpoint for k, d in DIMENSIONS.items()}, n_resamples=200)
     assert [board.rank_label(r) for r in board.models()] == ["1", "2"]
     assert board.models()[0] is good and len(board.adjacent) == 1 and board.adjacent[0][2].significant
     md = to_markdown(board)
@@ -144,7 +142,7 @@ def test_report_ranks_marks_significance_and_escapes_names(truth):
     widths = {len(re.split(r"(?<!\\)\|", line)) for line in table}
     assert len(table) == 2 + 5 and len(widths) == 1  # the pipe in the name did not add a column
     assert not re.search(r"(?<!\\)<script", md) and "\\<script\\>" in md
-    assert "\\[x\\](javascript" in md  # escaped brackets: no link
+    assert "\\[x\\]\\(javascript" in md  # escaped brackets: no link
     for title in ("Aesthetics", "Funniness", "Emotional Valence", "Memorability"):
         assert f"{title} SRCC [95% CI]" in md
     assert "| yes |" in md  # adjacent pair significant

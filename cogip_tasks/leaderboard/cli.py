@@ -20,9 +20,17 @@ from pathlib import Path
 from ..cli_style import CogIPArgumentParser
 from ..dataset import dataset_source
 from ..errors import CogIPError, fail, one_line
-from ..files import write_json, write_text
+from ..files import check_outputs_apart, output_lock, write_json, write_text
+from ..metrics import N_RESAMPLES, SEED
+from .cache import CACHE_ENV, VerificationCache, default_cache_dir, verification_key
 from .report import fmt
-from .submission import SubmissionError, read_submission, submission_from_output
+from .submission import (
+    SubmissionError,
+    parse_submission,
+    read_submission_bytes,
+    run_files,
+    submission_from_output,
+)
 from .verify import GroundTruth, Rejected, Verified, load_ground_truth, skeleton, split_scores, verify_submission
 
 PROG = "cogip-leaderboard"  # exit status as every CogIP CLI: see cogip_tasks/errors.py
@@ -58,15 +66,15 @@ def ground_truth(source: str | None) -> GroundTruth:
         raise DatasetProblem(text if name in text else f"dataset {name}: {type(err).__name__}: {text}") from err
 
 
-def verify_file(path: Path, truth: GroundTruth) -> Verified:
-    """Read and verify one file; unreadable, hostile or malformed files are rejected like bad ones.
+def verify_bytes(data: bytes, path: Path, truth: GroundTruth) -> Verified:
+    """Verify one file's content; hostile or malformed content is rejected like a bad submission.
 
     Anything a submission's content makes go wrong (a structure nested past the recursion limit, a type no
     check anticipated) rejects that file only, so ``build --skip-rejected`` carries on with the others. A
     missing package is not the file's fault: it ends the command (:class:`MissingDependency`).
     """
     try:
-        return verify_submission(read_submission(path), truth, path=path)
+        return verify_submission(parse_submission(data, path), truth, path=path)
     except SubmissionError as err:
         raise Rejected("(file)", str(err)) from err
     except RecursionError:
@@ -79,6 +87,15 @@ def verify_file(path: Path, truth: GroundTruth) -> Verified:
         raise Rejected("(file)", f"cannot be verified ({type(err).__name__}: {one_line(err)})") from err
 
 
+def verify_file(path: Path, truth: GroundTruth) -> Verified:
+    """Read (the one reader of user files) and verify one submission file."""
+    try:
+        data = read_submission_bytes(path)
+    except SubmissionError as err:
+        raise Rejected("(file)", str(err)) from err
+    return verify_bytes(data, path, truth)
+
+
 def submission_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
@@ -86,21 +103,40 @@ def submission_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def verify_all(files: list[Path], truth: GroundTruth) -> tuple[list[Verified], list[tuple[str, str]]]:
-    """Verified models and ``(file, reason)`` rejections.
+def verify_all(
+    files: list[Path], truth: GroundTruth, cache: VerificationCache | None = None
+) -> tuple[list[Verified], list[tuple[str, str]]]:
+    """Verified models and ``(file, reason)`` rejections; ``cache`` answers for files verified before.
 
-    A model name may be used once on the page (compared by their look-alike :func:`skeleton`, so case, Unicode
-    compatibility forms, invisible characters and look-alike letters do not make two names different): files are read in sorted order and a
-    later file with a name already taken is rejected, naming the file that holds it.
+    A model name may be used once on the page (compared by the look-alike :func:`skeleton`: case, Unicode
+    compatibility forms, invisible characters and look-alike letters do not make two names different): files
+    are read in sorted order and a later file with a name already taken is rejected, naming the file that
+    holds it.
     """
     from tqdm.auto import tqdm
 
+    cache = cache or VerificationCache(None)
     verified: list[Verified] = []
     rejected: list[tuple[str, str]] = []
     names: dict[str, Path] = {}
-    for path in tqdm(files, desc="verifying", unit="submission", disable=len(files) < 2):
+    for path in tqdm(files, desc="verifying", unit="submission", disable=len(files) < 8):
         try:
-            model = verify_file(path, truth)
+            try:
+                data = read_submission_bytes(path)
+            except SubmissionError as err:
+                raise Rejected("(file)", str(err)) from err
+            key = verification_key(data, truth, N_RESAMPLES, SEED)
+            result = cache.get(key)
+            if result is None:
+                try:
+                    result = verify_bytes(data, path, truth)
+                except Rejected as err:
+                    result = err
+                cache.put(key, result)
+            if isinstance(result, Rejected):
+                raise result
+            model = result
+            model.path = str(path)
             if skeleton(model.name) in names:
                 raise Rejected("model.name", f"{model.name!r} is already used by {names[skeleton(model.name)]}")
         except Rejected as err:
@@ -128,6 +164,7 @@ def train_means(source: str | None) -> dict[str, float] | None:
 def cmd_submit(args: argparse.Namespace) -> int:
     try:
         sub = submission_from_output(args.output_path, name=args.name, results_file=args.results)
+        check_outputs_apart([args.out], run_files(args.output_path, args.results))
         write_json(args.out, sub)
     except (CogIPError, OSError) as err:
         return fail(PROG, err)
@@ -154,10 +191,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    files = submission_files(args.submissions)
+    check_outputs_apart([args.out], [*args.submissions, *files])
+    truth = ground_truth(args.dataset)
+    cache = VerificationCache(None if args.no_cache else args.cache_dir or default_cache_dir())
+    with output_lock(args.out, command="cogip-leaderboard build"):
+        return build_site(args, files, truth, cache)
+
+
+def build_site(args: argparse.Namespace, files: list[Path], truth: GroundTruth, cache: VerificationCache) -> int:
     from .report import build_leaderboard, write_leaderboard
 
-    truth = ground_truth(args.dataset)
-    verified, rejected = verify_all(submission_files(args.submissions), truth)
+    verified, rejected = verify_all(files, truth, cache)
     for path, reason in rejected:
         print(f"REJECTED {path}: {reason}", file=sys.stderr)
     if rejected and not args.skip_rejected:
@@ -165,9 +210,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not verified:
         return fail(PROG, "no verified submission to rank")
     board = build_leaderboard(verified, truth, train_means(args.dataset), rejected=rejected)
-    written = write_leaderboard(board, args.out)
+    written = write_leaderboard(board, args.out, None if cache.folder is None else cache.folder.parent)
+    reused = f" ({cache.hits} verification(s) reused from the cache)" if cache.hits else ""
     print(
-        f"ranked {len(verified)} model(s) with {len(board.rows) - len(verified)} reference rows; wrote "
+        f"ranked {len(verified)} model(s) with {len(board.rows) - len(verified)} reference rows{reused}; wrote "
         f"{written['markdown']}, {written['html']} and {len(written) - 3} plots under {Path(args.out) / 'plots'}"
     )
     return 0
@@ -186,6 +232,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             return 1
     text = compare_markdown(models[0], models[1], truth)
     if args.out:
+        check_outputs_apart([args.out], [args.a, args.b])
         write_text(args.out, text)
     print(text, end="")
     return 0
@@ -219,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", nargs="+", help="submission files or folders of them")
     p.add_argument("-o", "--out", required=True, help="folder to write the leaderboard into")
     p.add_argument("--dataset", help=dataset_help)
+    p.add_argument(
+        "--cache-dir",
+        help=f"where verifications and plots are cached by content (default: ${CACHE_ENV}, else "
+        "~/.cache/cogip/leaderboard); a rebuild recomputes only what changed",
+    )
+    p.add_argument("--no-cache", action="store_true", help="verify and draw everything afresh (same numbers)")
     p.add_argument(
         "--skip-rejected",
         action="store_true",

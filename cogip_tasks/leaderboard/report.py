@@ -1,15 +1,20 @@
-"""The leaderboard people look at: a Markdown table and one static HTML page with embedded scatter plots.
+"""The leaderboard people look at: a Markdown table, one static HTML page and its scatter plots.
 
 Everything shown comes from verified submissions and the dataset (never from a submission's own numbers), and
-every string that came from a submission is escaped before it reaches Markdown or HTML.
+every string that came from a submission is drawn as plain text: :func:`names.plain`, then the format's own
+escaping (HTML, Markdown) or no parsing at all (matplotlib draws titles with ``parse_math=False``).
+
+The site is written whole or not at all (:func:`write_site`): staged in a sibling folder, then swapped in.
+It owns only the files its listing (``leaderboard.json``'s ``files``) names: other files in the folder are
+carried over untouched, and a folder it did not write is refused unless empty.
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,9 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from ..dimensions import DIMENSIONS, Dimension
+from ..errors import CogIPError
 from ..files import json_safe, write_bytes, write_json, write_text
 from ..metrics import N_RESAMPLES, SEED
 from ..scoring import PARSER_VERSION
+from .names import plain
 from .stats import Difference, is_rejected, mean_srcc, mean_srcc_interval, paired_difference, rank, reference_predictors
 from .submission import package_version
 from .verify import GroundTruth, Verified
@@ -41,14 +48,17 @@ class Leaderboard:
     n_resamples: int
     seed: int
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-    plots: dict[str, bytes] = field(default_factory=dict)  # model name -> PNG
+    plot_files: dict[str, str] = field(default_factory=dict)  # model name -> file name under plots/
     generated: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def models(self) -> list[Verified]:
         return [r for r in self.rows if not r.reference]
 
     def rank_label(self, row: Verified) -> str:
-        return "ref" if row.reference else str(self.models().index(row) + 1)
+        if row.reference:
+            return "ref"
+        ranks = self.__dict__.setdefault("_ranks", {id(r): n for n, r in enumerate(self.models(), start=1)})
+        return str(ranks[id(row)])
 
 
 def fmt(value: float, digits: int = 3) -> str:
@@ -100,40 +110,106 @@ def srcc_cell(row: Verified, key: str) -> str:
     return "n/a" if math.isnan(m["srcc"]) else f"{fmt(m['srcc'])} {fmt_ci((m['srcc_ci_low'], m['srcc_ci_high']))}"
 
 
-def scatter_png(row: Verified, truth: GroundTruth, dpi: int = 80) -> bytes:
-    """Predicted vs human score, one panel per dimension; unparsed answers drawn at the imputed midpoint."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+PLOT_FORMAT = "scatter-2"  # part of every plot's cache key: bump when the drawing changes
 
-    fig = Figure(figsize=(3.2 * len(DIMENSIONS), 3.4), dpi=dpi, layout="constrained")
-    FigureCanvasAgg(fig)
-    fig.suptitle(row.name)
-    for ax, (key, dim) in zip(fig.subplots(1, len(DIMENSIONS)), DIMENSIONS.items()):
-        human, pred = truth.human[key], row.dims[key].pred
-        parsed = ~np.isnan(pred)
-        pad = (dim.high - dim.low) * 0.05
-        ax.plot([dim.low, dim.high], [dim.low, dim.high], color="0.75", lw=1, zorder=0)
-        ax.scatter(human[parsed], pred[parsed], s=14, color="tab:blue", label="parsed")
-        if (~parsed).any():
-            ax.scatter(
-                human[~parsed],
-                np.full((~parsed).sum(), dim.midpoint),
-                s=18,
-                marker="x",
-                color="tab:red",
-                label="unparsed (midpoint)",
+
+class ScatterPlotter:
+    """Predicted vs human score, one panel per dimension; unparsed answers drawn at the imputed midpoint.
+
+    One figure with a fixed layout, reused for every model: only the points and titles change between two
+    plots (no constrained layout, no new axes), which makes a plot a few times cheaper than a fresh figure.
+    """
+
+    def __init__(self, truth: GroundTruth, dpi: int = 80):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.truth = truth
+        self.fig = Figure(figsize=(3.2 * len(DIMENSIONS), 3.4), dpi=dpi)
+        FigureCanvasAgg(self.fig)
+        self.fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.8, wspace=0.3)
+        self.title = self.fig.suptitle("", parse_math=False)
+        self.panels = {}
+        for ax, (key, dim) in zip(self.fig.subplots(1, len(DIMENSIONS)), DIMENSIONS.items()):
+            pad = (dim.high - dim.low) * 0.05
+            ax.plot([dim.low, dim.high], [dim.low, dim.high], color="0.75", lw=1, zorder=0)
+            parsed = ax.scatter([], [], s=14, color="tab:blue", label="parsed")
+            unparsed = ax.scatter([], [], s=18, marker="x", color="tab:red", label="unparsed (midpoint)")
+            ax.set(
+                xlim=(dim.low - pad, dim.high + pad),
+                ylim=(dim.low - pad, dim.high + pad),
+                xlabel="human score",
+                ylabel="predicted score",
             )
-        ax.set(
-            xlim=(dim.low - pad, dim.high + pad),
-            ylim=(dim.low - pad, dim.high + pad),
-            xlabel="human score",
-            ylabel="predicted score",
-            title=f"{dimension_title(dim)}  SRCC {fmt(row.dims[key].metrics['srcc'])}",
-        )
-        ax.legend(fontsize=7, loc="upper left")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+            ax.legend(fontsize=7, loc="upper left")
+            self.panels[key] = (ax, parsed, unparsed)
+
+    def png(self, row: Verified) -> bytes:
+        import warnings
+
+        self.title.set_text(plain(row.name))
+        for key, (ax, parsed_points, unparsed_points) in self.panels.items():
+            dim, human, pred = DIMENSIONS[key], self.truth.human[key], row.dims[key].pred
+            parsed = ~np.isnan(pred)
+            parsed_points.set_offsets(np.column_stack([human[parsed], pred[parsed]]))
+            unparsed_points.set_offsets(np.column_stack([human[~parsed], np.full((~parsed).sum(), dim.midpoint)]))
+            ax.set_title(f"{dimension_title(dim)}  SRCC {fmt(row.dims[key].metrics['srcc'])}", parse_math=False)
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a glyph missing from the font is drawn as a box, not an error
+            self.fig.savefig(buf, format="png")
+        return buf.getvalue()
+
+
+def scatter_png(row: Verified, truth: GroundTruth, dpi: int = 80) -> bytes:
+    """One model's scatter plots (a plotter of its own; a build reuses one plotter for every model)."""
+    return ScatterPlotter(truth, dpi).png(row)
+
+
+def plot_key(row: Verified, truth: GroundTruth) -> str:
+    """What a plot depends on: the drawing code, the name, the ground truth and each dimension's predictions."""
+    from .cache import content_key
+
+    parts = [PLOT_FORMAT, row.name, truth.fingerprint()]
+    for key in DIMENSIONS:
+        parts += [
+            np.ascontiguousarray(row.dims[key].pred, dtype=np.float64).tobytes(),
+            repr(row.dims[key].metrics["srcc"]),
+        ]
+    return content_key(*parts)
+
+
+def plot_filename(name: str, key: str) -> str:
+    """``<readable part of the name>-<content key>.png``: a new plot gets a new name, an unchanged one keeps it."""
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.')[:40] or 'model'}-{key[:16]}.png"
+
+
+def render_plots(board: Leaderboard, cache_dir: str | Path | None = None) -> dict[str, bytes]:
+    """Plot file name -> PNG bytes for every row; plots already in ``cache_dir/plots`` are read, not drawn."""
+    from tqdm.auto import tqdm
+
+    plotter: ScatterPlotter | None = None
+    folder = Path(cache_dir) / "plots" if cache_dir is not None else None
+    out: dict[str, bytes] = {}
+    for row in tqdm(board.rows, desc="scatter plots", unit="model", disable=len(board.rows) < 8):
+        key = plot_key(row, board.truth)
+        filename = plot_filename(row.name, key)
+        cached = folder / f"{key}.png" if folder is not None else None
+        try:
+            data = cached.read_bytes() if cached is not None else b""
+        except OSError:
+            data = b""
+        if not data.startswith(b"\x89PNG"):
+            plotter = plotter or ScatterPlotter(board.truth)
+            data = plotter.png(row)
+            if cached is not None:
+                try:
+                    write_bytes(cached, data)
+                except OSError:
+                    pass  # an unwritable cache costs time next build, never a result
+        board.plot_files[row.name] = filename
+        out[filename] = data
+    return out
 
 
 def build_leaderboard(
@@ -144,28 +220,24 @@ def build_leaderboard(
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
     rejected: list[tuple[str, str]] | None = None,
-    plots: bool = True,
 ) -> Leaderboard:
-    """Rank verified models with reference rows, intervals, adjacent-pair tests and scatter plots."""
+    """Rank verified models with reference rows, intervals and adjacent-pair tests (linear in the number of
+    models: each model is tested against the next one down only); plots come from :func:`render_plots`."""
     rows = rank([*models, *reference_predictors(truth, train_means, n_resamples=n_resamples, seed=seed)])
     intervals = {r.name: mean_srcc_interval(r, truth, n_resamples, seed) for r in rows}
     ranked = [r for r in rows if not r.reference]
     adjacent = [(a, b, paired_difference(a, b, truth, n_resamples, seed)) for a, b in zip(ranked, ranked[1:])]
-    board = Leaderboard(rows, intervals, adjacent, truth, n_resamples, seed, list(rejected or []))
-    if plots:
-        from tqdm.auto import tqdm
-
-        board.plots = {r.name: scatter_png(r, truth) for r in tqdm(rows, desc="scatter plots", unit="model")}
-    return board
+    return Leaderboard(rows, intervals, adjacent, truth, n_resamples, seed, list(rejected or []))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&$~!(){}])")
 _NUMERIC_CELL = re.compile(r"[-+0-9.,\[\] n/ap=*]*")  # numbers, intervals, n/a, "p=0.01 *"
 
 
 def md_escape(text: str) -> str:
-    """Text from a submission (names, paths, reasons) as inert Markdown: no links, HTML or broken tables."""
-    text = " ".join(str(text).split())
+    """Text from a submission (names, paths, reasons) as inert Markdown: no links, HTML, entities, math or
+    broken tables, and no control characters (:func:`names.plain`)."""
+    text = " ".join(plain(text).split())
     return text if _NUMERIC_CELL.fullmatch(text) else _MD_SPECIAL.sub(r"\\\1", text)
 
 
@@ -255,10 +327,20 @@ def adjacent_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     return header, cells
 
 
+def public_source(source: str) -> str:
+    """The dataset as the page may name it: a Hub id as written, a local folder by its base name only."""
+    from ..dataset import looks_like_path
+
+    if looks_like_path(source) or Path(source).exists():
+        return f"the local folder {Path(source.rstrip('/')).name or 'dataset'}"
+    return source
+
+
 def provenance(board: Leaderboard) -> list[str]:
     n = ", ".join(f"{dimension_title(d)} {len(board.truth.ids[k])}" for k, d in DIMENSIONS.items())
     return [
-        f"Ground truth: test split of {board.truth.source} ({n} items).",
+        f"Ground truth: test split of {public_source(board.truth.source)} ({n} items; content fingerprint "
+        f"{board.truth.fingerprint()[:16]}).",
         f"Answers re-parsed with parser {PARSER_VERSION}; every number recomputed (cogip {package_version('cogip')}).",
         f"95% percentile bootstrap intervals of each model, {board.n_resamples} resamples (seed {board.seed}); "
         "differences are paired bootstraps over the same items.",
@@ -293,34 +375,45 @@ def to_markdown(board: Leaderboard) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
-table{border-collapse:collapse;margin:1em 0;font-size:14px}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#f0f3f7}
-td:nth-child(2),td:first-child{text-align:left}
+*{box-sizing:border-box}
+body{font-family:system-ui,sans-serif;margin:0 auto;padding:1em;color:#222;max-width:1400px;line-height:1.4}
+h1{font-size:1.6em;margin:.3em 0}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:1em 0;border:1px solid #ddd;max-width:100%}
+table{border-collapse:collapse;font-size:14px;width:max-content;min-width:100%}
+th,td{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
+th{background:#f0f3f7;text-align:center;white-space:normal;min-width:5em}
+td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+td.text{text-align:left;min-width:9em;max-width:22em;overflow-wrap:anywhere}
 tr.reference td{color:#666;font-style:italic;background:#fafafa}
-img{max-width:100%;border:1px solid #ddd}
+img{max-width:100%;height:auto;border:1px solid #ddd}
 .note{color:#555;font-size:13px}
+@media (max-width:600px){body{padding:.5em}table{font-size:13px}th,td{padding:3px 5px}}
 """
+
+_TEXT_COLUMNS = {"Model", "Higher", "Lower", "Dimension"}
 
 
 def _html_table(header: list[str], cells: list[list[str]], reference_rows: set[int] = frozenset()) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    """A table in a box that scrolls sideways on a narrow screen; numbers never wrap (an interval stays on one
+    line), names wrap inside their cell; every string escaped as plain text."""
+    kinds = ["text" if h in _TEXT_COLUMNS else "num" for h in header]
+    head = "".join(f'<th scope="col">{html.escape(plain(h))}</th>' for h in header)
     body = "".join(
         ('<tr class="reference">' if i in reference_rows else "<tr>")
-        + "".join(f"<td>{html.escape(c)}</td>" for c in row)
+        + "".join(f'<td class="{k}">{html.escape(plain(c))}</td>' for k, c in zip(kinds, row))
         + "</tr>"
         for i, row in enumerate(cells)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def to_html(board: Leaderboard) -> str:
-    """One self-contained page (inline CSS, plots as data: URIs, no script, no server)."""
+    """One static page (inline CSS, no script, no server): plots are the files under ``plots/``."""
     refs = {i for i, r in enumerate(board.rows) if r.reference}
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>CogIP-Bench leaderboard</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>CogIP-Bench leaderboard</h1>",
@@ -333,41 +426,39 @@ def to_html(board: Leaderboard) -> str:
             *detail_table(board), reference_rows={i * len(DIMENSIONS) + j for i in refs for j in range(len(DIMENSIONS))}
         ),
     ]
-    if board.plots:
+    if board.plot_files:
         parts.append("<h2>Predicted vs human scores</h2>")
         for r in board.rows:
-            if r.name in board.plots:
-                data = base64.b64encode(board.plots[r.name]).decode("ascii")
-                alt = html.escape(f"scatter plots of {r.name}", quote=True)
-                parts.append(f'<h3>{html.escape(r.name)}</h3><img alt="{alt}" src="data:image/png;base64,{data}">')
+            if r.name in board.plot_files:
+                src = html.escape(f"{PLOTS_DIR}/{board.plot_files[r.name]}", quote=True)
+                alt = html.escape(plain(f"scatter plots of {r.name}"), quote=True)
+                parts.append(
+                    f'<h3>{html.escape(plain(r.name))}</h3><img alt="{alt}" src="{src}" loading="lazy" '
+                    'width="1024" height="272">'
+                )
     if board.rejected:
         parts.append(
             "<h2>Rejected submissions</h2><ul>"
-            + "".join(f"<li>{html.escape(f)}: {html.escape(r)}</li>" for f, r in board.rejected)
+            + "".join(f"<li>{html.escape(plain(f))}: {html.escape(plain(r))}</li>" for f, r in board.rejected)
             + "</ul>"
         )
     parts.append(
         '<h2>How these numbers were made</h2><ul class="note">'
-        + "".join(f"<li>{html.escape(p)}</li>" for p in provenance(board))
+        + "".join(f"<li>{html.escape(plain(p))}</li>" for p in provenance(board))
         + "</ul></body></html>"
     )
     return "\n".join(parts) + "\n"
 
 
-def plot_filename(index: int, name: str) -> str:
-    return f"{index:02d}-{re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-.')[:60] or 'model'}.png"
-
-
-def plot_files(board: Leaderboard) -> dict[str, str]:
-    """Model name -> file name under ``plots/`` (rank order, so the names sort like the page)."""
-    return {r.name: plot_filename(i, r.name) for i, r in enumerate(board.rows, start=1) if r.name in board.plots}
+SITE_FORMAT = "cogip-leaderboard-site-1"
+SITE_FILES = ("index.html", "leaderboard.md", "leaderboard.json")
 
 
 def to_json(board: Leaderboard) -> dict:
     """Machine-readable leaderboard (recomputed numbers only; null where undefined).
 
-    ``plots`` lists the files this build wrote under ``plots/``: the next build removes those it does not
-    write again, and nothing else there.
+    ``files`` lists every file this build wrote (relative paths): the site owns those and nothing else, so
+    the next build replaces them and carries every other file in the folder over untouched.
     """
 
     def row(r: Verified) -> dict:
@@ -379,9 +470,12 @@ def to_json(board: Leaderboard) -> dict:
             "mean_srcc_ci": [json_safe(v) for v in board.intervals[r.name]],
             "mean": {k: json_safe(v) for k, v in r.mean.items()},
             "dimensions": {k: {m: json_safe(v) for m, v in d.metrics.items()} for k, d in r.dims.items()},
+            "plot": f"{PLOTS_DIR}/{board.plot_files[r.name]}" if r.name in board.plot_files else None,
         }
 
+    plots = sorted(board.plot_files.values())
     return {
+        "format": SITE_FORMAT,
         "rows": [row(r) for r in board.rows],
         "adjacent": [
             {
@@ -390,54 +484,114 @@ def to_json(board: Leaderboard) -> dict:
                 "delta": json_safe(d.delta),
                 "ci": [json_safe(d.low), json_safe(d.high)],
                 "p_value": json_safe(d.p_value),
+                "significant": d.significant,
             }
             for a, b, d in board.adjacent
         ],
-        "rejected": [{"file": f, "reason": r} for f, r in board.rejected],
-        "plots": sorted(plot_files(board).values()),
+        "rejected": [{"file": plain(f), "reason": plain(r)} for f, r in board.rejected],
+        "plots": plots,
+        "files": [*SITE_FILES, *(f"{PLOTS_DIR}/{p}" for p in plots)],
         "provenance": provenance(board),
     }
 
 
-_PLOT_NAME = re.compile(r"\d{2,}-[A-Za-z0-9._-]*\.png")  # what plot_filename makes: never a path
+class SiteProblem(CogIPError, RuntimeError):
+    """The output folder cannot take the site (it holds files the leaderboard does not own); names them."""
 
 
-def previous_plots(out: Path) -> set[str]:
-    """The plot files the last build in ``out`` wrote (from its leaderboard.json; none if unreadable)."""
+_OWNED = re.compile(r"(index\.html|leaderboard\.md|leaderboard\.json|plots/[A-Za-z0-9][A-Za-z0-9._-]*\.png)")
+
+
+def owned_files(out: Path) -> set[str]:
+    """The files the last build in ``out`` wrote, from its leaderboard.json (empty when there is none).
+
+    Only names a build can write are believed (never ``..``, never a path outside the site). A leaderboard.json
+    from before listings existed owns the three pages and the plots it lists.
+    """
     import json
 
     try:
-        listed = json.loads((out / "leaderboard.json").read_text(encoding="utf-8")).get("plots", [])
-    except (OSError, ValueError, RecursionError, AttributeError):
+        listing = json.loads((out / "leaderboard.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return set()
-    return (
-        {name for name in listed if isinstance(name, str) and _PLOT_NAME.fullmatch(name)}
-        if isinstance(listed, list)
-        else set()
-    )
+    if not isinstance(listing, dict) or not isinstance(listing.get("rows"), list):
+        return set()
+    names = listing.get("files")
+    if not isinstance(names, list):  # the older layout
+        plots = listing.get("plots") if isinstance(listing.get("plots"), list) else []
+        names = [*SITE_FILES, *(f"{PLOTS_DIR}/{p}" for p in plots if isinstance(p, str))]
+    return {n for n in names if isinstance(n, str) and _OWNED.fullmatch(n)}
 
 
-def write_leaderboard(board: Leaderboard, out_dir: str | Path) -> dict[str, Path]:
-    """Write leaderboard.md, index.html, leaderboard.json and plots/*.png (each file written atomically).
+def _files_under(folder: Path) -> list[str]:
+    """Relative paths of everything under ``folder`` that is not a directory (links included, not followed)."""
+    out = []
+    for root, dirs, files in os.walk(folder):
+        rel = Path(root).relative_to(folder)
+        out += [(rel / f).as_posix() for f in files]
+        out += [(rel / d).as_posix() for d in dirs if (Path(root) / d).is_symlink()]
+    return out
 
-    Plots the previous build wrote for models no longer on the page are removed (only files that build
-    listed in its leaderboard.json: whatever else is in the folder stays).
+
+def write_site(board: Leaderboard, out_dir: str | Path, plots: dict[str, bytes]) -> dict[str, Path]:
+    """Write the site whole or not at all: staged beside ``out_dir``, then swapped in with two renames.
+
+    ``out_dir`` may be new, empty, a site an earlier build wrote, or a folder whose files do not collide with
+    the site's: files the site does not own are carried over (hard links, else copies), and a file the site
+    would write but does not own (a user's ``index.html``) stops the build before anything changes.
     """
+    import shutil
+
     out = Path(out_dir)
-    stale = previous_plots(out)
-    (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
-    files = plot_files(board)
-    written = {}
-    for name, filename in files.items():
-        written[f"plot:{name}"] = write_bytes(out / PLOTS_DIR / filename, board.plots[name])
-    written.update(
-        markdown=write_text(out / "leaderboard.md", to_markdown(board)),
-        html=write_text(out / "index.html", to_html(board)),
-        json=write_json(out / "leaderboard.json", to_json(board)),
-    )
-    for filename in stale - set(files.values()):
-        (out / PLOTS_DIR / filename).unlink(missing_ok=True)
-    return written
+    owned = owned_files(out) if out.is_dir() else set()
+    listing = to_json(board)
+    existing = _files_under(out) if out.is_dir() else []
+    collisions = sorted(set(listing["files"]) & (set(existing) - owned))
+    if out.is_dir() and (out / PLOTS_DIR).exists() and not (out / PLOTS_DIR).is_dir():
+        collisions.append(PLOTS_DIR)
+    if collisions:
+        raise SiteProblem(
+            f"{out}: holds {', '.join(collisions[:3])} that cogip-leaderboard did not write; "
+            "choose a new or empty folder (or move those files)"
+        )
+    if out.exists() and not out.is_dir():
+        raise SiteProblem(f"{out}: is a file, not a folder")
+    staging = out.parent / f".{out.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        (staging / PLOTS_DIR).mkdir(parents=True)
+        for filename, data in plots.items():
+            (staging / PLOTS_DIR / filename).write_bytes(data)
+        write_text(staging / "leaderboard.md", to_markdown(board))
+        write_text(staging / "index.html", to_html(board))
+        write_json(staging / "leaderboard.json", listing)
+        for rel in set(existing) - owned:  # the user's files: kept as they are
+            source, target = out / rel, staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_symlink():
+                os.symlink(os.readlink(source), target)
+                continue
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.is_dir():
+            os.rename(out, old)
+            os.rename(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"markdown": out / "leaderboard.md", "html": out / "index.html", "json": out / "leaderboard.json"} | {
+        f"plot:{name}": out / PLOTS_DIR / filename for name, filename in board.plot_files.items()
+    }
+
+
+def write_leaderboard(board: Leaderboard, out_dir: str | Path, cache_dir: str | Path | None = None) -> dict[str, Path]:
+    """Draw (or reuse) the plots and write the site (:func:`write_site`)."""
+    return write_site(board, out_dir, render_plots(board, cache_dir))
 
 
 def compare_markdown(

@@ -33,13 +33,20 @@ from .verify import DimensionResult, GroundTruth, Verified, mean_metrics
 def dimension_resamples(
     model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] = tuple(DIMENSIONS)
 ) -> list[np.ndarray]:
-    """Each dimension's bootstrap SRCC resamples (the same items for every model)."""
-    return [
-        srcc_resamples(
-            impute(model.dims[key].pred, key), truth.human[key], key, truth.ids[key], n_resamples=n_resamples, seed=seed
-        )
-        for key in dimensions
-    ]
+    """Each dimension's bootstrap SRCC resamples (the same items for every model); those verification made
+    with the same settings are reused (they are the same numbers: metrics.score_dimension draws them)."""
+    out = []
+    for key in dimensions:
+        dim = model.dims[key]
+        if dim.resamples is not None and dim.resample_seed == f"{n_resamples}/{seed}":
+            out.append(dim.resamples)
+        else:
+            out.append(
+                srcc_resamples(
+                    impute(dim.pred, key), truth.human[key], key, truth.ids[key], n_resamples=n_resamples, seed=seed
+                )
+            )
+    return out
 
 
 def mean_srcc_resamples(
@@ -179,7 +186,7 @@ def predictor(
         scored[key] = score_dimension(
             pred, truth.human[key], dim, labels, ids=truth.ids[key], n_resamples=n_resamples, seed=seed
         )
-        dims[key] = DimensionResult(pred, labels, scored[key].metrics)
+        dims[key] = DimensionResult(pred, labels, scored[key].metrics, scored[key].resamples, f"{n_resamples}/{seed}")
     return Verified(name, {}, dims, mean_metrics(scored), reference=reference)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..dimensions import DIMENSIONS
 from ..errors import CogIPError
-from ..files import json_safe
+from ..files import decode_utf8, json_safe, parse_json, read_user_bytes
 from ..model_args import published_model_name, published_value, scrub_model_args
 from ..results import GROUP, RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
@@ -199,15 +199,34 @@ def submission_from_output(
     )
 
 
+def run_files(output_path: str | Path, results_file: str | Path | None = None) -> list[Path]:
+    """The files ``submit`` reads from a run (its results file and each task's samples): never an output."""
+    try:
+        results_path = Path(results_file) if results_file else latest_results_file(output_path)
+    except (CogIPError, OSError):
+        return [Path(p) for p in (results_file,) if p]
+    return [results_path, *(samples_file(results_path, d.task_name) for d in DIMENSIONS.values())]
+
+
+def read_submission_bytes(path: str | Path) -> bytes:
+    """A submission file's bytes through the one reader of user files (regular files only, size cap)."""
+    try:
+        return read_user_bytes(path, what="submission")
+    except CogIPError as err:
+        raise SubmissionError(str(err)) from None
+
+
+def parse_submission(data: bytes, path: str | Path) -> dict:
+    """A submission's JSON, decoded with bounds (depth, number length, valid Unicode); ``verify`` checks the rest."""
+    try:
+        value = parse_json(decode_utf8(data, f"{path}"), f"{path}")
+    except CogIPError as err:
+        raise SubmissionError(str(err)) from None
+    if not isinstance(value, dict):
+        raise SubmissionError(f"{path}: a submission is a JSON object, found {type(value).__name__}")
+    return value
+
+
 def read_submission(path: str | Path) -> dict:
     """Load a submission file; only JSON validity is checked here (``verify`` checks the rest)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SubmissionError(f"{path}: cannot read a submission ({err})") from err
-    except RecursionError:
-        raise SubmissionError(f"{path}: JSON nested too deeply to be a submission") from None
-    if not isinstance(data, dict):
-        raise SubmissionError(f"{path}: a submission is a JSON object, found {type(data).__name__}")
-    return data
+    return parse_submission(read_submission_bytes(path), path)

@@ -32,8 +32,8 @@ from ..dimensions import DIMENSIONS, Dimension, get_dimension, human_score
 from ..errors import CogIPError
 from ..metrics import N_RESAMPLES, SEED, DimensionScores, group_metrics, score_dimension
 from ..scoring import PARSER_VERSION, parse_answer
-from .reasoning import MAX_TAG_LENGTH, strip_reasoning_tags
 from .names import MAX_NAME_LENGTH, NameProblem, display_name, is_reserved_name, skeleton  # noqa: F401
+from .reasoning import MAX_TAG_LENGTH, strip_reasoning_tags
 from .submission import FORMAT, FORMAT_VERSION, MEAN, none_to_nan
 
 TOLERANCE = 1e-6  # absolute and relative: JSON round trips and summation order, nothing more
@@ -59,6 +59,17 @@ class GroundTruth:
     def n_items(self) -> int:
         return sum(len(v) for v in self.ids.values())
 
+    def fingerprint(self) -> str:
+        """A hash of what is scored against: every dimension's row ids and human scores, in order."""
+        if "_fingerprint" not in self.__dict__:
+            import hashlib
+            import json
+
+            content = {k: [self.ids[k], [float(v) for v in self.human[k]]] for k in sorted(self.ids)}
+            digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
+            object.__setattr__(self, "_fingerprint", digest)  # computed once (the dataclass is frozen)
+        return self.__dict__["_fingerprint"]
+
 
 @dataclass(eq=False)
 class DimensionResult:
@@ -67,6 +78,8 @@ class DimensionResult:
     pred: np.ndarray  # NaN where the answer did not parse
     labels: list[str | None]
     metrics: dict[str, float]
+    resamples: np.ndarray | None = None  # the bootstrap SRCC resamples behind metrics' interval ...
+    resample_seed: str | None = None  # ... made with these "n_resamples/seed" (reused by the leaderboard)
 
 
 @dataclass(eq=False)
@@ -269,7 +282,9 @@ def verify_submission(
             aligned, truth.human[key], dim, aligned_labels, ids=truth.ids[key], n_resamples=n_resamples, seed=seed
         )
         check_metrics(sub["metrics"].get(key), scored[key].metrics, f"metrics.{key}")
-        dims[key] = DimensionResult(aligned, aligned_labels, scored[key].metrics)
+        dims[key] = DimensionResult(
+            aligned, aligned_labels, scored[key].metrics, scored[key].resamples, f"{n_resamples}/{seed}"
+        )
     mean = mean_metrics(scored)
     check_metrics(sub["metrics"].get(MEAN), mean, f"metrics.{MEAN}")
     return Verified(model_name(sub), sub, dims, mean, str(path) if path else None)
