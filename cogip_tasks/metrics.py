@@ -173,12 +173,29 @@ def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") 
     return round(direction * pearson(fitted, y, name), LOGISTIC_DECIMALS)
 
 
+def resample_ranks(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``scipy.stats.rankdata(values[idx], axis=1)`` (average ranks for ties), by counting instead of sorting.
+
+    Every resample draws from the same ``len(values)`` values, so each row's ranks follow from how often it
+    drew each distinct value: the rank of a value is the count of smaller draws plus the mean position among
+    its equals. The ranks are the same floats (whole and half numbers), several times faster for the bootstrap.
+    """
+    if np.isnan(values).any():
+        return stats.rankdata(values[idx], axis=1)  # NaN propagates as scipy defines it
+    _, code = np.unique(values, return_inverse=True)
+    n_rows, n_distinct = len(idx), int(code.max()) + 1 if len(code) else 0
+    codes = code.reshape(-1)[idx]
+    flat = (codes + (np.arange(n_rows) * n_distinct)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=n_rows * n_distinct).reshape(n_rows, n_distinct).astype(np.float64)
+    ranks = np.cumsum(counts, axis=1) - counts + (counts + 1) / 2
+    return np.take_along_axis(ranks, codes, axis=1)
+
+
 def resampled_spearman(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Spearman's rho of each resample (the rows of ``idx`` index items); NaN where a side is constant."""
     if idx.size == 0:
         return np.full(len(idx), np.nan)
-    rx = stats.rankdata(x[idx], axis=1)
-    ry = stats.rankdata(y[idx], axis=1)
+    rx, ry = resample_ranks(x, idx), resample_ranks(y, idx)
     rx -= rx.mean(axis=1, keepdims=True)
     ry -= ry.mean(axis=1, keepdims=True)
     denom = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))

@@ -82,9 +82,8 @@ def test_verify_build_compare_without_lmms_eval_or_torch(two_submissions, sample
 
 def test_a_missing_package_is_an_environment_error_not_a_rejection(two_submissions, sample_dataset_dir, tmp_path):
     """matplotlib draws build's plots: without it, build stops with one line naming it, exit 1."""
-    build = run_without(
-        "matplotlib", "build", str(two_submissions), "-o", str(tmp_path / "site"), "--dataset", str(sample_dataset_dir)
-    )
+    site, data = str(tmp_path / "site"), str(sample_dataset_dir)
+    build = run_without("matplotlib", "build", str(two_submissions), "-o", site, "--dataset", data, "--no-cache")
     assert build.returncode == 1
     errors = re.findall(r"cogip-leaderboard: error: [^\r\n]*", build.stderr)  # after progress bars' \r
     assert len(errors) == 1 and "matplotlib" in errors[0] and "missing dependency" in errors[0]

@@ -25,6 +25,7 @@ from cogip_tasks.leaderboard.stats import (
     resampled_spearman,
 )
 from cogip_tasks.leaderboard.verify import GroundTruth
+from fixtures.leaderboard import synthetic_submission  # noqa: F401  (other leaderboard tests import it here)
 
 N = 200
 
@@ -165,56 +166,6 @@ def test_compare_reports_per_dimension_differences(truth):
     for row in rows[1:]:
         delta = float(row.split(" | ")[3])
         assert delta > 0  # the aligned model is better on every dimension
-
-
-def synthetic_submission(
-    truth: GroundTruth, seed: int = 0, claim_order: str = "listed", name: str = "synthetic"
-) -> dict:
-    """A well-behaved submission: items listed in a shuffled order (as multi-process lmms-eval runs log them),
-    a few unparsable answers and a reasoning block; metrics as the lmms-eval aggregations compute them, fed
-    the items in listed order (``claim_order="dataset"``: in dataset order)."""
-    from cogip_tasks.leaderboard.submission import MEAN, make_submission
-    from cogip_tasks.metrics import GROUP_METRIC_NAMES, group_interval_bound, metrics_of_records
-    from cogip_tasks.scoring import parse_answer
-
-    rng = np.random.default_rng(seed)
-    tags = [["<think>", "</think>"]]
-    items, metrics = {}, {}
-    for key, dim in DIMENSIONS.items():
-        order = rng.permutation(len(truth.ids[key]))
-        rows = []
-        for pos in order:
-            score = float(np.clip(truth.human[key][pos] + rng.normal(0, 0.1 * (dim.high - dim.low)), dim.low, dim.high))
-            answer = f"{dim.label_for(score)} {score:.3f}" if rng.random() > 0.05 else "I cannot judge this image."
-            raw = f"<think>maybe 9.9</think>{answer}" if pos % 7 == 0 else answer
-            parsed = parse_answer(answer, dim)
-            rows.append(
-                {
-                    "doc_id": int(pos),
-                    "id": truth.ids[key][pos],
-                    "raw": raw,
-                    "answer": answer,
-                    "label": parsed.label,
-                    "score": parsed.score,
-                    "failure": parsed.failure,
-                }
-            )
-        items[key] = rows
-        claimed = order if claim_order == "listed" else np.sort(order)
-        by_pos = {r["doc_id"]: r for r in rows}
-        records = [
-            (by_pos[p]["id"], by_pos[p]["score"], float(truth.human[key][p]), by_pos[p]["label"]) for p in claimed
-        ]
-        metrics[key] = metrics_of_records(records, key)
-    # The group row as lmms-eval makes it: means (the fewest for n_distinct), and the interval of the mean from
-    # the tasks' resamples.
-    metrics[MEAN] = {m: float(np.mean([metrics[k][m] for k in DIMENSIONS])) for m in GROUP_METRIC_NAMES}
-    metrics[MEAN]["n_distinct"] = min(metrics[k]["n_distinct"] for k in DIMENSIONS)
-    for bound in ("low", "high"):
-        metrics[MEAN][f"srcc_ci_{bound}"] = group_interval_bound(
-            [metrics[k][f"srcc_ci_{bound}"] for k in DIMENSIONS], bound
-        )
-    return make_submission(name, items, metrics, reasoning_tags=tags)
 
 
 def test_verify_accepts_any_item_order_and_ranks_in_dataset_order(truth):

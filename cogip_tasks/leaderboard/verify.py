@@ -198,8 +198,8 @@ def check_header(sub: dict) -> None:
             raise Rejected(f"dimensions.{key}", "missing: a submission covers all four dimensions")
 
 
-def check_items(items: Any, dim: Dimension, truth: GroundTruth, tags: Any) -> list[int]:
-    """Check one dimension's items; returns each item's position in the ground truth."""
+def check_items(items: Any, dim: Dimension, truth: GroundTruth, tags: Any) -> list[tuple[int, Any]]:
+    """Check one dimension's items; returns each item's position in the ground truth and its parse."""
     where = f"dimensions.{dim.key}.items"
     if not isinstance(items, list):
         raise Rejected(where, "missing or not a list")
@@ -220,16 +220,15 @@ def check_items(items: Any, dim: Dimension, truth: GroundTruth, tags: Any) -> li
             # lmms-eval numbers a task's docs in dataset order, so the doc id follows from the row id
             # (and a repeated or invented doc id cannot pass once row ids are unique and known).
             raise Rejected(f"{at}.doc_id", f"{_show(doc_id)} does not match item {row_id!r} (doc {position[row_id]})")
-        check_answer(item, dim, at, tags)
-        order.append(position[row_id])
+        order.append((position[row_id], check_answer(item, dim, at, tags)))
     expected = len(position)
     if len(items) != expected:
         raise Rejected(where, f"{len(items)} items, the test split has {expected} {dim.key} items ({truth.source})")
     return order
 
 
-def check_answer(item: dict, dim: Dimension, at: str, tags: Any) -> None:
-    """The answer must come from the raw text, and the claimed parse from the answer."""
+def check_answer(item: dict, dim: Dimension, at: str, tags: Any) -> Any:
+    """The answer must come from the raw text, and the claimed parse from the answer (returned)."""
     raw, answer = item.get("raw"), item.get("answer")
     for key, value in (("raw", raw), ("answer", answer)):
         if not isinstance(value, str):
@@ -243,6 +242,7 @@ def check_answer(item: dict, dim: Dimension, at: str, tags: Any) -> None:
     for key, actual in (("label", parsed.label), ("failure", parsed.failure)):
         if item.get(key) != actual:
             raise Rejected(f"{at}.{key}", f"claims {_show(item.get(key))}, the answer parses to {_show(actual)}")
+    return parsed
 
 
 def check_metrics(claimed: Any, actual: dict[str, float], where: str) -> None:
@@ -271,11 +271,10 @@ def verify_submission(
     for key, dim in DIMENSIONS.items():
         items = sub["dimensions"][key].get("items") if isinstance(sub["dimensions"][key], dict) else None
         order = check_items(items, dim, truth, tags)
-        preds = [parse_answer(item["answer"], dim) for item in items]
         # Dataset order (the order does not change any number; it lines models up item by item).
         aligned = np.full(len(order), np.nan)
         aligned_labels: list[str | None] = [None] * len(order)
-        for pos, parsed in zip(order, preds):
+        for pos, parsed in order:
             aligned[pos] = np.nan if parsed.score is None else parsed.score
             aligned_labels[pos] = parsed.label
         scored[key] = score_dimension(
