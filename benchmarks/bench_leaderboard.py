@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,11 +89,11 @@ def main() -> None:
             for i in range(n):
                 shutil.copy(pool / f"sub{i:04d}.json", subs)
             build = ["build", str(subs), "-o", str(site), "--cache-dir", str(cache), *data]
-            code_cold, cold = _timed(lambda: run_cli(build))
-            code_same, same = _timed(lambda: run_cli(build))
+            code_cold, cold = _timed(partial(run_cli, build))
+            code_same, same = _timed(partial(run_cli, build))
             shutil.copy(pool / f"sub{n_max - 1:04d}.json", subs)
-            code_add, add = _timed(lambda: run_cli(build))
-            code_verify, verify = _timed(lambda: run_cli(["verify", str(subs / "sub0000.json"), *data]))
+            code_add, add = _timed(partial(run_cli, build))
+            code_verify, verify = _timed(partial(run_cli, ["verify", str(subs / "sub0000.json"), *data]))
             assert code_cold == code_same == code_add == code_verify == 0, (code_cold, code_same, code_add, code_verify)
             print(f"{n:>5} {cold:>10.1f}s {same:>9.1f}s {add:>8.1f}s {verify:>10.2f}s", flush=True)
         blocks = int(args.answer_mb * 1e6 / len("<think>x</think>"))
