@@ -79,6 +79,10 @@ LEVEL = 0.95
 #: The 4-parameter logistic needs more points than parameters: with n <= 4 it can pass through every
 #: (monotone) point set and its PLCC would be 1 whatever the model; 5 leaves one residual degree of freedom.
 MIN_LOGISTIC_N = 5
+#: n_distinct counts predictions on a grid of this share of the dimension's range (0.1 on 0-10, 0.06 on valence,
+#: 0.01 on memorability): jitter added to a constant answer (1e-6, or 1e-3) cannot make a collapsed model look
+#: varied, while any two answers a reader would call different still count twice.
+DISTINCT_STEP = 0.01
 
 
 def _as_array(values: Sequence[float | None]) -> np.ndarray:
@@ -309,15 +313,18 @@ def score_dimension(
         "rmse_norm": rmse / span,
         "parse_rate": float(parsed.mean()) if n else math.nan,
         "label_acc": label_accuracy(labels, y, dim) if labels is not None else math.nan,
-        "n_distinct": distinct_predictions(raw),
+        "n_distinct": distinct_predictions(raw, dim),
     }
     return DimensionScores(metrics, resamples)
 
 
-def distinct_predictions(pred: Sequence[float | None]) -> float:
-    """How many different scores the parsed answers hold (rounded to 6 decimals; unparsed answers are none)."""
+def distinct_predictions(pred: Sequence[float | None], dimension: str | Dimension) -> float:
+    """How many different scores the parsed answers hold, on a grid of :data:`DISTINCT_STEP` of the dimension's
+    range (unparsed answers are none): 1, or a handful, is a collapsed model, jitter or not."""
+    dim = get_dimension(dimension)
     arr = _as_array(pred)
-    return float(len(np.unique(np.round(arr[np.isfinite(arr)], 6))))
+    cells = np.round((arr[np.isfinite(arr)] - dim.low) / (DISTINCT_STEP * (dim.high - dim.low)))
+    return float(len(np.unique(cells)))
 
 
 def compute_metrics(

@@ -315,8 +315,26 @@ def test_distinct_predictions_flag_a_collapsed_model():
     collapsed = M.compute_metrics([7.0] * 6, human, "aesthetics")
     assert collapsed["n_distinct"] == 1 and math.isnan(collapsed["srcc"])
     mixed = M.compute_metrics([7.0, 7.0000001, None, 3.5, float("nan"), 9.0], human, "aesthetics")
-    assert mixed["n_distinct"] == 3  # unparsed answers are no prediction; 6-decimal rounding merges 7.0000001
+    assert mixed["n_distinct"] == 3  # unparsed answers are no prediction; 7.0000001 is 7.0
     assert M.compute_metrics([], [], "aesthetics")["n_distinct"] == 0
+
+
+@pytest.mark.parametrize("jitter", [1e-6, 1e-4, 1e-3])
+@pytest.mark.parametrize(
+    "dimension, constant", [("aesthetics", 7.0), ("emotional_valence", 1.0), ("memorability", 0.6)]
+)
+def test_jitter_cannot_defeat_the_collapse_flag(jitter, dimension, constant):
+    """A constant answer plus noise of up to 1e-3 (a tenth of the grid on memorability's 0-1) stays 1 distinct
+    prediction; a model whose answers really vary keeps its count."""
+    dim = M.get_dimension(dimension)
+    rng = np.random.default_rng(0)
+    human = rng.uniform(dim.low, dim.high, 120)
+    noisy = constant + rng.uniform(-jitter, jitter, 120)
+    metrics = M.compute_metrics(list(noisy), list(human), dimension)
+    assert len(np.unique(noisy)) == 120 and metrics["n_distinct"] == 1  # while srcc and plcc are defined
+    assert not math.isnan(metrics["srcc"])
+    varied = np.round(human + rng.normal(0, 0.1 * (dim.high - dim.low), 120), 3)
+    assert M.compute_metrics(list(varied), list(human), dimension)["n_distinct"] > 30
 
 
 def test_the_group_row_takes_the_fewest_distinct_predictions():
