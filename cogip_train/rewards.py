@@ -93,13 +93,19 @@ def release_number(text: str) -> float | None:
     return float(numbers[-1]) if numbers else None
 
 
-def _release_text(completion: Any) -> str:
-    """A completion's text as the release reads it: the first message's content, a dict's content, else str()."""
+def _release_text(completion: Any) -> Any:
+    """A completion as the release reads it: the first message's content, a dict's content, else ``str()``
+    (content that is not a string then reads as no number, as in the release)."""
     if isinstance(completion, list) and completion and isinstance(completion[0], dict):
-        return str(completion[0].get("content", ""))
+        return completion[0].get("content", "")
     if isinstance(completion, dict):
-        return str(completion.get("content", ""))
+        return completion.get("content", "")
     return str(completion)
+
+
+def _release_answer(answer: Any) -> Any:
+    """A target as the release reads its ``assistant=`` entries: a dict's content, else ``str()``."""
+    return answer.get("content", "") if isinstance(answer, dict) else str(answer)
 
 
 def release_reward(
@@ -114,7 +120,7 @@ def release_reward(
     """
     rewards = []
     for completion, answer in zip(completions, answers, strict=True):
-        pred, gt = release_number(_release_text(completion)), release_number(_release_text(answer))
+        pred, gt = release_number(_release_text(completion)), release_number(_release_answer(answer))
         if pred is None or gt is None:
             rewards.append(miss_penalty)
         else:

@@ -126,6 +126,8 @@ def test_every_dimension_has_range_10_and_messages_as_trl_passes_them():
     assert release_reward(messages, ["very low 0.000", "very high 1.000"]) == [0.9, 0.9]  # memorability's range is 1
     assert release_reward(["nothing"], ["high 7.0"]) == [-0.5] and release_reward(["7"], ["none"]) == [-0.5]
     assert release_reward(["-50"], ["5"]) == [-1.0]
+    # what the release does with odd shapes: content that is not text is no number; other lists are str()-ed
+    assert release_reward([[{"content": ["7.0"]}], ["7"], []], ["7"] * 3) == [-0.5, 1.0, -0.5]
     assert release_closeness_reward([None], ["<answer>6</answer>"], answer=["5.5"]) == [0.95]
 
 
