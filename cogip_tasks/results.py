@@ -6,12 +6,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .dimensions import DIMENSIONS
+from .dimensions import BUILTIN_SPEC, DIMENSIONS
 from .errors import CogIPError
 from .files import UserFileError, read_user_json, read_user_jsonl
 from .metrics import METRIC_NAMES
 
-GROUP = "cogip"
+GROUP = BUILTIN_SPEC.name  # the built-in benchmark's lmms-eval group
 
 
 class RunOutputError(CogIPError, ValueError):

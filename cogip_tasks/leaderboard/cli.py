@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..cli_style import CogIPArgumentParser
-from ..dataset import dataset_source
+from ..dataset import dataset_source, dataset_spec
 from ..errors import CogIPError, fail, one_line
 from ..files import check_outputs_apart, output_lock, write_json, write_text
 from ..metrics import N_RESAMPLES, SEED
@@ -163,8 +163,9 @@ def train_means(source: str | None) -> dict[str, float] | None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     try:
-        sub = submission_from_output(args.output_path, name=args.name, results_file=args.results)
-        check_outputs_apart([args.out], run_files(args.output_path, args.results))
+        spec = dataset_spec(args.dataset)  # the benchmark the run evaluated: tasks <spec name>_<key>
+        sub = submission_from_output(args.output_path, name=args.name, results_file=args.results, spec=spec)
+        check_outputs_apart([args.out], run_files(args.output_path, args.results, spec))
         write_json(args.out, sub)
     except (CogIPError, OSError) as err:
         return fail(PROG, err)
@@ -255,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "its folder's base name)",
     )
     p.add_argument("--results", help="a specific *_results.json (default: the newest under output_path)")
+    p.add_argument(
+        "--dataset",
+        help="the dataset the run evaluated, for its benchmark (a folder built by cogip-upload build --spec; "
+        "default: CogIP-Bench)",
+    )
     p.set_defaults(run=cmd_submit)
 
     p = sub.add_parser("verify", help="re-derive every number of submissions; exit 1 if any is rejected")

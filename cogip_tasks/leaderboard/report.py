@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dimensions import DIMENSIONS, Dimension
+from ..dimensions import Dimension
 from ..errors import CogIPError
 from ..files import json_safe, write_bytes, write_json, write_text
 from ..metrics import N_RESAMPLES, SEED
@@ -126,12 +126,13 @@ class ScatterPlotter:
         from matplotlib.figure import Figure
 
         self.truth = truth
-        self.fig = Figure(figsize=(3.2 * len(DIMENSIONS), 3.4), dpi=dpi)
+        dims = truth.dimensions
+        self.fig = Figure(figsize=(3.2 * len(dims), 3.4), dpi=dpi)
         self.canvas = FigureCanvasAgg(self.fig)
         self.fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.8, wspace=0.3)
         self.title = self.fig.suptitle("", parse_math=False, animated=True)
         self.panels = {}
-        for ax, (key, dim) in zip(self.fig.subplots(1, len(DIMENSIONS)), DIMENSIONS.items()):
+        for ax, (key, dim) in zip(np.atleast_1d(self.fig.subplots(1, len(dims))), dims.items()):
             pad = (dim.high - dim.low) * 0.05
             ax.plot([dim.low, dim.high], [dim.low, dim.high], color="0.75", lw=1, zorder=0)
             ax.set(
@@ -162,7 +163,7 @@ class ScatterPlotter:
             warnings.simplefilter("ignore")  # a glyph missing from the font is drawn as a box, not an error
             self.fig.draw_artist(self.title)
             for key, (ax, parsed_points, unparsed_points) in self.panels.items():
-                dim, human, pred = DIMENSIONS[key], self.truth.human[key], row.dims[key].pred
+                dim, human, pred = self.truth.dimensions[key], self.truth.human[key], row.dims[key].pred
                 parsed = ~np.isnan(pred)
                 parsed_points.set_offsets(np.column_stack([human[parsed], pred[parsed]]))
                 unparsed_points.set_offsets(np.column_stack([human[~parsed], np.full((~parsed).sum(), dim.midpoint)]))
@@ -184,7 +185,7 @@ def plot_key(row: Verified, truth: GroundTruth) -> str:
     from .cache import content_key
 
     parts = [PLOT_FORMAT, row.name, truth.fingerprint()]
-    for key in DIMENSIONS:
+    for key in truth.dimensions:
         parts += [
             np.ascontiguousarray(row.dims[key].pred, dtype=np.float64).tobytes(),
             repr(row.dims[key].metrics["srcc"]),
@@ -261,7 +262,7 @@ def main_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         "Model",
         "Mean SRCC",
         "95% CI",
-        *[f"{dimension_title(d)} SRCC [95% CI]" for d in DIMENSIONS.values()],
+        *[f"{dimension_title(d)} SRCC [95% CI]" for d in board.truth.dimensions.values()],
         "Mean PLCC",
         "Mean parse rate",
         "vs next model (Δ mean SRCC [95% CI], p)",
@@ -273,7 +274,7 @@ def main_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             r.name,
             fmt(mean_srcc(r)),
             fmt_ci(board.intervals[r.name]),
-            *[srcc_cell(r, k) for k in DIMENSIONS],
+            *[srcc_cell(r, k) for k in board.truth.dimensions],
             fmt(r.mean["plcc"]),
             fmt(r.mean["parse_rate"]),
             vs_next.get(r.name, ""),
@@ -298,7 +299,7 @@ def detail_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     ]
     cells = []
     for r in board.rows:
-        for key, dim in DIMENSIONS.items():
+        for key, dim in board.truth.dimensions.items():
             m = r.dims[key].metrics
             cells.append(
                 [
@@ -349,8 +350,18 @@ def public_source(source: str) -> str:
     return source
 
 
+def page_title(board: Leaderboard) -> str:
+    """The page's title: the benchmark's name (a dataset's spec is untrusted text: drawn plain)."""
+    return f"{plain(board.truth.spec.title)} leaderboard"
+
+
+def ranked_by(board: Leaderboard) -> str:
+    n = len(board.truth.dimensions)
+    return "Ranked by SRCC." if n == 1 else f"Ranked by mean SRCC over the {n} dimensions."
+
+
 def provenance(board: Leaderboard) -> list[str]:
-    n = ", ".join(f"{dimension_title(d)} {len(board.truth.ids[k])}" for k, d in DIMENSIONS.items())
+    n = ", ".join(f"{dimension_title(d)} {len(board.truth.ids[k])}" for k, d in board.truth.dimensions.items())
     return [
         f"Ground truth: test split of {public_source(board.truth.source)} ({n} items; content fingerprint "
         f"{board.truth.fingerprint()[:16]}).",
@@ -370,7 +381,7 @@ def _md_table(header: list[str], cells: list[list[str]]) -> list[str]:
 
 
 def to_markdown(board: Leaderboard) -> str:
-    out = ["# CogIP-Bench leaderboard", "", "Ranked by mean SRCC over the four dimensions.", ""]
+    out = [f"# {md_escape(page_title(board))}", "", ranked_by(board), ""]
     out += _md_table(*main_table(board))
     out += [
         "",
@@ -423,21 +434,20 @@ def _html_table(header: list[str], cells: list[list[str]], reference_rows: set[i
 def to_html(board: Leaderboard) -> str:
     """One static page (inline CSS, no script, no server): plots are the files under ``plots/``."""
     refs = {i for i, r in enumerate(board.rows) if r.reference}
+    n_dims = len(board.truth.dimensions)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>CogIP-Bench leaderboard</title>",
+        f"<title>{html.escape(page_title(board))}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>CogIP-Bench leaderboard</h1>",
-        "<p>Ranked by mean SRCC over the four dimensions.</p>",
+        f"<h1>{html.escape(page_title(board))}</h1>",
+        f"<p>{html.escape(ranked_by(board))}</p>",
         _html_table(*main_table(board), reference_rows=refs),
         "<h2>Adjacent models</h2>",
         _html_table(*adjacent_table(board)) if board.adjacent else "<p>Fewer than two submitted models.</p>",
         "<h2>Per dimension</h2>",
-        _html_table(
-            *detail_table(board), reference_rows={i * len(DIMENSIONS) + j for i in refs for j in range(len(DIMENSIONS))}
-        ),
+        _html_table(*detail_table(board), reference_rows={i * n_dims + j for i in refs for j in range(n_dims)}),
     ]
     if board.plot_files:
         parts.append("<h2>Predicted vs human scores</h2>")
@@ -623,7 +633,7 @@ def compare_markdown(
         f"{name_b} parse rate",
     ]
     cells = []
-    for key, dim in DIMENSIONS.items():
+    for key, dim in truth.dimensions.items():
         d = paired_difference(a, b, truth, n_resamples, seed, dimensions=(key,))
         cells.append(
             [

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dimensions import DIMENSIONS
 from ..metrics import (  # noqa: F401  (the leaderboard's API since v0.1)
     LEVEL,
     N_RESAMPLES,
@@ -31,33 +30,39 @@ from .verify import DimensionResult, GroundTruth, Verified, mean_metrics
 
 
 def dimension_resamples(
-    model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] = tuple(DIMENSIONS)
+    model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] | None = None
 ) -> list[np.ndarray]:
     """Each dimension's bootstrap SRCC resamples (the same items for every model); those verification made
     with the same settings are reused (they are the same numbers: metrics.score_dimension draws them)."""
     out = []
-    for key in dimensions:
+    for key in dimensions or truth.dimensions:
         dim = model.dims[key]
         if dim.resamples is not None and dim.resample_seed == f"{n_resamples}/{seed}":
             out.append(dim.resamples)
         else:
             out.append(
                 srcc_resamples(
-                    impute(dim.pred, key), truth.human[key], key, truth.ids[key], n_resamples=n_resamples, seed=seed
+                    impute(dim.pred, truth.dimensions[key]),
+                    truth.human[key],
+                    truth.dimensions[key],
+                    truth.ids[key],
+                    n_resamples=n_resamples,
+                    seed=seed,
                 )
             )
     return out
 
 
 def mean_srcc_resamples(
-    model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] = tuple(DIMENSIONS)
+    model: Verified, truth: GroundTruth, n_resamples: int, seed: int, dimensions: Sequence[str] | None = None
 ) -> np.ndarray:
     """Mean SRCC over ``dimensions`` in each resample (items resampled within each dimension)."""
     return np.mean(dimension_resamples(model, truth, n_resamples, seed, dimensions), axis=0)
 
 
-def mean_srcc(model: Verified, dimensions: Sequence[str] = tuple(DIMENSIONS)) -> float:
-    return float(np.mean([model.dims[k].metrics["srcc"] for k in dimensions]))
+def mean_srcc(model: Verified, dimensions: Sequence[str] | None = None) -> float:
+    """Mean SRCC over ``dimensions`` (None: every dimension of the model's benchmark)."""
+    return float(np.mean([model.dims[k].metrics["srcc"] for k in dimensions or model.dims]))
 
 
 def mean_srcc_interval(
@@ -65,7 +70,7 @@ def mean_srcc_interval(
     truth: GroundTruth,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
-    dimensions: Sequence[str] = tuple(DIMENSIONS),
+    dimensions: Sequence[str] | None = None,
 ) -> tuple[float, float]:
     """The same interval as the ``cogip`` group's ``srcc_ci_low/high`` (one implementation: metrics.py)."""
     return _mean_interval(
@@ -146,7 +151,7 @@ def paired_difference(
     truth: GroundTruth,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
-    dimensions: Sequence[str] = tuple(DIMENSIONS),
+    dimensions: Sequence[str] | None = None,
     level: float = LEVEL,
 ) -> Difference:
     """Paired bootstrap of ``mean SRCC(a) - mean SRCC(b)`` over the same resampled items."""
@@ -180,7 +185,7 @@ def predictor(
 ) -> Verified:
     """A row from given scores per dimension (NaN = unparsed), scored exactly like a submission."""
     dims, scored = {}, {}
-    for key, dim in DIMENSIONS.items():
+    for key, dim in truth.dimensions.items():
         pred = np.asarray(scores[key], dtype=np.float64)
         labels = [None if np.isnan(s) else dim.label_for(float(s)) for s in pred]
         scored[key] = score_dimension(
@@ -205,7 +210,7 @@ def reference_predictors(
     rows = [
         predictor(
             "reference: constant (range midpoint)",
-            {k: np.full(n[k], d.midpoint) for k, d in DIMENSIONS.items()},
+            {k: np.full(n[k], d.midpoint) for k, d in truth.dimensions.items()},
             truth,
             n_resamples=n_resamples,
             seed=seed,
@@ -215,7 +220,7 @@ def reference_predictors(
         rows.append(
             predictor(
                 "reference: train-set mean",
-                {k: np.full(n[k], train_means[k]) for k in DIMENSIONS},
+                {k: np.full(n[k], train_means[k]) for k in truth.dimensions},
                 truth,
                 n_resamples=n_resamples,
                 seed=seed,
@@ -225,7 +230,7 @@ def reference_predictors(
     rows.append(
         predictor(
             f"reference: uniform random (seed {seed})",
-            {k: rng.uniform(d.low, d.high, n[k]) for k, d in DIMENSIONS.items()},
+            {k: rng.uniform(d.low, d.high, n[k]) for k, d in truth.dimensions.items()},
             truth,
             n_resamples=n_resamples,
             seed=seed,

@@ -21,11 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..dimensions import DIMENSIONS
+from ..dimensions import BUILTIN_SPEC, BenchmarkSpec
 from ..errors import CogIPError
 from ..files import decode_utf8, json_safe, parse_json, read_user_bytes
 from ..model_args import published_model_name, published_value, scrub_model_args
-from ..results import GROUP, RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
+from ..results import RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
 from .names import NameProblem, display_name, is_reserved_name, plain
 
@@ -106,6 +106,11 @@ def none_to_nan(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def benchmark_record(spec: BenchmarkSpec) -> dict[str, str]:
+    """What a submission says about its benchmark: ``verify`` compares the spec fingerprint with the dataset's."""
+    return {"name": spec.name, "title": spec.title, "spec_sha256": spec.fingerprint}
+
+
 def make_submission(
     name: str,
     items: dict[str, list[dict]],
@@ -117,11 +122,13 @@ def make_submission(
     reasoning_tags: list[list[str]] | None = None,
     task_versions: dict | None = None,
     source: dict | None = None,
+    spec: BenchmarkSpec = BUILTIN_SPEC,
 ) -> dict:
     """Assemble a submission dict (the one place its layout is written)."""
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "benchmark": benchmark_record(spec),
         "model": {"name": name, "backend": backend, "args": scrub_model_args(model_args)},
         "versions": {
             "lmms_eval": package_version("lmms-eval"),
@@ -149,16 +156,20 @@ def config_of(results: dict) -> dict:
 
 
 def submission_from_output(
-    output_path: str | Path, name: str | None = None, results_file: str | Path | None = None
+    output_path: str | Path,
+    name: str | None = None,
+    results_file: str | Path | None = None,
+    spec: BenchmarkSpec = BUILTIN_SPEC,
 ) -> dict:
-    """Build a submission from an lmms-eval ``--output_path`` folder of a ``--tasks cogip --log_samples`` run."""
+    """Build a submission from an lmms-eval ``--output_path`` folder of a ``--tasks <spec name> --log_samples``
+    run (``--tasks cogip`` for the built-in benchmark)."""
     results_path = Path(results_file) if results_file else latest_results_file(output_path)
     try:
         results = read_results(results_path)
     except RunOutputError as err:
         raise SubmissionError(str(err)) from None
     items, metrics, parsers = {}, {}, set()
-    for dim in DIMENSIONS.values():
+    for dim in spec.dimensions:
         path = samples_file(results_path, dim.task_name)
         try:
             samples = read_samples(path)
@@ -168,8 +179,10 @@ def submission_from_output(
         parsers |= found
         metrics[dim.key] = task_metrics(results, dim.task_name)
         if not metrics[dim.key]:
-            raise SubmissionError(f"{results_path}: results.{dim.task_name}: no metrics (was the cogip group run?)")
-    metrics[MEAN] = task_metrics(results, GROUP)
+            raise SubmissionError(
+                f"{results_path}: results.{dim.task_name}: no metrics (was the {spec.name} group run?)"
+            )
+    metrics[MEAN] = task_metrics(results, spec.name)  # the group: the benchmark's name
     # Never lmms-eval's model_name: it is the raw text after pretrained= (a URL with a token, a local path).
     name = name or default_name(config_of(results))
     try:
@@ -190,22 +203,25 @@ def submission_from_output(
         model_args=config.get("model_args", ""),
         parser_version=parsers.pop(),
         reasoning_tags=reasoning_tags_of(results),
-        task_versions={t: v for t, v in versions.items() if t.startswith(GROUP)},
+        task_versions={t: v for t, v in versions.items() if t.startswith(spec.name)},
         source={
             "results_file": results_path.name,
             "date": results.get("date"),
             "lmms_eval_reported": results.get("lmms_eval_version"),
         },
+        spec=spec,
     )
 
 
-def run_files(output_path: str | Path, results_file: str | Path | None = None) -> list[Path]:
+def run_files(
+    output_path: str | Path, results_file: str | Path | None = None, spec: BenchmarkSpec = BUILTIN_SPEC
+) -> list[Path]:
     """The files ``submit`` reads from a run (its results file and each task's samples): never an output."""
     try:
         results_path = Path(results_file) if results_file else latest_results_file(output_path)
     except (CogIPError, OSError):
         return [Path(p) for p in (results_file,) if p]
-    return [results_path, *(samples_file(results_path, d.task_name) for d in DIMENSIONS.values())]
+    return [results_path, *(samples_file(results_path, d.task_name) for d in spec.dimensions)]
 
 
 def read_submission_bytes(path: str | Path) -> bytes:

@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import dataset_source, load_cogip, validate_rows
-from ..dimensions import DIMENSIONS, Dimension, get_dimension, human_score
+from ..dataset import dataset_source, dataset_spec, load_cogip, validate_rows
+from ..dimensions import BUILTIN_SPEC, BenchmarkSpec, Dimension, human_score
 from ..errors import CogIPError
 from ..metrics import N_RESAMPLES, SEED, DimensionScores, group_metrics, score_dimension
 from ..scoring import PARSER_VERSION, parse_answer
 from .names import MAX_NAME_LENGTH, NameProblem, display_name, is_reserved_name, skeleton  # noqa: F401
 from .reasoning import MAX_TAG_LENGTH, strip_reasoning_tags
-from .submission import FORMAT, FORMAT_VERSION, MEAN, none_to_nan
+from .submission import FORMAT, FORMAT_VERSION, MEAN, benchmark_record, none_to_nan
 
 TOLERANCE = 1e-6  # absolute and relative: JSON round trips and summation order, nothing more
 
@@ -50,11 +50,17 @@ class Rejected(CogIPError, ValueError):
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """The test split's row ids and human scores per dimension, in dataset (= lmms-eval doc_id) order."""
+    """The test split's row ids and human scores per dimension, in dataset (= lmms-eval doc_id) order, and the
+    benchmark the dataset holds (its build manifest's spec, else CogIP-Bench)."""
 
     source: str
     ids: dict[str, list[str]]
     human: dict[str, np.ndarray]
+    spec: BenchmarkSpec = BUILTIN_SPEC
+
+    @property
+    def dimensions(self) -> dict[str, Dimension]:
+        return self.spec.by_key
 
     def n_items(self) -> int:
         return sum(len(v) for v in self.ids.values())
@@ -65,7 +71,9 @@ class GroundTruth:
             import hashlib
             import json
 
-            content = {k: [self.ids[k], [float(v) for v in self.human[k]]] for k in sorted(self.ids)}
+            content: dict = {k: [self.ids[k], [float(v) for v in self.human[k]]] for k in sorted(self.ids)}
+            if self.spec != BUILTIN_SPEC:  # another benchmark's labels and ranges score the same rows differently
+                content["spec"] = self.spec.fingerprint
             digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
             object.__setattr__(self, "_fingerprint", digest)  # computed once (the dataclass is frozen)
         return self.__dict__["_fingerprint"]
@@ -96,12 +104,13 @@ class Verified:
 def split_scores(source: str | None, split: str) -> dict[str, tuple[list[str], list[float]]]:
     """``{dimension: (ids, scores)}`` of one split, rows checked first (images are not decoded)."""
     source = dataset_source(source)
+    spec = dataset_spec(source)
     ds = load_cogip(source, split=split)
-    validate_rows(ds, where=f"{source} ({split} split)")
+    validate_rows(ds, where=f"{source} ({split} split)", spec=spec)
     cols = ds.select_columns(["id", "dimension", "score"]).to_dict()
-    out: dict[str, tuple[list[str], list[float]]] = {key: ([], []) for key in DIMENSIONS}
+    out: dict[str, tuple[list[str], list[float]]] = {key: ([], []) for key in spec.keys}
     for row_id, name, score in zip(cols["id"], cols["dimension"], cols["score"]):
-        ids, scores = out[get_dimension(str(name)).key]
+        ids, scores = out[spec.dimension(str(name)).key]
         ids.append(str(row_id))
         scores.append(human_score(score))
     return out
@@ -117,6 +126,7 @@ def load_ground_truth(source: str | None = None) -> GroundTruth:
         dataset_source(source),
         {k: ids for k, (ids, _) in parts.items()},
         {k: np.array(scores, dtype=np.float64) for k, (_, scores) in parts.items()},
+        dataset_spec(source),
     )
 
 
@@ -172,7 +182,21 @@ def model_name(sub: dict) -> str:
         raise Rejected("model.name", str(err)) from None
 
 
-def check_header(sub: dict) -> None:
+def check_benchmark(sub: dict, spec: BenchmarkSpec) -> None:
+    """A submission is of the leaderboard's benchmark: its recorded spec fingerprint (none: CogIP-Bench, as
+    submissions made before specs existed) must be the ground truth's."""
+    claimed = sub.get("benchmark", benchmark_record(BUILTIN_SPEC))
+    if not isinstance(claimed, dict):
+        raise Rejected("benchmark", f"expected an object {{name, title, spec_sha256}}, found {_show(claimed)}")
+    if claimed.get("spec_sha256") != spec.fingerprint:
+        raise Rejected(
+            "benchmark",
+            f"a submission of {_show(claimed.get('title'))} ({_show(claimed.get('name'))}), but this leaderboard is "
+            f"{spec.title!r} ({spec.name!r}): evaluate on this benchmark's tasks, or verify against its dataset",
+        )
+
+
+def check_header(sub: dict, spec: BenchmarkSpec = BUILTIN_SPEC) -> None:
     if sub.get("format") != FORMAT:
         raise Rejected("format", f"expected {FORMAT!r}, found {_show(sub.get('format'))} (not a CogIP submission)")
     if sub.get("format_version") != FORMAT_VERSION:
@@ -190,12 +214,13 @@ def check_header(sub: dict) -> None:
         raise Rejected("dimensions", "missing or not an object")
     if not isinstance(sub.get("metrics"), dict):
         raise Rejected("metrics", "missing or not an object")
+    check_benchmark(sub, spec)
     for key in sub["dimensions"]:
-        if key not in DIMENSIONS:
-            raise Rejected(f"dimensions.{key}", f"not a CogIP dimension (expected {', '.join(DIMENSIONS)})")
-    for key in DIMENSIONS:
+        if key not in spec.by_key:
+            raise Rejected(f"dimensions.{key}", f"not a {spec.title} dimension (expected {', '.join(spec.keys)})")
+    for key in spec.keys:
         if key not in sub["dimensions"]:
-            raise Rejected(f"dimensions.{key}", "missing: a submission covers all four dimensions")
+            raise Rejected(f"dimensions.{key}", f"missing: a submission covers all {len(spec.keys)} dimensions")
 
 
 def check_items(items: Any, dim: Dimension, truth: GroundTruth, tags: Any) -> list[tuple[int, Any]]:
@@ -264,11 +289,11 @@ def verify_submission(
     """Re-derive everything in ``sub``; raises :class:`Rejected` naming the first bad field."""
     if not isinstance(sub, dict):
         raise Rejected("(file)", "a submission is a JSON object")
-    check_header(sub)
+    check_header(sub, truth.spec)
     tags = sub.get("reasoning_tags")
     dims: dict[str, DimensionResult] = {}
     scored: dict[str, DimensionScores] = {}
-    for key, dim in DIMENSIONS.items():
+    for key, dim in truth.dimensions.items():
         items = sub["dimensions"][key].get("items") if isinstance(sub["dimensions"][key], dict) else None
         order = check_items(items, dim, truth, tags)
         # Dataset order (the order does not change any number; it lines models up item by item).
