@@ -164,3 +164,40 @@ def test_the_soft_label_trainer_hands_the_release_mean_to_the_trainers_accumulat
         # False: training_step divides each micro-batch's mean by the accumulation steps; None: the step's count
         assert trainer.loss_is_scaled_for_ga is scaled
         assert trainer.compute_loss_func.config.variant == variant
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["release", "value"])
+def test_training_with_release_soft_labels_averages_micro_batch_means(
+    variant, tiny_qwen_dir, sample_dataset_dir, tmp_path
+):
+    """The real CLI, two rows of different answer lengths (7 and 8 tokens): with the release's loss one optimizer
+    step over 2 accumulated micro-batches logs the mean of the two micro-batch losses that two 1-row steps log (a
+    negligible learning rate keeps the model the same between them); ours weighs every token the same, so it
+    does not."""
+    import json
+
+    from cogip_train.cli import main
+    from conftest import tiny_train_args
+
+    def logged(name: str, *layout: str) -> list[float]:
+        out = tmp_path / name
+        argv = [
+            *tiny_train_args(tiny_qwen_dir, sample_dataset_dir, "aesthetics,emotional_valence"),
+            *("--max-samples", "1", "--lora-rank", "2", "--lora-alpha", "4", "--lora-dropout", "0"),
+            *("--learning-rate", "1e-9", "--warmup", "0", "--logging-steps", "1", "--soft-labels", variant),
+            *("--batch-size", "1", "--output-dir", str(out), *layout),
+        ]
+        assert main(argv) == 0
+        log = json.loads((out / "train_log.json").read_text())["log_history"]
+        return [e["loss"] for e in log if "loss" in e]
+
+    one_by_one = logged("steps", "--grad-accum", "1", "--max-steps", "2")
+    accumulated = logged("accumulated", "--grad-accum", "2", "--max-steps", "1")
+    assert len(one_by_one) == 2 and len(accumulated) == 1
+    assert abs(one_by_one[0] - one_by_one[1]) > 1e-3  # two different micro-batch means
+    mean_of_means = sum(one_by_one) / 2
+    if variant == "release":
+        assert accumulated[0] == pytest.approx(mean_of_means, abs=2e-4)  # logged losses carry 4 decimals
+    else:
+        assert abs(accumulated[0] - mean_of_means) > 5e-3
