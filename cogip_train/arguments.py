@@ -28,11 +28,14 @@ from trl.scripts.utils import TrlParser
 
 from cogip_tasks.cli_style import CogIPArgumentParser
 from cogip_tasks.errors import CogIPError
+from cogip_tasks.files import UserFileError, read_user_text
 
 from .config import (
     ARGUMENT_CLASSES,
+    GRPO_ONLY,
     LR_SCHEDULERS,
     RECIPE_DIR,
+    SFT_ONLY,
     recipe_families,
     recipe_names,
     recipe_path,
@@ -309,21 +312,40 @@ def _take_config(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list
     return rest, (found[0] if found else None)
 
 
+MAX_YAML_NODES = 100_000
+
+
+def _nodes(data: Any) -> int:
+    """Values in a loaded YAML document, each alias counted at every use; stops counting past the limit."""
+    count, stack = 0, [data]
+    while stack and count <= MAX_YAML_NODES:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return count
+
+
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """A YAML file's top-level mapping, or one :class:`CogIPError` line naming the file."""
     import yaml
 
     path = Path(path)
+    try:  # the one reader of user files: a regular file (a FIFO or /dev/zero refused at once) under the cap
+        text = read_user_text(path, what="file", max_bytes=MAX_CONFIG_BYTES)
+    except UserFileError as err:
+        raise CogIPError(f"{what} {err}") from None
     try:
-        if not path.is_file():
-            raise CogIPError(f"{what} {path}: not a regular file")
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise CogIPError(f"{what} {path}: larger than {MAX_CONFIG_BYTES} bytes")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        data = yaml.safe_load(text)
+    except (RecursionError, yaml.YAMLError) as err:
         raise CogIPError(f"{what} {path}: cannot read it: {' '.join(str(err).split())[:300]}") from None
     if data is None:
         return {}
+    if _nodes(data) > MAX_YAML_NODES:  # anchors and aliases (a "billion laughs") would expand when used
+        raise CogIPError(f"{what} {path}: more than {MAX_YAML_NODES} values once its aliases are expanded")
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise CogIPError(f"{what} {path}: not a YAML mapping of option names to values")
     return data
@@ -514,3 +536,53 @@ __all__ = [
     "reward_weights_type",
     "trainer_overrides",
 ]
+
+
+# Checks across options: pure, so the rules are tested directly (cogip_train.cli turns a problem into exit 2).
+
+#: Sources of a value the user chose for this run (a recipe's values are consistent by construction).
+USER_SOURCES = ("flag", "config")
+
+
+def _flag(dest: str) -> str:
+    return "--lambda" if dest == "lam" else "--" + dest.replace("_", "-")
+
+
+def is_test_split(split: str) -> bool:
+    """A split named like the benchmark's test split (``test``, ``test_full``, ``TEST``, ``test[:10%]``, ...)."""
+    return "test" in split.lower()
+
+
+def option_problems(args: argparse.Namespace, sources: Mapping[str, str], processes: int = 1) -> list[str]:
+    """What is wrong with a combination of options, one line each (empty: nothing).
+
+    - an option of the other ``--method`` set by the user (it would be ignored: SFT's loss options and
+      ``--global-batch-size`` under GRPO, the GRPO options under SFT);
+    - ``--grad-accum`` and ``--global-batch-size`` both set by the user and disagreeing (the global batch size
+      would silently win);
+    - a test split without ``--allow-test-split`` (training on the benchmark's test items makes its scores
+      meaningless).
+    """
+    problems = []
+    chosen = {dest for dest, source in sources.items() if source in USER_SOURCES}
+    other = GRPO_ONLY if args.method == "sft" else SFT_ONLY
+    ignored = [_flag(dest) for dest in other if dest in chosen]
+    if ignored:
+        problems.append(
+            f"{', '.join(ignored)}: not used by --method {args.method} (they belong to --method "
+            f"{'grpo' if args.method == 'sft' else 'sft'}); drop them"
+        )
+    if args.method == "sft" and {"grad_accum", "global_batch_size"} <= chosen and args.global_batch_size is not None:
+        implied = args.global_batch_size / (args.batch_size * processes)
+        if implied != args.grad_accum:
+            problems.append(
+                f"--grad-accum {args.grad_accum} and --global-batch-size {args.global_batch_size} disagree (with "
+                f"--batch-size {args.batch_size} x {processes} process(es) it means --grad-accum {implied:g}); "
+                "give one of them"
+            )
+    if is_test_split(str(args.split)) and not args.allow_test_split:
+        problems.append(
+            f"--split {args.split}: a test split; training on it makes the benchmark's scores meaningless "
+            "(--allow-test-split if that is really meant)"
+        )
+    return problems

@@ -14,6 +14,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from cogip_tasks.errors import CogIPError
 
@@ -159,3 +160,88 @@ def check_output_dir(output_dir: Path, resuming: bool) -> None:
             f"--output-dir {output_dir} already holds a run ({', '.join(earlier)}); pass --resume to continue it, "
             "or choose another --output-dir (a fresh run would overwrite it)"
         )
+
+
+# ---- run identity: a checkpoint continues only the run that wrote it ----------------------------------------------
+
+#: Written into every checkpoint: the identity of the run that wrote it (:func:`run_identity`).
+RUN_RECORD = "cogip_run.json"
+#: Settings a resumed run may change: how long it runs, how it saves and logs, where it writes, memory use.
+RESUMABLE = frozenset(
+    {"epochs", "max_steps", "save_steps", "save_total_limit", "logging_steps", "gradient_checkpointing", "merge"}
+)
+#: The run's own settings beyond the training config that change what it learns.
+_RUN_FIELDS = ("method", "recipe", "split", "dimensions", "max_samples")
+
+
+def run_identity(args: Any, model_args: str | dict[str, Any]) -> dict[str, Any]:
+    """Every setting of a training run that changes what it learns (:mod:`cogip_tasks.identity`): the base
+    model and all of its arguments but placement, the dataset (a local folder by its content), the split and
+    dimensions, the method and recipe, and every training setting but :data:`RESUMABLE`."""
+    from cogip_tasks.dataset import content_fingerprint, dataset_source, is_local_folder
+    from cogip_tasks.identity import without_placement
+    from cogip_tasks.model_args import parse_model_args
+
+    from .config import FIELDS, GRPO_ONLY
+
+    values = vars(args)
+    settings = {k: values[k] for k in sorted(FIELDS | set(GRPO_ONLY) | set(_RUN_FIELDS)) if k in values}
+    settings = {k: v for k, v in settings.items() if k not in RESUMABLE}
+    source = dataset_source(args.dataset)
+    return {
+        **settings,
+        "model_args": without_placement(parse_model_args(model_args)),
+        "dataset": source,
+        "dataset_content": content_fingerprint(source) if is_local_folder(source) else None,
+    }
+
+
+def check_resume_identity(checkpoint: str | Path, identity: dict[str, Any]) -> None:
+    """Refuse to resume ``checkpoint`` under settings other than those of the run that wrote it, naming each
+    differing field (a different base model, dataset, recipe or method would silently train another run)."""
+    from cogip_tasks.files import read_user_json
+    from cogip_tasks.identity import IdentityMismatch, require_same
+
+    path = Path(checkpoint) / RUN_RECORD
+    if not path.exists():
+        raise CheckpointError(
+            f"--resume {checkpoint}: no {RUN_RECORD} records the run that wrote it (an older cogip-train?), so "
+            "whether this run continues it is unknown; start a new run in another --output-dir"
+        )
+    try:
+        record = read_user_json(path, what="run record")
+    except CogIPError as err:
+        raise CheckpointError(f"--resume {checkpoint}: {err}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("identity"), dict):
+        raise CheckpointError(f"--resume {checkpoint}: {path} holds no run identity")
+    try:
+        require_same(
+            record["identity"],
+            _plain(identity),
+            f"--resume {checkpoint}",
+            "a checkpoint continues only the run that wrote it",
+        )
+    except IdentityMismatch as err:
+        raise CheckpointError(str(err)) from None
+
+
+def _plain(identity: dict[str, Any]) -> dict[str, Any]:
+    """The identity as it reads back from JSON (tuples as lists, paths as text)."""
+    return json.loads(json.dumps(identity, default=str))
+
+
+def identity_callback(identity: dict[str, Any]):
+    """A ``TrainerCallback`` writing :data:`RUN_RECORD` into every checkpoint as it is saved (main process)."""
+    from transformers import TrainerCallback
+
+    from cogip_tasks.files import write_json
+    from cogip_tasks.identity import identity_hash
+
+    record = {"identity": _plain(identity), "hash": identity_hash(_plain(identity))}
+
+    class RecordRunIdentity(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / RUN_RECORD, record)
+
+    return RecordRunIdentity()

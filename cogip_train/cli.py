@@ -15,12 +15,14 @@ for small models on a shared CPU).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
 from cogip_tasks.dataset import dataset_spec
 from cogip_tasks.dimensions import BUILTIN_SPEC, BenchmarkSpec
 from cogip_tasks.errors import CogIPError, fail
+from cogip_tasks.files import check_outputs_apart, output_lock
 from cogip_tasks.harness import close_process_group
 from cogip_tasks.threads import apply_cpu_threads
 
@@ -32,6 +34,7 @@ from .arguments import (  # noqa: F401  (re-exported: the CLI's names of the sha
     MAX_SEED,
     POSITIVE_INT,
     Resolved,
+    option_problems,
     print_config,
     ranged,
     resolve,
@@ -49,11 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_dimensions(text: str, spec: BenchmarkSpec = BUILTIN_SPEC) -> list[str]:
-    """``all`` or a comma list of dimension names (any spelling the dataset's spec knows) -> its keys, each once."""
-    if text.strip() == "all":
+    """``all`` or a comma list of dimension names (any spelling the dataset's spec knows) -> its keys, each once
+    (``aesthetics,Aesthetics,cogip_aesthetics`` is one dimension: its rows are trained once)."""
+    names = [d.strip() for d in text.split(",") if d.strip()]
+    if any(name.lower() == "all" for name in names):
         return list(spec.keys)
     keys = []
-    for name in (d.strip() for d in text.split(",") if d.strip()):
+    for name in names:
         dim = spec.find(name)
         if dim is None:
             raise ValueError(f"{name!r} is not a dimension of {spec.title} ({', '.join(spec.keys)})")
@@ -61,8 +66,13 @@ def parse_dimensions(text: str, spec: BenchmarkSpec = BUILTIN_SPEC) -> list[str]
     return list(dict.fromkeys(keys))
 
 
-def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def check_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, sources: dict[str, str] | None = None
+) -> None:
     """Checks across arguments, as argparse errors (exit 2), before anything is loaded."""
+    problems = option_problems(args, sources or {}, int(os.environ.get("WORLD_SIZE", "1")))
+    if problems:
+        parser.error(problems[0])
     text = args.dimensions
     try:
         args.dimensions = parse_dimensions(text, dataset_spec(args.dataset))  # the benchmark the dataset holds
@@ -100,17 +110,41 @@ def main(argv: list[str] | None = None) -> int:
     except CogIPError as err:
         return fail("cogip-train", err)
     args = resolved.args
-    check_args(parser, args)
+    check_args(parser, args, resolved.sources)
     check_grpo_args(parser, args)  # a GRPO recipe with --method sft is refused too
     try:
         if args.print_config:
             print(print_config(resolved, trainer_class(args.method)))
             return 0
-        return run_grpo(args, resolved) if args.method == "grpo" else train(args, resolved)
+        check_outputs_apart([args.output_dir], training_inputs(args, resolved))
+        with output_folder_lock(args.output_dir):
+            return run_grpo(args, resolved) if args.method == "grpo" else train(args, resolved)
     except (CogIPError, OSError) as err:
         return fail("cogip-train", err)
     finally:
         close_process_group()
+
+
+def training_inputs(args: argparse.Namespace, resolved: Resolved) -> list[str]:
+    """The local files and folders a run reads: --output-dir may be none of them, nor hold one."""
+    from cogip_tasks.dataset import dataset_source
+    from cogip_tasks.model_args import parse_model_args
+
+    found = [dataset_source(args.dataset), *resolved.files.values()]
+    try:
+        model_args = parse_model_args(args.model_args)
+    except CogIPError:
+        model_args = {}  # reported where the arguments are used
+    found += [str(model_args[k]) for k in ("pretrained", "adapter") if k in model_args]
+    return [path for path in found if os.path.exists(os.path.expanduser(path))]
+
+
+def output_folder_lock(output_dir) -> contextlib.AbstractContextManager:
+    """The output folder's lock (:func:`cogip_tasks.files.output_lock`), held by the launch's main process: a
+    second run into the same --output-dir fails at once, naming the first."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()
+    return output_lock(output_dir, command="cogip-train")
 
 
 def trainer_class(method: str) -> type:
@@ -131,7 +165,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
     (score and image) are checked; a run that stops before its first optimizer step leaves ``--output-dir``
     as it found it.
     """
-    from .checkpoints import check_output_dir, resolve_resume
+    from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
     from .wrappers import check_tuning, with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
@@ -146,6 +180,9 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         args.min_pixels = args.max_pixels = None
     model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
     resume = resolve_resume(args.resume, args.output_dir)
+    identity = run_identity(args, model_args)  # every setting that changes what the run learns
+    if resume is not None:
+        check_resume_identity(resume, identity)
     check_output_dir(args.output_dir, resuming=resume is not None)
     # Passed-through TrainingArguments options (--report-to, --adam-beta2, ...): checked before anything loads.
     overrides = trainer_overrides(resolved, trainer_class("sft")) if resolved else {}
@@ -195,7 +232,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         train_dataset=rows,
         data_collator=ChatCollator(EvalRequests(loaded.wrapper, args.model, loaded.processor)),
         processing_class=loaded.processor,
-        callbacks=[steps],
+        callbacks=[steps, identity_callback(identity)],
         loss_config=LossConfig.of(config),
         spec=spec,
         part_lrs=config.learning_rates(),

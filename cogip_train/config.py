@@ -78,7 +78,12 @@ class RunArguments:
         "Hub id, local dataset folder or save_to_disk dir (unset: $COGIP_DATASET, else foolen/CogIP-Bench)",
         group="data",
     )
-    split: str = setting("train", "the split to train on", group="data")
+    split: str = setting(
+        "train", "the split to train on (a test split is refused without --allow-test-split)", group="data"
+    )
+    allow_test_split: bool = setting(
+        False, "train on a split named like the benchmark's test split (its scores then measure nothing)", group="data"
+    )
     dimensions: str = setting("all", "'all' or a comma list of dimension names", group="data")
     max_samples: int | None = setting(None, "at most this many rows per dimension (unset: all)", group="data")
     output_dir: Path | None = setting(
@@ -219,6 +224,11 @@ class GRPOSettings:
     miss_penalty: float = setting(MISS_PENALTY, "closeness reward of an answer without a readable score", group="grpo")
 
 
+#: Options that only ``--method sft`` uses (GRPO is trained by rewards, with --grad-accum as given).
+SFT_ONLY = ("loss", "eta", "lam", "dist", "sigma", "soft_labels", "global_batch_size")
+#: Options that only ``--method grpo`` uses.
+GRPO_ONLY = tuple(f.name for f in dataclasses.fields(GRPOSettings))
+
 #: The dataclasses of the command line, in --help order.
 ARGUMENT_CLASSES = (RunArguments, TrainConfig, GRPOSettings)
 DEFAULTS = TrainConfig()
@@ -274,6 +284,8 @@ __all__ = [
     "DEFAULTS",
     "DISTRIBUTIONS",
     "FIELDS",
+    "GRPO_ONLY",
+    "SFT_ONLY",
     "LR_SCHEDULERS",
     "MODES",
     "SOFT_LABEL_VARIANTS",

@@ -190,13 +190,16 @@ def make_trainer_class() -> type:
 
 def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
-    from .checkpoints import check_output_dir, resolve_resume
+    from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
     from .outputs import OUTPUT_FILES, use_bf16, write_log
     from .wrappers import with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
     model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
     resume = resolve_resume(args.resume, args.output_dir)
+    identity = run_identity(args, model_args)  # every setting that changes what the run learns
+    if resume is not None:
+        check_resume_identity(resume, identity)
     check_output_dir(args.output_dir, resuming=resume is not None)
     bf16 = use_bf16(args.dtype)
     os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"  # the wrapper's Accelerator agrees
@@ -269,7 +272,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         train_dataset=grpo_dataset(rows, EvalRequests(loaded.wrapper, args.model, loaded.processor)),
         processing_class=loaded.processor,
         optimizers=(optimizer, None),
-        callbacks=[steps],
+        callbacks=[steps, identity_callback(identity)],
     )
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     settings.update(

@@ -153,9 +153,9 @@ def test_a_bad_config_file_is_one_line_naming_file_field_and_value(text, fragmen
 
 
 def test_a_missing_config_file_or_a_folder_is_exit_1(tmp_path, capsys):
-    for path in (tmp_path / "missing.yaml", tmp_path):
+    for path, reason in ((tmp_path / "missing.yaml", "file not found"), (tmp_path, "file is a folder")):
         code, err = outcome([*REQUIRED, f"--config={path}"], capsys)
-        assert code == 1 and "not a regular file" in err, err
+        assert code == 1 and err.startswith(f"cogip-train: error: --config {path}: {reason}"), err
 
 
 def test_every_shipped_recipe_file_is_a_valid_config(tmp_path, capsys):

@@ -3,6 +3,7 @@ model loads where it can be, and a failed run never changes what an earlier run 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cogip_train.checkpoints import RUN_RECORD
 from cogip_train.cli import main
 from conftest import offline_env, run_cli, tiny_train_args
 
@@ -161,6 +163,82 @@ def test_a_fresh_run_refuses_a_folder_holding_an_earlier_run(
     assert snapshot(run_copy) == before
 
 
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (["--learning-rate", "0.5"], "learning_rate"),
+        (["--lora-rank", "4"], "lora_rank"),
+        (["--seed", "7"], "seed"),
+        (["--loss", "ce"], "loss"),
+        (["--tune-vision", "lora"], "tune_vision"),
+        (["--recipe", "paper"], "recipe"),
+        (["--dimensions", "funniness"], "dimensions"),
+        (["--max-samples", "1"], "max_samples"),
+        (["--min-pixels", "784"], "min_pixels"),
+    ],
+)
+def test_resume_refuses_another_run_naming_the_field(
+    change, field, run_copy, tiny_qwen_dir, sample_dataset_dir, guarded, capsys
+):
+    before = snapshot(run_copy)
+    code = main([*base_args(tiny_qwen_dir, sample_dataset_dir, run_copy), "--max-steps", "3", "--resume", *change])
+    line = error_line(capsys)
+    assert code == 1 and f"--resume {run_copy / 'checkpoint-2'}: a checkpoint continues only the run" in line, line
+    assert field in line.split("these settings differ: ")[1]
+    assert snapshot(run_copy) == before
+
+
+def test_resume_refuses_another_base_model_or_dataset(
+    run_copy, tiny_qwen_dir, sample_dataset_dir, guarded, tmp_path, capsys
+):
+    other_model = Path(shutil.copytree(tiny_qwen_dir, tmp_path / "other_model"))
+    other_data = Path(shutil.copytree(sample_dataset_dir, tmp_path / "other_data"))
+    for model, data, field in (
+        (other_model, sample_dataset_dir, "model_args.pretrained"),
+        (tiny_qwen_dir, other_data, "dataset"),
+    ):
+        code = main([*base_args(model, data, run_copy), "--resume"])
+        line = error_line(capsys)
+        assert code == 1 and field in line.split("these settings differ: ")[1], line
+    # the same content under the same name is the same dataset; new content under the same name is not
+    (other_data / "data" / "extra.txt").write_text("x")
+    code = main([*base_args(tiny_qwen_dir, other_data, run_copy), "--resume"])
+    assert code == 1 and "dataset_content" in error_line(capsys)
+
+
+def test_a_second_run_into_a_held_output_dir_fails_at_once_naming_the_holder(
+    tiny_qwen_dir, sample_dataset_dir, guarded, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    hold = "import sys, time\nfrom cogip_tasks.files import output_lock\nwith output_lock(sys.argv[1], command='cogip-train'):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(base_args(tiny_qwen_dir, sample_dataset_dir, out)) == 1
+        line = error_line(capsys)
+        assert f"{out}: in use by pid {holder.pid} on " in line and "cogip-train" in line
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("where", ["dataset", "inside the dataset", "model", "holds the config"])
+def test_an_output_dir_over_an_input_is_refused(where, tiny_qwen_dir, sample_dataset_dir, guarded, tmp_path, capsys):
+    data = Path(shutil.copytree(sample_dataset_dir, tmp_path / "data"))
+    model = Path(shutil.copytree(tiny_qwen_dir, tmp_path / "model"))
+    config = tmp_path / "cfg" / "recipe.yaml"
+    config.parent.mkdir()
+    config.write_text("seed: 1\n")
+    out = {"dataset": data, "inside the dataset": data / "runs", "model": model, "holds the config": config.parent}[
+        where
+    ]
+    before = snapshot(tmp_path)
+    code = main([*base_args(model, data, out), "--config", str(config)])
+    assert code == 1 and f"{out}: output " in error_line(capsys)
+    assert snapshot(tmp_path) == before
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tamper", ["lora rank", "optimizer"])
 def test_a_checkpoint_that_fails_inside_the_trainer_changes_nothing(
@@ -168,6 +246,11 @@ def test_a_checkpoint_that_fails_inside_the_trainer_changes_nothing(
 ):
     """Damage no file header shows: the model loads, the Trainer's loading fails, the earlier log survives."""
     extra = ["--lora-rank", "4"] if tamper == "lora rank" else []  # LoRA weights of rank 2 into a rank-4 model
+    if tamper == "lora rank":  # a record that claims rank 4: the identity check passes, the weights do not load
+        record_file = run_copy / "checkpoint-2" / RUN_RECORD
+        record = json.loads(record_file.read_text())
+        record["identity"]["lora_rank"] = 4
+        record_file.write_text(json.dumps(record))
     if tamper == "optimizer":  # a valid torch file, but not this optimizer's state
         import torch
 
