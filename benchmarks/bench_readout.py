@@ -1,55 +1,125 @@
-"""Time per item of each readout mode of ``cogip_expected``, measured side by side in one run.
+"""Peak memory and time of each readout mode of ``cogip_expected`` at batch 1, 8 and 32, side by side in one run.
 
-    python benchmarks/bench_readout.py                     # CPU, random Qwen2.5-VL with Qwen2.5's real vocabulary
-    python benchmarks/bench_readout.py --free --max-new-tokens 64   # the random model's own (number-less) answers
+    nice python benchmarks/bench_readout.py                 # CPU, random Qwen2.5-VL with Qwen2.5's real vocabulary
+    nice python benchmarks/bench_readout.py --batch-sizes 8 --answer-tokens 256
+    python benchmarks/bench_readout.py --free                # the random model's own (number-less) answers
 
-Target: ``expected_digits`` costs at most 1.2x ``greedy``: it reads the logits ``generate`` already computed
-at the answer's digit positions, so the extra cost is keeping those logits and a few softmaxes.
+Targets: ``expected_digits`` and ``expected_label`` within 1.1x ``greedy``'s time and within a few MB of its peak
+memory at every batch size. The readouts keep, per generated position, a few dozen logit columns and a
+log-sum-exp (``cogip_tasks.models.cogip_expected.LogitColumns``), not the vocabulary; the last row,
+``full logits``, is greedy generation that also keeps every position's full-vocabulary logits
+(``output_logits``), which is what the readout held before, for comparison.
 
-By default every mode answers the same describe-then-predict text ("The image shows ..., so high 7.234"), forced
-through a logits processor: a random model rarely writes a number, and without one ``expected_digits`` has
-nothing to read and falls back to the label readout (``--free`` measures that case). The model is random, so
-the scores mean nothing; only the timings do. The modes run round-robin, repeat by repeat, so drift in machine
-load hits them alike; the figures are the minimum (least disturbed) and the median over repeats.
+By default every mode answers the same describe-then-predict text ("The image shows ..., so high 7.234", at
+least ``--answer-tokens`` tokens), forced through a logits processor: a random model rarely writes a number, and
+without one ``expected_digits`` has nothing to read and falls back to the label readout (``--free`` measures
+that case). The model is random, so the scores mean nothing; only the costs do.
+
+Peak memory is the peak above the memory in use when the call starts: on CPU the process's peak resident set
+(``VmHWM``, reset through ``/proc/self/clear_refs`` before each call; large blocks are mmapped so freed memory
+is returned, see ``_cpu_peak_meter``), on CUDA ``torch.cuda.max_memory_allocated``. Time is the process's CPU
+time on CPU (one thread: unaffected by other processes sharing the cores) and wall time on CUDA. The modes run
+round-robin, repeat by repeat, so drift in machine load hits them alike; times are the minimum (least
+disturbed) and the median over repeats, memory the median.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import functools
+import re
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
 DIMS = ("aesthetics", "funniness", "emotional_valence", "memorability")
-MODES = ("greedy", "expected_digits", "expected_label")
+MODES = ("greedy", "expected_digits", "expected_label", "full logits")
+MB = 1024 * 1024
 
 
-def forced_answer(i: int, dim) -> str:
+def forced_answer(i: int, dim, tokens: int, encode: Callable[[str], list[int]]) -> list[int]:
+    """A describe-then-predict answer of at least ``tokens`` tokens (the description grows to fit)."""
     score = dim.low + (dim.high - dim.low) * ((i * 0.37) % 1)
-    return f"The image shows warm light on a quiet street, so {dim.label_for(score)} {score:.3f}"
+    filler = "warm light"
+    while True:
+        ids = encode(f"The image shows {filler}, so {dim.label_for(score)} {score:.3f}")
+        if len(ids) >= tokens:
+            return ids
+        filler += " on a quiet street"
+
+
+def _status_kb(field: str) -> int:
+    return int(re.search(rf"^{field}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1))
+
+
+def _cpu_peak_meter() -> Callable[[Callable[[], object]], float]:
+    """``measure(fn)`` -> the peak resident memory (bytes) above the level when ``fn`` started.
+
+    glibc keeps freed small blocks for reuse (and grows its mmap threshold up to 32 MB), so one call's freed
+    tensors would hide the next call's peak; a fixed 64 KB mmap threshold returns every freed tensor to the
+    system, so the resident set follows the memory in use.
+    """
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD (fixed: no dynamic growth)
+    libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+
+    def measure(fn: Callable[[], object]) -> float:
+        libc.malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
+        start = _status_kb("VmRSS")
+        fn()
+        return (_status_kb("VmHWM") - start) * 1024.0
+
+    return measure
+
+
+def _cuda_peak_meter(torch) -> Callable[[Callable[[], object]], float]:
+    def measure(fn: Callable[[], object]) -> float:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return float(torch.cuda.max_memory_allocated() - start)
+
+    return measure
+
+
+def keep_full_logits(model) -> None:
+    """Make ``model``'s ``generate`` (a ``CogIPExpected``'s HF model) also keep every position's full logits,
+    as the readout did before; the logits are dropped when generate returns."""
+    original = model.generate
+
+    @functools.wraps(original)
+    def generate(*args, **kwargs):
+        kwargs.update(return_dict_in_generate=True, output_logits=True)
+        return original(*args, **kwargs).sequences
+
+    model.generate = generate
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=8, help="items per mode and repeat (default 8)")
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-sizes", default="1,8,32", help="comma-separated (default 1,8,32)")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=256, help="text hidden size of the random model")
     parser.add_argument("--layers", type=int, default=4, help="text layers of the random model")
     parser.add_argument("--vocab", type=int, default=151936, help="vocabulary size (151936 = Qwen2.5's)")
     parser.add_argument("--dtype", default="float32", help="model dtype (lmms-eval's loader uses bfloat16)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--answer-tokens", type=int, default=48, help="tokens per answer (at least; default 48)")
     parser.add_argument("--free", action="store_true", help="let the random model write its own answers")
     args = parser.parse_args(argv)
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
     import torch
-    from tqdm import tqdm
 
     from cogip_tasks.dimensions import get_dimension
     from cogip_tasks.models.cogip_expected import CogIPExpected
@@ -59,7 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.path.insert(0, str(REPO / "tests"))  # forcing answers is a test fixture, not shipped
     from fixtures.forced import force_answers
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    cuda = args.device.startswith("cuda")
+    measure = _cuda_peak_meter(torch) if cuda else _cpu_peak_meter()
+    # On CPU, the process's CPU time (one thread): what the modes cost, whatever else the machine is running.
+    clock = time.perf_counter if cuda else time.process_time
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_tiny_qwen2_5_vl(
             Path(tmp) / "model",
@@ -71,49 +144,63 @@ def main(argv: list[str] | None = None) -> None:
         model = CogIPExpected.create_from_arg_string(
             f"pretrained={model_dir},device={args.device},device_map={args.device},max_pixels=12544,min_pixels=3136,"
             f"dtype={args.dtype}",
-            {"batch_size": args.batch_size},
+            {"batch_size": max(batch_sizes)},
         )
-    dims = [get_dimension(DIMS[i % len(DIMS)]) for i in range(args.items)]
-    images = [[procedural_image(i)] for i in range(args.items)]
+    n = max(batch_sizes)
+    dims = [get_dimension(DIMS[i % len(DIMS)]) for i in range(n)]
+    images = [[procedural_image(i)] for i in range(n)]
     contexts = [f"Rate the {d.key.replace('_', ' ')} of this image: a label, then a score." for d in dims]
-    answers = [model.tokenizer.encode(forced_answer(i, d)) for i, d in enumerate(dims)]
-    gen_kwargs = {"max_new_tokens": args.max_new_tokens, "temperature": 0}
+    answers = [forced_answer(i, d, args.answer_tokens, model.tokenizer.encode) for i, d in enumerate(dims)]
+    max_new = max(map(len, answers)) + 1 if not args.free else args.answer_tokens
+    gen_kwargs = {"max_new_tokens": max_new, "temperature": 0}
+    hf_generate = model.model.generate
 
-    def run(mode: str) -> float:
-        model.readout = mode
-        start = time.perf_counter()
-        for b in range(0, args.items, args.batch_size):
-            batch = slice(b, b + args.batch_size)
-            if not args.free:
-                force_answers(model, answers[batch])
-            model.answer_batch(contexts[batch], images[batch], dims[batch], gen_kwargs)
-        return (time.perf_counter() - start) / args.items
+    def run(mode: str, batch: int) -> tuple[float, float]:
+        model.model.generate = hf_generate
+        if not args.free:
+            force_answers(model, answers[:batch])
+        if mode == "full logits":
+            keep_full_logits(model.model)  # around the forcing: it adds output_logits to every call
+        model.readout = "greedy" if mode == "full logits" else mode
+        start = clock()
+        peak = measure(lambda: model.answer_batch(contexts[:batch], images[:batch], dims[:batch], gen_kwargs))
+        return (clock() - start) / batch, peak
 
-    run("greedy")  # warm-up (allocator, processor caches)
-    times: dict[str, list[float]] = {m: [] for m in MODES}
-    counts: dict[str, Counter] = {m: Counter() for m in MODES}
-    for r in tqdm(range(args.repeats), desc="repeats"):
-        for mode in MODES[r % 3 :] + MODES[: r % 3]:  # rotate the order: no mode always runs first
-            model.readout_counts.clear()
-            times[mode].append(run(mode))
-            counts[mode].update(model.readout_counts)
+    run("greedy", 1)  # warm-up (allocator, processor caches)
+    results: dict[tuple[int, str], dict[str, list[float]]] = {}
+    counts: dict[tuple[int, str], Counter] = {}
+    for batch in batch_sizes:
+        for r in range(args.repeats):
+            for mode in MODES[r % len(MODES) :] + MODES[: r % len(MODES)]:  # rotate: no mode always runs first
+                model.readout_counts.clear()
+                seconds, peak = run(mode, batch)
+                cell = results.setdefault((batch, mode), {"s": [], "peak": []})
+                cell["s"].append(seconds)
+                cell["peak"].append(peak)
+                counts.setdefault((batch, mode), Counter()).update(model.readout_counts)
+            print(f"batch {batch}: repeat {r + 1}/{args.repeats} done", file=sys.stderr, flush=True)
 
-    answer_tokens = statistics.mean(map(len, answers)) if not args.free else args.max_new_tokens
-    answered = f"free, up to {args.max_new_tokens} tokens" if args.free else f"forced, ~{answer_tokens:.0f} tokens"
+    answered = f"free, up to {max_new} tokens" if args.free else f"forced, ~{statistics.mean(map(len, answers)):.0f}"
     print(
         f"\nrandom Qwen2.5-VL: hidden {args.hidden}, {args.layers} layers, vocab {args.vocab}, {args.dtype} on "
-        f"{args.device} ({torch.get_num_threads()} threads); {args.items} items, batch {args.batch_size}, "
-        f"{args.repeats} repeats; answers: {answered}"
+        f"{args.device} ({torch.get_num_threads()} threads); {args.repeats} repeats; answer tokens: {answered}; "
+        f"time: {'wall' if cuda else 'CPU'} seconds per item"
     )
-    # The minimum is the least disturbed run (shared machines); the median shows how noisy the run was.
-    best = {m: min(t) for m, t in times.items()}
-    mid = {m: statistics.median(t) for m, t in times.items()}
-    print(f"{'mode':<16} {'min s/item':>10} {'x greedy':>9} {'median s/item':>14} {'x greedy':>9}  readouts")
-    for mode in MODES:
-        print(
-            f"{mode:<16} {best[mode]:10.4f} {best[mode] / best['greedy']:9.2f} {mid[mode]:14.4f} "
-            f"{mid[mode] / mid['greedy']:9.2f}  {dict(counts[mode]) or '-'}"
-        )
+    print(
+        f"{'batch':>5} {'mode':<16} {'min s/item':>10} {'x greedy':>8} {'median s/item':>13} {'x greedy':>8} "
+        f"{'peak MB':>9} {'- greedy':>9}  readouts"
+    )
+    for batch in batch_sizes:
+        base = results[(batch, "greedy")]
+        base_peak = statistics.median(base["peak"])
+        for mode in MODES:
+            cell = results[(batch, mode)]
+            best, mid, peak = min(cell["s"]), statistics.median(cell["s"]), statistics.median(cell["peak"])
+            print(
+                f"{batch:>5} {mode:<16} {best:10.4f} {best / min(base['s']):8.2f} {mid:13.4f} "
+                f"{mid / statistics.median(base['s']):8.2f} {peak / MB:9.1f} {(peak - base_peak) / MB:+9.1f}  "
+                f"{dict(counts[(batch, mode)]) or '-'}"
+            )
 
 
 if __name__ == "__main__":

@@ -312,7 +312,7 @@ def test_recorded_columns_equal_the_full_logits_readout(wrapper, monkeypatch, re
     contexts = [f"Rate image {i}, {'with a longer prompt ' * i}please." for i in range(len(answers))]
     images = _images(len(answers))
     if columns == "none":
-        monkeypatch.setattr(wrapper, "_readout_columns", lambda dims: list(wrapper.digit_ids))
+        monkeypatch.setattr(wrapper, "_readout_columns", lambda dims: (list(wrapper.digit_ids), []))
     reference = _full_logits_readout(wrapper, contexts, images, answers, dims, readout)
     _answer(wrapper, answers, dims, readout, contexts)
     assert [s for _, s in wrapper.expected_scores] == [s for _, s in reference]
@@ -324,14 +324,17 @@ def test_logit_columns_give_the_full_log_softmax():
     from cogip_tasks.models.cogip_expected import LogitColumns
 
     logits = torch.randn(3, 5000) * 4
-    record = LogitColumns([17, 4999, 3, 17])
-    record.record(logits)
-    record.record(logits.flip(0))
-    assert record.steps == 2 and record._values[0].shape == (3, 3)  # the kept columns only, not the vocabulary
     full = torch.log_softmax(logits, -1)
+    record = LogitColumns([17, 4999, 3, 17], normalize_after=[42])
+    record.record(logits)  # no previous tokens known: every row's log-sum-exp
+    record.record(logits.flip(0), previous=torch.tensor([5, 42, 6]))  # only row 1 follows a label's inner token
+    assert record.steps == 2 and record._values[0].shape == (3, 3)  # the kept columns only, not the vocabulary
     assert record.logprobs(0, 1, [3, 4999]) == pytest.approx({3: full[1, 3].item(), 4999: full[1, 4999].item()})
-    assert record.logprobs(1, 0, [17]) == pytest.approx({17: full[2, 17].item()})
+    assert record.logprobs(1, 1, [17]) == pytest.approx({17: full[1, 17].item()})
     assert record.logprobs(0, 0, [3, 18]) is None  # a token not recorded: the caller computes it otherwise
+    assert record.logprobs(1, 0, [17, 3]) is None  # no log-sum-exp there
+    shifted = record.logprobs(1, 0, [17, 3], up_to_a_constant=True)  # (the root of the labels: it cancels)
+    assert shifted[17] - shifted[3] == pytest.approx(full[2, 17].item() - full[2, 3].item(), abs=1e-5)
     assert record.logits(1, 2, [17, 3]).tolist() == logits[0, [17, 3]].tolist()
 
 

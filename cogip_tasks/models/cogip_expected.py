@@ -169,7 +169,7 @@ class CogIPExpected(Qwen2_5_VL):
         inputs = self._inputs(contexts, visuals)
         kwargs = {"max_new_tokens": 32768, "temperature": 0.0, "top_p": None, "num_beams": 1, **gen_kwargs}
         sample = bool(kwargs["temperature"] and kwargs["temperature"] > 0)
-        record = None if self.readout == "greedy" else LogitColumns(self._readout_columns(dims))
+        record = None if self.readout == "greedy" else LogitColumns(*self._readout_columns(dims))
         with record.hooked(self.model) if record else contextlib.nullcontext():
             sequences = self.model.generate(
                 **inputs,
@@ -207,17 +207,20 @@ class CogIPExpected(Qwen2_5_VL):
         ]
 
     # -- readout -----------------------------------------------------------------------------------------------
-    def _readout_columns(self, dims: list[Dimension | None]) -> list[int]:
-        """The vocabulary columns :class:`LogitColumns` keeps: the digits, and every token of the batch's label
-        words as an answer writes them (lower case or capitalised, after a space or not). A label written after
-        another character in its token (``(high``) reads its columns from a teacher-forced pass instead."""
-        columns = set(self.digit_ids or ())
+    def _readout_columns(self, dims: list[Dimension | None]) -> tuple[list[int], list[int]]:
+        """What :class:`LogitColumns` keeps: the columns (the digits, and every token of the batch's label words
+        as an answer writes them: lower case or capitalised, after a space or not), and the tokens after which
+        a label word goes on (``very`` of ``very high``), where it needs the log-sum-exp. A label written after
+        another character in its token (``(high``) is read from a teacher-forced pass instead."""
+        columns, inner = set(self.digit_ids or ()), set()
         for dim in {d.key: d for d in dims if d is not None}.values():
             for capitalised in (False, True):
                 for text in label_variants(dim, capitalised).values():
                     for lead in ("", " "):
-                        columns.update(self.tokenizer.encode(lead + text, add_special_tokens=False))
-        return sorted(columns)
+                        tokens = self.tokenizer.encode(lead + text, add_special_tokens=False)
+                        columns.update(tokens)
+                        inner.update(tokens[:-1])
+        return sorted(columns), sorted(inner)
 
     def _read_scores(self, inputs, record, generated, answers, dims) -> list[tuple[float, str] | None]:
         results: list[tuple[float, str] | None] = [None] * len(answers)
@@ -283,7 +286,8 @@ class CogIPExpected(Qwen2_5_VL):
             for node, tokens in trie_children(sequences).items():
                 step = k + len(node)
                 on_path = tuple(generated[i][k:step]) == node and step < record.steps
-                logprobs = record.logprobs(step, i, tokens) if on_path else None
+                # At the root a constant shared by every label cancels when their probabilities are renormalised.
+                logprobs = record.logprobs(step, i, tokens, up_to_a_constant=node == ()) if on_path else None
                 if logprobs is None:
                     missing[i][node] = tokens
                 else:
@@ -343,34 +347,45 @@ class LogitColumns:
     """What the readout needs of each generated position's raw logits, at a memory cost free of the vocabulary.
 
     A forward hook on the model while ``generate`` runs: at every step it keeps the logits of a few vocabulary
-    columns and each row's log-sum-exp over the whole vocabulary, which give those columns' probabilities
-    exactly (``log p = logit - logsumexp``). A forward hook rather than a ``LogitsProcessor``: ``generate`` runs
-    custom processors after its own (Qwen2.5-VL-Instruct's ``repetition_penalty`` among them), so a processor
-    would see processed scores; the readout reads the raw logits, what the model believes.
+    columns, and each row's log-sum-exp over the whole vocabulary where the row's previous token is one of
+    ``normalize_after`` (a label word goes on after it); together they give those columns' log-probabilities
+    exactly (``log p = logit - logsumexp``). Elsewhere the readout needs no log-sum-exp: the digits' distribution
+    is a softmax over the ten digit columns, and at the first token of a label every label shares one constant,
+    which cancels. A forward hook rather than a ``LogitsProcessor``: ``generate`` runs custom processors after
+    its own (Qwen2.5-VL-Instruct's ``repetition_penalty`` among them), so a processor would see processed
+    scores; the readout reads the raw logits, what the model believes.
     """
 
-    def __init__(self, columns: list[int]):
+    def __init__(self, columns: list[int], normalize_after: list[int] | None = None):
         self.columns = sorted(set(columns))
         self.index = {token: j for j, token in enumerate(self.columns)}
+        self.normalize_after = None if normalize_after is None else torch.tensor(sorted(set(normalize_after)))
         self._values: list[torch.Tensor] = []  # per step: [batch, len(columns)] float32
-        self._lse: list[torch.Tensor] = []  # per step: [batch] float32
+        self._lse: list[torch.Tensor] = []  # per step: [batch] float32, NaN where not computed
 
     @property
     def steps(self) -> int:
         return len(self._values)
 
-    def record(self, logits: torch.Tensor) -> None:
-        """Keep one step's ``[batch, vocab]`` logits (in float32, as ``generate`` reads them)."""
+    def record(self, logits: torch.Tensor, previous: torch.Tensor | None = None) -> None:
+        """Keep one step's ``[batch, vocab]`` logits (in float32, as ``generate`` reads them); ``previous``: each
+        row's previous token (None: the log-sum-exp of every row)."""
         self._values.append(logits[:, self.columns].float())
-        # Row by row: a temporary of one row's vocabulary, not the batch's.
-        self._lse.append(torch.stack([torch.logsumexp(row.float(), -1) for row in logits]))
+        lse = torch.full((logits.shape[0],), float("nan"))
+        rows = range(logits.shape[0])
+        if previous is not None and self.normalize_after is not None:
+            rows = torch.isin(previous.cpu(), self.normalize_after).nonzero().flatten().tolist()
+        for row in rows:  # row by row: a temporary of one row's vocabulary, not the batch's
+            lse[row] = torch.logsumexp(logits[row].float(), -1).cpu()
+        self._lse.append(lse)
 
-    def _hook(self, module, args, output) -> None:
-        self.record(output.logits[:, -1])  # the position generate reads its next token from
+    def _hook(self, module, args, kwargs, output) -> None:
+        fed = kwargs.get("input_ids")  # this step's input: its last token is each row's previous token
+        self.record(output.logits[:, -1], None if fed is None else fed[:, -1])  # the position generate reads
 
     @contextlib.contextmanager
     def hooked(self, model: torch.nn.Module):
-        handle = model.register_forward_hook(self._hook)
+        handle = model.register_forward_hook(self._hook, with_kwargs=True)
         try:
             yield self
         finally:
@@ -380,11 +395,20 @@ class LogitColumns:
         """Raw logits of ``tokens`` (all recorded) at generated position ``step`` of batch row ``row``."""
         return self._values[step][row, [self.index[t] for t in tokens]]
 
-    def logprobs(self, step: int, row: int, tokens: list[int]) -> dict[int, float] | None:
-        """Token -> log-probability over the whole vocabulary at ``step``; None if a token was not recorded."""
+    def logprobs(
+        self, step: int, row: int, tokens: list[int], up_to_a_constant: bool = False
+    ) -> dict[int, float] | None:
+        """Token -> log-probability over the whole vocabulary at ``step``; None if a token, or the log-sum-exp,
+        was not recorded. ``up_to_a_constant``: shifted by a constant shared by ``tokens`` where the log-sum-exp
+        was not recorded (the caller renormalises)."""
         if any(t not in self.index for t in tokens):
             return None
-        return dict(zip(tokens, (self.logits(step, row, tokens) - self._lse[step][row]).tolist()))
+        values, lse = self.logits(step, row, tokens), self._lse[step][row]
+        if torch.isnan(lse):
+            if not up_to_a_constant:
+                return None
+            lse = torch.logsumexp(values, -1)
+        return dict(zip(tokens, (values - lse).tolist()))
 
 
 def _token_at(tokenizer, tokens: list[int], char: int) -> int:
