@@ -63,7 +63,7 @@ from typing import NamedTuple
 from .dimensions import Dimension, get_dimension
 
 #: Bumped whenever parsing behaviour changes; leaderboard submissions record it.
-PARSER_VERSION = "cogip-parse-2"
+PARSER_VERSION = "cogip-parse-3"  # 3: digits joined by another script's decimal mark are no number
 #: What a run parsed with the release's parser records instead of PARSER_VERSION.
 RELEASE_PARSER_VERSION = "release"
 
@@ -175,11 +175,32 @@ def _sign_at(text: str, digits: int) -> int:
     return s
 
 
+#: What may stand between two digit runs that are two numbers (a list, a range, a ratio, a scale, brackets). Any
+#: other character between digits (``٫ ٬ ، · ‧ '`` ...: a decimal or grouping mark of another script) joins them
+#: into one number this parser does not read, so neither part is read (``7٫5`` is no number, never 7).
+_BETWEEN_NUMBERS = frozenset(' \t\n\r\v\f-+/:;~=<>()[]{}!?"&')
+
+
+def _is_mark(char: str) -> bool:
+    return char not in _BETWEEN_NUMBERS and not char.isspace() and not char.isalnum() and char != "_"
+
+
+def _joined_to_digits(text: str, at: int, step: int) -> bool:
+    """Whether a run of unknown marks starts at ``at`` and has a digit beyond it (``step``: the direction).
+    The run is the gap to the neighbouring number, so each gap is walked at most twice: linear in the text."""
+    i = at
+    while 0 <= i < len(text) and _is_mark(text[i]):
+        i += step
+    return i != at and 0 <= i < len(text) and text[i].isdigit()
+
+
 def _numbers(text: str) -> list[_Number]:
     """Every number of the text (rule 1 and 2 of the module doc), in order."""
     out = []
     for m in _TOKEN.finditer(text):
         body, end = m.group("body"), m.end()
+        if _joined_to_digits(text, end, 1) or _joined_to_digits(text, m.start() - 1, -1):
+            continue  # 7٫5, 1'000: a number written with separators this parser does not read, not two numbers
         if end < len(text) and (text[end].isalnum() or text[end] == "_"):
             word = _GLUED_WORD.match(text, end)
             if word is None or word.group().lower() not in _UNITS:

@@ -225,7 +225,7 @@ def test_version_numbers_and_exponents_out_of_range_are_not_read_as_scores():
 
 
 def test_parser_version_was_bumped():
-    assert PARSER_VERSION == "cogip-parse-2"
+    assert PARSER_VERSION == "cogip-parse-3"
 
 
 def test_module_doc_lists_every_cue_word_the_parser_uses():

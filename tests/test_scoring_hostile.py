@@ -197,3 +197,47 @@ def test_benchmark_prints_a_line_per_adversarial_shape():
     for shape in SHAPES:
         assert re.search(rf"^{re.escape(shape)}\s+\d+\.\d\s+\d+\.\d$", out, re.MULTILINE), shape
     assert re.search(r"^worst: \d+\.\d ms   OK", out, re.MULTILINE)
+
+
+# -- a number is read whole or not at all, whatever mark of whatever script joins its digits (issue 25.7) ---------
+
+
+def _joining_marks() -> list[str]:
+    """Every punctuation, symbol, format or separator character that NFKC leaves as a mark the parser does not
+    give a meaning between digits (what NFKC turns into a digit, ``.``, ``,``, a dash or a known joiner reads
+    as that)."""
+    import sys
+    import unicodedata
+
+    from cogip_tasks.scoring import _BETWEEN_NUMBERS, _DASHES
+
+    known = set(_BETWEEN_NUMBERS) | set(_DASHES) | set("*_`#>|\\") | {".", ",", "%"}  # markdown: a space
+    marks = []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char)[0] not in "PSZC" or unicodedata.category(char) in ("Cs", "Co", "Cn"):
+            continue
+        folded = unicodedata.normalize("NFKC", char)
+        if not folded or folded.isspace() or any(c in known or c.isalnum() for c in folded):
+            continue
+        marks.append(char)
+    return marks
+
+
+def test_digits_joined_by_any_other_mark_are_never_read_in_part():
+    import unicodedata
+
+    digit_sets = [
+        chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Nd" and unicodedata.digit(chr(c)) == 0
+    ]
+    marks = _joining_marks()
+    assert len(marks) > 1000 and "\u066b" in marks and "\u00b7" in marks and "'" in marks
+    for i, mark in enumerate(marks):
+        zero = ord(digit_sets[i % len(digit_sets)])
+        seven, five = chr(zero + 7), chr(zero + 5)
+        for text in (f"high {seven}{mark}{five}", f"Score: {seven}{mark}{five}", f"{seven}{mark}{five}"):
+            parsed = parse_answer(text, "aesthetics")
+            assert parsed.value is None or parsed.value not in (7.0, 5.0), (hex(ord(mark)), text, parsed)
+    assert parse_answer("high 7\u066b5", "aesthetics").failure == "no_number"  # the issue's example
+    for fine in ("high 7.5", "high \u0667.\u0665", "high 7,5", "high 7 / 10", "score 7\u3002", "high 7-8"):
+        assert parse_answer(fine, "aesthetics").score in (7.5, 7.0), fine
