@@ -210,7 +210,9 @@ def build_site(args: argparse.Namespace, files: list[Path], truth: GroundTruth, 
         return fail(PROG, "rejected submissions (fix them, or pass --skip-rejected to list them on the page)")
     if not verified:
         return fail(PROG, "no verified submission to rank")
-    board = build_leaderboard(verified, truth, train_means(args.dataset), rejected=rejected)
+    means = train_means(args.dataset)
+    references = cache.references(truth, means, N_RESAMPLES, SEED)
+    board = build_leaderboard(verified, truth, means, rejected=rejected, references=references)
     written = write_leaderboard(board, args.out, None if cache.folder is None else cache.folder.parent)
     reused = f" ({cache.hits} verification(s) reused from the cache)" if cache.hits else ""
     print(

@@ -234,10 +234,13 @@ def build_leaderboard(
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
     rejected: list[tuple[str, str]] | None = None,
+    references: list[Verified] | None = None,
 ) -> Leaderboard:
     """Rank verified models with reference rows, intervals and adjacent-pair tests (linear in the number of
     models: each model is tested against the next one down only); plots come from :func:`render_plots`."""
-    rows = rank([*models, *reference_predictors(truth, train_means, n_resamples=n_resamples, seed=seed)])
+    if references is None:
+        references = reference_predictors(truth, train_means, n_resamples=n_resamples, seed=seed)
+    rows = rank([*models, *references])
     intervals = {r.name: mean_srcc_interval(r, truth, n_resamples, seed) for r in rows}
     ranked = [r for r in rows if not r.reference]
     adjacent = [(a, b, paired_difference(a, b, truth, n_resamples, seed)) for a, b in zip(ranked, ranked[1:])]
