@@ -113,6 +113,7 @@ def test_anything_verify_accepts_build_and_compare_render(sample_dataset_dir, tm
     shown = [r["name"] for r in listing["rows"] if not r["reference"]]
     rejected = [r["reason"] for r in listing["rejected"]]
     assert len(shown) + len(rejected) == len(accepted) and all("already used" in r for r in rejected)
+    assert str(tmp_path) not in page + markdown + json.dumps(listing, ensure_ascii=False)  # no local path shown
     for text in (page, markdown):
         assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)  # no control character written
     assert "<script" not in page and "<img src=x" not in page and "javascript:" not in page.split("<body>")[0]

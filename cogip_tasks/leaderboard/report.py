@@ -363,6 +363,16 @@ def ranked_by(board: Leaderboard) -> str:
     return "Ranked by SRCC." if n == 1 else f"Ranked by mean SRCC over the {n} dimensions."
 
 
+def public_rejections(board: Leaderboard) -> list[tuple[str, str]]:
+    """Rejected files as the site shows them: by file name, with no local path (the dataset's or theirs)."""
+    out = []
+    for file, reason in board.rejected:
+        for path in {str(Path(f).parent) for f, _ in board.rejected} - {"", "."}:
+            reason = reason.replace(path + os.sep, "")
+        out.append((Path(file).name, reason.replace(board.truth.source, public_source(board.truth.source))))
+    return out
+
+
 def provenance(board: Leaderboard) -> list[str]:
     n = ", ".join(f"{dimension_title(d)} {len(board.truth.ids[k])}" for k, d in board.truth.dimensions.items())
     return [
@@ -396,7 +406,9 @@ def to_markdown(board: Leaderboard) -> str:
     out += _md_table(*adjacent_table(board)) if board.adjacent else ["Fewer than two submitted models."]
     out += ["", "## Per dimension", ""] + _md_table(*detail_table(board))
     if board.rejected:
-        out += ["", "## Rejected submissions", ""] + [f"- {md_escape(f)}: {md_escape(r)}" for f, r in board.rejected]
+        out += ["", "## Rejected submissions", ""] + [
+            f"- {md_escape(f)}: {md_escape(r)}" for f, r in public_rejections(board)
+        ]
     out += ["", "## How these numbers were made", ""] + [f"- {md_escape(p)}" for p in provenance(board)]
     return "\n".join(out) + "\n"
 
@@ -465,7 +477,7 @@ def to_html(board: Leaderboard) -> str:
     if board.rejected:
         parts.append(
             "<h2>Rejected submissions</h2><ul>"
-            + "".join(f"<li>{html.escape(plain(f))}: {html.escape(plain(r))}</li>" for f, r in board.rejected)
+            + "".join(f"<li>{html.escape(plain(f))}: {html.escape(plain(r))}</li>" for f, r in public_rejections(board))
             + "</ul>"
         )
     parts.append(
@@ -514,7 +526,7 @@ def to_json(board: Leaderboard) -> dict:
             }
             for a, b, d in board.adjacent
         ],
-        "rejected": [{"file": plain(f), "reason": plain(r)} for f, r in board.rejected],
+        "rejected": [{"file": plain(f), "reason": plain(r)} for f, r in public_rejections(board)],
         "plots": plots,
         "files": [*SITE_FILES, *(f"{PLOTS_DIR}/{p}" for p in plots)],
         "provenance": provenance(board),
