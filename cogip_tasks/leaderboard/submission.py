@@ -15,6 +15,7 @@ lmms-eval), ``label``/``score``/``failure`` what the parser read from it. Everyt
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 from importlib import metadata
@@ -38,6 +39,7 @@ class SubmissionError(CogIPError, ValueError):
     """An lmms-eval output folder or submission file that cannot be used; the message names file and field."""
 
 
+@functools.cache  # read from the installed metadata once per process (a build keys every submission with it)
 def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)
