@@ -75,15 +75,16 @@ def human_score(value: float) -> float:
     return round(float(value), HUMAN_DECIMALS)
 
 
-def format_target(score: float, dimension: str | Dimension) -> str:
+def format_target(score: float, dimension: str | Dimension, decimals: int | None = None) -> str:
     """The describe-then-predict answer for a score: ``"<label> <score>"``, labelled after rounding.
 
-    Rounding first keeps label and number consistent: float32 ``0.35`` (0.34999...) is ``"low 0.350"``, as in
-    the release, not ``"very low 0.350"``.
+    ``decimals``: the spec's ``target_decimals`` unless given. Rounding first keeps label and number consistent:
+    float32 ``0.35`` (0.34999...) is ``"low 0.350"``, as in the release, not ``"very low 0.350"``.
     """
     dim = get_dimension(dimension)
-    value = round(float(score), dim.target_decimals)
-    return f"{dim.label_for(value)} {value:.{dim.target_decimals}f}"
+    places = dim.target_decimals if decimals is None else decimals
+    value = round(float(score), places)
+    return f"{dim.label_for(value)} {value:.{places}f}"
 
 
 def row_id(dimension: str | Dimension, stem: str) -> str:

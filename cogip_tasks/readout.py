@@ -32,6 +32,9 @@ from .scoring import MAX_ANSWER_CHARS, label_pattern, parse_answer
 from .tokens import DIGITS  # noqa: F401  (re-exported: its home is cogip_tasks.tokens)
 
 READOUTS = ("greedy", "expected_digits", "expected_label")
+#: An expected score keeps at least these decimals, whatever the spec's targets use: a 1-5 scale's whole-number
+#: targets would round 3.6 to 4 and throw away the ranking the expectation adds.
+READOUT_DECIMALS = 3
 READOUT_CUE = "expected score"  # the line ends "<label> <score>", the last label-number pair: parse_answer reads it
 _READOUT_LINE = re.compile(
     rf"(?:^|\n\n){READOUT_CUE} \((?P<source>digits|label)\): (?P<label>[a-z ]+) (?P<score>-?\d+\.\d+)\s*$"
@@ -212,7 +215,8 @@ def format_readout(greedy: str, score: float, dimension: str | Dimension, source
     if source not in ("digits", "label"):
         raise ValueError(f"readout source must be 'digits' or 'label', got {source!r}")
     # The greedy answer stays verbatim (even when empty or blank) so split_readout gives it back exactly.
-    return f"{greedy}\n\n{READOUT_CUE} ({source}): {format_target(score, dimension)}"
+    decimals = max(READOUT_DECIMALS, get_dimension(dimension).target_decimals)
+    return f"{greedy}\n\n{READOUT_CUE} ({source}): {format_target(score, dimension, decimals)}"
 
 
 def split_readout(text: str) -> tuple[str, dict | None]:

@@ -12,7 +12,7 @@ import yaml
 from cogip_tasks.dimensions import BUILTIN_SPEC, DIMENSIONS, SPEC_PATH, format_target, get_dimension, register_spec
 from cogip_tasks.metrics import resample_indices
 from cogip_tasks.prompts import DEFAULT_PROMPTS
-from cogip_tasks.readout import expected_label_value
+from cogip_tasks.readout import expected_label_value, format_readout, split_readout
 from cogip_tasks.scoring import parse_answer
 from cogip_tasks.spec import SpecError, load_spec, parse_spec
 from cogip_tasks.task_writer import task_files
@@ -132,6 +132,10 @@ def test_a_spec_of_another_scale_drives_targets_parsing_and_readouts():
     assert parse_answer("soft 3", dim).score == 3 and parse_answer("soft 3", dim).label == "soft"
     assert parse_answer("sharp 7", dim).failure == "out_of_range"
     assert expected_label_value({"blurry": 0.5, "sharp": 0.5}, dim) == pytest.approx((1.75 + 4.25) / 2)
+    # an expected readout keeps its decimals on a whole-number scale (3.6, not the target format's 4)
+    readout = format_readout("sharp 4", 3.6, dim, "digits")
+    assert readout.endswith("expected score (digits): sharp 3.600") and parse_answer(readout, dim).score == 3.6
+    assert split_readout(readout) == ("sharp 4", {"source": "digits", "label": "sharp", "score": 3.6})
 
     hundred = parse_spec(
         {

@@ -167,3 +167,40 @@ def test_tasks_write_reads_the_spec_from_the_built_dataset(sharp_src, tmp_path):
     plain.mkdir()
     done = subprocess.run([*cogip_eval, "--dataset", plain, "--out", tmp_path / "t2"], capture_output=True, text=True)
     assert done.returncode == 1 and "embeds no spec; give --spec" in done.stderr
+
+
+def test_tasks_stop_on_a_dataset_built_from_another_spec(sharp_src, tmp_path):
+    """A task folder pointed at a dataset whose manifest holds a different spec fails before the model runs."""
+    import yaml
+
+    from cogip_tasks.dataset import CogIPDataError, load_cogip
+    from cogip_tasks.spec import load_spec
+    from cogip_tasks.task_hooks import define_hooks
+    from cogip_tasks.task_writer import write_tasks
+
+    other = tmp_path / "other.yaml"
+    data = yaml.safe_load(SPEC.read_text())
+    data["dimensions"][0]["labels"][0]["upper"] = 1.75  # same names, other bins: other numbers
+    other.write_text(yaml.safe_dump(data))
+    out = tmp_path / "ds"
+    assert upload(*build_args(sharp_src, out, spec=other)).returncode == 0
+    write_tasks(tmp_path / "tasks", load_spec(SPEC), str(out))
+    hooks: dict = {}
+    define_hooks(hooks, tmp_path / "tasks" / "spec.yaml", dataset="../ds")
+    with pytest.raises(CogIPDataError, match="differs from the tasks' spec.yaml"):
+        hooks["process_docs_sharpness"](load_cogip(str(out), split="test"))
+
+
+def test_the_specs_in_the_docs_parse():
+    """docs/custom-benchmarks.md's spec examples are valid specs; the sharpness one is the example's."""
+    import re
+
+    import yaml
+
+    from cogip_tasks.spec import load_spec, parse_spec
+
+    text = (REPO / "docs" / "custom-benchmarks.md").read_text(encoding="utf-8")
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    specs = [parse_spec(b, "docs") for b in blocks if isinstance(b, dict) and "dimensions" in b]
+    assert [s.name for s in specs] == ["sharpness_bench", "koniq"]
+    assert specs[0] == load_spec(SPEC)
