@@ -332,36 +332,46 @@ def output_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
     """Hold ``folder``'s exclusive lock for the block; a second holder fails at once with :class:`OutputBusy`
     naming the folder and the process that holds it (pid, host, command, start time).
 
-    The lock is an OS file lock (``filelock``), so it is released when the process ends, even if killed.
+    The lock is an OS file lock (``filelock``), so it is released when the process ends, even if killed. The lock
+    file is removed when the block ends (before the lock is released, so a process waiting on the old file sees
+    it gone and takes a new one), and so are the folders made to hold it, if nothing else was put there.
     """
     from filelock import FileLock, Timeout
 
     folder = Path(folder)
     path = lock_path(folder)
+    made = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise _write_error(path.parent, err) from None
     lock = FileLock(str(path), timeout=0)
     try:
-        lock.acquire()
-    except Timeout:
         try:
-            holder = read_user_text(path, what="lock file", max_bytes=4096).strip() or "another process"
-        except CogIPError:
-            holder = "another process"
-        raise OutputBusy(
-            f"{folder}: in use by {holder}; wait for it to finish or choose another output folder"
-        ) from None
-    except OSError as err:
-        raise _write_error(path, err) from None
-    try:
-        with contextlib.suppress(OSError), open(path, "r+", encoding="utf-8") as handle:
-            handle.truncate(0)
-            handle.write(_holder_line(command or Path(sys.argv[0]).name) + "\n")
-        yield folder
+            lock.acquire()
+        except Timeout:
+            try:
+                holder = read_user_text(path, what="lock file", max_bytes=4096).strip() or "another process"
+            except CogIPError:
+                holder = "another process"
+            raise OutputBusy(
+                f"{folder}: in use by {holder}; wait for it to finish or choose another output folder"
+            ) from None
+        except OSError as err:
+            raise _write_error(path, err) from None
+        try:
+            with contextlib.suppress(OSError), open(path, "r+", encoding="utf-8") as handle:
+                handle.truncate(0)
+                handle.write(_holder_line(command or Path(sys.argv[0]).name) + "\n")
+            yield folder
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            lock.release()
     finally:
-        lock.release()
+        for parent in made:  # innermost first; only folders still empty (the command wrote nothing there)
+            with contextlib.suppress(OSError):
+                parent.rmdir()
 
 
 def safe_relative(rel: object) -> bool:

@@ -7,13 +7,14 @@ Every error is one line on stderr naming the file, field or value; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from cogip_tasks.cli_style import CogIPArgumentParser
 from cogip_tasks.errors import EXIT_FAILURE, EXIT_OK, CogIPError, fail
-from cogip_tasks.files import write_text
+from cogip_tasks.files import check_outputs_apart, output_lock, write_text
 
 from .audit import audit_release
 from .build import AuditFailed, BuildOptions, build, check_images_root
@@ -249,12 +250,33 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[Path], list[Path]]:
+    """(paths the command writes, folders it owns while running, paths it reads): an output is never an input
+    (nor inside or over one), and an owned folder has one writer at a time."""
+
+    def given(*names: str) -> list[Path]:
+        return [Path(getattr(args, n)) for n in names if getattr(args, n, None) is not None]
+
+    if args.command == "build":
+        return given("out"), given("out"), given("release", "images", "scores", "spec", "test_ids")
+    if args.command == "audit":
+        return given("json"), [], given("release", "images")
+    if args.command == "stand-in-images":
+        return given("out"), given("out"), given("release")
+    return [], [], []
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit status as every CogIP CLI (cogip_tasks/errors.py): 1 with one ``cogip-upload: error:`` line for bad
     input, a refused push or a ``--strict`` audit with open findings; 2 for usage errors."""
     args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        outputs, owned, inputs = outputs_and_inputs(args)
+        check_outputs_apart(outputs, inputs)
+        with contextlib.ExitStack() as held:
+            for folder in owned:
+                held.enter_context(output_lock(folder, command=f"{PROG} {args.command}"))
+            return _run(args)
     except AuditFailed as err:
         print(err.report.summary())  # the full list on stdout; the one-line reason on stderr
         return fail(PROG, err)

@@ -26,6 +26,7 @@ from cogip_tasks.files import (
     atomic_write,
     check_outputs_apart,
     json_safe,
+    lock_path,
     output_lock,
     parse_json,
     read_user_bytes,
@@ -245,6 +246,10 @@ def test_an_output_folder_has_one_writer_and_the_second_is_told_who(tmp_path):
             with output_lock(tmp_path / "." / "run"):
                 pass
     assert not out.exists()  # the lock lives beside the folder, never in it
+    assert not lock_path(out).exists()  # and is gone once released
+    with output_lock(tmp_path / "new" / "deeper" / "run"):
+        assert lock_path(tmp_path / "new" / "deeper" / "run").exists()
+    assert not (tmp_path / "new").exists()  # folders made only to hold the lock go with it
 
 
 def test_an_output_is_never_an_input(tmp_path):

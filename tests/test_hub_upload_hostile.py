@@ -645,3 +645,51 @@ def test_every_bad_input_exits_nonzero_with_one_line_and_no_traceback(small, tmp
         assert "Traceback" not in proc.stderr and named in one_line_error(proc.stderr), (argv, proc.stderr)
     assert not list(tmp_path.glob("o*")) and (good / "notes.txt").read_text() == "mine"
     assert not (tmp_path / "si").exists() and not (tmp_path / "x.jpg").exists()
+
+
+# ---------------------------------------------------------------- outputs: never an input, one writer per folder
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_an_output_onto_or_over_an_input_is_refused_and_nothing_changes(small, tmp_path, capsys):
+    release, images = small
+    score_file = next((release / "cognition_scores").iterdir())
+    before = _snapshot(tmp_path)
+    cases = [
+        ["audit", "--release", str(release), "--images", str(images), "--json", str(score_file)],
+        ["audit", "--release", str(release), "--images", str(images), "--json", str(release / "audit.json")],
+        ["audit", "--release", str(release), "--images", str(images), "--json", str(next(images.rglob("*.jpg")))],
+        build_argv(release, images, images),
+        build_argv(release, images, release / "built"),
+        build_argv(release, images, tmp_path),  # a folder holding both inputs
+        ["stand-in-images", "--release", str(release), "--out", str(release)],
+    ]
+    for argv in cases:
+        code, _, err = run(argv, capsys)
+        line = one_line_error(err)
+        assert code == 1 and ": output " in line and ("is the input" in line or "input" in line), (argv, line)
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_second_build_into_a_held_out_fails_at_once_naming_the_holder(small, tmp_path, capsys):
+    release, images = small
+    out = tmp_path / "out"
+    hold = (
+        "import sys, time\nfrom cogip_tasks.files import output_lock\n"
+        "with output_lock(sys.argv[1], command='cogip-upload build'):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = run(build_argv(release, images, out), capsys)
+        line = one_line_error(err)
+        assert code == 1 and f"{out}: in use by pid {holder.pid} on " in line and "cogip-upload build" in line
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = run(build_argv(release, images, out), capsys)
+    assert code == 0, err
