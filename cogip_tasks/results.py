@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .dimensions import BUILTIN_SPEC, DIMENSIONS
+from .dimensions import BUILTIN_SPEC, BenchmarkSpec
 from .errors import CogIPError
 from .files import UserFileError, read_user_json, read_user_jsonl
 from .metrics import METRIC_NAMES
@@ -87,13 +87,14 @@ def format_table(
         "label_acc",
         "n_distinct",
     ),
+    spec: BenchmarkSpec = BUILTIN_SPEC,
 ) -> str:
     """A compact Markdown table: one row per dimension and the group (mean; its interval is the mean's).
 
     The group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
     """
-    rows = [(d.task_name, task_metrics(results, d.task_name)) for d in DIMENSIONS.values()]
-    rows.append((f"{GROUP} (mean)", task_metrics(results, GROUP)))
+    rows = [(d.task_name, task_metrics(results, d.task_name)) for d in spec.dimensions]
+    rows.append((f"{spec.name} (mean)", task_metrics(results, spec.name)))
 
     def cell(value) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
@@ -106,7 +107,7 @@ def format_table(
 
 
 def truncated_answers(results_file: str | Path) -> dict[str, tuple[int, int, int]]:
-    """Per CogIP task of a run: ``(answers that used every allowed new token, answers with a token count,
+    """Per task of a run (any benchmark's): ``(answers that used every allowed new token, answers with a token count,
     max_new_tokens)``. Such an answer was most likely cut short (its score may be missing).
 
     Reads the ``--log_samples`` files; wrappers that record no token counts (``token_counts: [null]``) give 0
@@ -114,11 +115,13 @@ def truncated_answers(results_file: str | Path) -> dict[str, tuple[int, int, int
     """
     results = read_results(results_file)
     counts: dict[str, tuple[int, int, int]] = {}
-    for dim in DIMENSIONS.values():
-        config = results.get("configs", {}).get(dim.task_name) or {}
-        limit = (config.get("generation_kwargs") or {}).get("max_new_tokens")
+    configs = results.get("configs") if isinstance(results.get("configs"), dict) else {}
+    for task in configs:  # every task of the run: the built-in benchmark's or another spec's
+        config = configs[task] if isinstance(configs[task], dict) else {}
+        kwargs = config.get("generation_kwargs")
+        limit = kwargs.get("max_new_tokens") if isinstance(kwargs, dict) else None
         try:
-            samples = read_samples(samples_file(results_file, dim.task_name))
+            samples = read_samples(samples_file(results_file, task))
         except FileNotFoundError:
             continue
         if not isinstance(limit, int):
@@ -129,5 +132,5 @@ def truncated_answers(results_file: str | Path) -> dict[str, tuple[int, int, int
             for c in (s.get("token_counts") or [])[:1]
             if isinstance(c, dict) and isinstance(c.get("output_tokens"), int)
         ]
-        counts[dim.task_name] = (sum(n >= limit for n in used), len(used), limit)
+        counts[task] = (sum(n >= limit for n in used), len(used), limit)
     return counts

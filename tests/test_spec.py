@@ -334,3 +334,28 @@ def test_tasks_write_writes_a_task_folder_for_a_spec(tmp_path):
         cwd=REPO,
     )
     assert again.returncode == 1 and "mine.yaml" in again.stderr
+
+
+def test_run_summaries_follow_the_run_s_benchmark(tmp_path):
+    """The compact results table and the truncation count serve another spec's tasks as the built-in ones."""
+    import json
+
+    from cogip_tasks.results import format_table, truncated_answers
+
+    spec = parse_spec(_sharpness(), "sharp.yaml")
+    task = spec.dimensions[0].task_name
+    results_file = tmp_path / "20260101_000000_results.json"
+    results_file.write_text(
+        json.dumps(
+            {
+                "results": {task: {"srcc,none": 0.5, "parse_rate,none": 1.0}},
+                "groups": {"sharp": {"srcc,none": 0.5}},
+                "configs": {task: {"generation_kwargs": {"max_new_tokens": 8}}},
+            }
+        )
+    )
+    samples = [{"token_counts": [{"output_tokens": n}]} for n in (8, 3, 8)]
+    (tmp_path / f"20260101_000000_samples_{task}.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    assert truncated_answers(results_file) == {task: (2, 3, 8)}
+    table = format_table(json.loads(results_file.read_text()), ("srcc", "parse_rate"), spec=spec)
+    assert table.splitlines()[2:] == [f"| {task} | 0.500 | 1.000 |", "| sharp (mean) | 0.500 | n/a |"]
