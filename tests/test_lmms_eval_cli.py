@@ -122,6 +122,20 @@ def test_console_script_never_prints_the_hf_token(tiny_qwen_dir, sample_dataset_
     assert secret not in proc.stdout + proc.stderr
 
 
+def test_console_script_masks_model_args_secrets_when_the_model_fails(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """#25.1: a credential in --model_args (which the wrapper rejects, so lmms-eval prints its error and the
+    args) never reaches cogip-eval's console: every value the published-args allow-list drops is masked."""
+    secret = "sk_live_cogipTestSecret0123"
+    env = offline_env(COGIP_DATASET=str(sample_dataset_dir))
+    command = lmms_eval_command(tiny_qwen_dir, "cogip_aesthetics", tmp_path / "out", "--limit", "1")
+    command[0] = str(Path(sys.executable).with_name("cogip-eval"))
+    at = command.index("--model_args") + 1
+    command[at] += f',api_key={secret},headers={{"Authorization":"Bearer {secret}"}}'
+    proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.stdout + proc.stderr  # it said something (the failure) ...
+    assert secret not in proc.stdout + proc.stderr  # ... without the secret
+
+
 @pytest.mark.parametrize("entry", ["lmms-eval", "cogip-eval"])
 def test_bad_dataset_stops_the_run_naming_column_row_and_value(entry, tiny_qwen_dir, sample_dataset_dir, tmp_path):
     test = datasets.load_dataset(str(sample_dataset_dir), split="test")
