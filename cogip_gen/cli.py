@@ -10,7 +10,8 @@ The aligned encoder and the judge are named as in lmms-eval (``--model``, ``--mo
 takes ``adapter=<peft adapter dir>`` in its model_args. Both commands resume: rerun them after an interruption.
 
 Exit status: 0 done; 1 bad input or a failed run (one line on stderr naming the file, option or value);
-2 a command-line usage error (argparse's own). CPU threads: 1 per process unless OMP_NUM_THREADS is set.
+2 a command-line usage error (argparse's own); 130 interrupted (rerun to resume). CPU threads: 1 per process
+unless OMP_NUM_THREADS is set.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import contextlib
 import sys
 from pathlib import Path
 
-from cogip_tasks.cli_style import CogIPArgumentParser
-from cogip_tasks.errors import EXIT_INTERRUPTED, EXIT_OK, CogIPError, fail
+from cogip_tasks.cli_style import CogIPArgumentParser, add_verbosity, apply_verbosity, example
+from cogip_tasks.entry import entry_point
+from cogip_tasks.errors import EXIT_OK, CogIPError
 from cogip_tasks.files import check_outputs_apart, output_lock
 from cogip_tasks.threads import apply_cpu_threads
 
@@ -29,8 +31,14 @@ from .generate import MAX_SEED
 from .pipeline import OFFLOAD_CHOICES, GenSettings
 from .prompts import PromptFileError
 
-# Exit status as every CogIP CLI (cogip_tasks/errors.py): 1 for a CogIPError or an OSError (an output folder
+# Exit status as every CogIP CLI (cogip_tasks/entry.py): 1 for a CogIPError or an OSError (an output folder
 # that cannot be written is the user's to fix, named by the error's own path), 2 for usage errors.
+PROMPTS = "../shared/cogip_release/generation_prompts/aesthetics.json"
+GENERATE_EXAMPLE = (
+    "cogip-gen generate --model qwen2_5_vl --model-args pretrained=runs/qwen7b/merged "
+    f"--prompts {PROMPTS} --seeds 0 1 2 -o gen/aesthetics"
+)
+JUDGE_EXAMPLE = "cogip-gen judge gen/aesthetics --model qwen2_5_vl --model-args pretrained=Qwen/Qwen2.5-VL-7B-Instruct"
 _DEFAULTS = GenSettings()
 
 
@@ -73,7 +81,7 @@ def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         nargs="+",
         metavar="DIM",
         help="dimension(s) to judge (aesthetics, funniness, emotional_valence/emotion, memorability, "
-        "or all); None: the manifest's target dimension",
+        "or all) (default: the manifest's target dimension)",
     )
     parser.add_argument(
         f"--{prefix}batch-size", dest=f"{dest}batch_size", type=_POSITIVE, default=1, help="judge batch size"
@@ -93,15 +101,13 @@ def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = CogIPArgumentParser(
-        prog="cogip-gen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = CogIPArgumentParser(prog="cogip-gen", description=__doc__, epilog=example(GENERATE_EXAMPLE, JUDGE_EXAMPLE))
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser(
         "generate",
         help="base vs aligned images for every prompt x seed (resumable)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=example(GENERATE_EXAMPLE),
     )
     gen.add_argument("--pipeline", default="Qwen/Qwen-Image", help="QwenImagePipeline Hub id or local folder")
     gen.add_argument("--model", default="qwen2_5_vl", help="lmms-eval model wrapper of the aligned encoder")
@@ -126,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0],
         help="seeds; each prompt is generated per seed (repeats are dropped)",
     )
-    gen.add_argument("--output-dir", required=True, help="folder for base/, aligned/, grids/, manifest")
+    gen.add_argument("-o", "--output-dir", required=True, help="folder for base/, aligned/, grids/, manifest")
     gen.add_argument(
         "--overwrite",
         action="store_true",
@@ -136,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--dimension",
         default=None,
-        help="the trait the prompts target; None: from the prompt file name (emotion.json -> emotional_valence)",
+        help="the trait the prompts target (default: from the prompt file name, emotion.json -> emotional_valence)",
     )
     gen.add_argument("--steps", type=_POSITIVE, default=_DEFAULTS.steps, help="denoising steps")
     gen.add_argument(
@@ -145,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=_DEFAULTS.true_cfg_scale,
         help="true classifier-free guidance scale (<= 1 turns CFG off)",
     )
-    gen.add_argument("--width", type=_POSITIVE, default=_DEFAULTS.width)
-    gen.add_argument("--height", type=_POSITIVE, default=_DEFAULTS.height)
+    gen.add_argument("--width", type=_POSITIVE, default=_DEFAULTS.width, help="image width in pixels")
+    gen.add_argument("--height", type=_POSITIVE, default=_DEFAULTS.height, help="image height in pixels")
     gen.add_argument("--negative-prompt", default=_DEFAULTS.negative_prompt, help="negative prompt of true CFG")
     gen.add_argument(
         "--max-sequence-length",
@@ -155,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="prompt tokens kept (Qwen-Image takes at most 1024)",
     )
     gen.add_argument("--dtype", default=_DEFAULTS.dtype, help="pipeline and encoder dtype")
-    gen.add_argument("--device", default=None, help="execution device; None: cuda if available, else cpu")
+    gen.add_argument("--device", default=None, help="execution device (default: cuda if available, else cpu)")
     gen.add_argument(
         "--offload",
         choices=OFFLOAD_CHOICES,
@@ -166,19 +172,27 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--judge-model", default=None, help="also judge the images with this lmms-eval model")
     gen.add_argument("--judge-model-args", default="", help="model_args of --judge-model")
     _judge_options(gen, "judge-")
-    gen.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_verbosity(gen)
 
     judge = sub.add_parser(
         "judge",
         help="score a generation folder's images with an lmms-eval judge model",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=example(JUDGE_EXAMPLE),
     )
-    judge.add_argument("output_dir", help="a cogip-gen generate output folder")
+    judge.add_argument("output_dir", metavar="GEN_DIR", help="a cogip-gen generate output folder")
     judge.add_argument("--model", required=True, help="lmms-eval model name of the judge, e.g. qwen2_5_vl")
     judge.add_argument("--model-args", default="", help="its model_args, e.g. pretrained=Qwen/Qwen2.5-VL-7B-Instruct")
     _judge_options(judge)
-    judge.add_argument("--report-dir", default=None, help="where report.json/.png go; None: <output_dir>/judge")
-    judge.add_argument("--quiet", action="store_true", help="no progress bars")
+    judge.add_argument(
+        "-o",
+        "--output-dir",
+        dest="report_dir",
+        metavar="DIR",
+        default=None,
+        aliases=["--report-dir"],
+        help="where answers.jsonl, report.json and report.png go (default: GEN_DIR/judge)",
+    )
+    add_verbosity(judge)
     return parser
 
 
@@ -267,9 +281,13 @@ def _judge(
     print(f"report: {where}/{REPORT}  plot: {where}/{PLOT}")
 
 
+@entry_point(
+    "cogip-gen", on_interrupt="every image and answer written so far is kept: rerun the same command to resume"
+)
 def main(argv: list[str] | None = None) -> int:
     apply_cpu_threads()  # see cogip_tasks/threads.py
     args = build_parser().parse_args(argv)
+    apply_verbosity(args)
     stack = contextlib.ExitStack()  # the output folders' locks, held to the end
     try:
         if args.command == "generate":
@@ -325,14 +343,6 @@ def main(argv: list[str] | None = None) -> int:
                 args.force_simple,
                 args.quiet,
             )
-    except (CogIPError, OSError) as err:
-        return fail("cogip-gen", err)
-    except KeyboardInterrupt:
-        print(
-            "cogip-gen: interrupted; everything written so far is kept: rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
     finally:
         stack.close()
     return EXIT_OK

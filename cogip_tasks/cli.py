@@ -6,22 +6,30 @@ Two differences: lmms-eval logs an evaluation that failed (a bad dataset row, a 
 still exits 0; ``cogip-eval`` exits 1 then, so scripts and CI notice. And lmms-eval 0.7.3 logs its tracker
 arguments with ``$HF_TOKEN`` in them; ``cogip-eval`` masks the token, and every ``--model_args`` value that a
 published file would drop, in everything it prints.
+
+``--help`` and ``tasks list`` answer without importing lmms-eval's evaluator (torch, transformers): they list
+CogIP's own tasks from the task folder; ``tasks list --all`` is lmms-eval's full listing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+from .cli_style import PROGRESS_ENV
+from .entry import entry_point
 from .harness import close_process_group
 from .lmms_compat import PLUGINS_ENV, index_plugin_tasks
 from .threads import HELP as THREADS_HELP
 from .threads import apply_cpu_threads
 
 PLUGIN = "cogip_tasks"
+PROG = "cogip-eval"
+TASK_FOLDER = Path(__file__).resolve().parent / "tasks" / "cogip"
 
 
 def with_plugin(env_value: str | None) -> str:
@@ -33,7 +41,7 @@ def with_plugin(env_value: str | None) -> str:
 HELP = """\
 cogip-eval: lmms-eval with the CogIP-Bench tasks registered (cogip, cogip_aesthetics, cogip_funniness,
 cogip_emotional_valence, cogip_memorability) and the cogip_expected model. Every argument goes to lmms-eval,
-except for `cogip-eval tasks write --dataset OUT --out TASKDIR`, which writes the lmms-eval tasks of a benchmark
+except for `cogip-eval tasks write --dataset OUT -o TASKDIR`, which writes the lmms-eval tasks of a benchmark
 built with `cogip-upload build --spec` (docs/custom-benchmarks.md).
 
 Environment:
@@ -43,28 +51,78 @@ Environment:
                   parser, for comparison with the paper) or release-llama (their Llama script's: |x| > 10 dropped)
 Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image.
 Exit status: 0 on success; 1 when the dataset or parser is unusable or lmms-eval logged a failed evaluation
-(plain lmms-eval exits 0 then); 2 on a usage error. $HF_TOKEN and every --model_args value that a
+(plain lmms-eval exits 0 then); 2 on a usage error; 130 interrupted. $HF_TOKEN and every --model_args value that a
 published file would drop (credentials, URLs, free text) are masked in everything cogip-eval prints.
 {threads}
 
-lmms-eval's own options follow.
+CogIP's own options (everything else goes to lmms-eval):
+  -q, --quiet     no progress bars; lmms-eval logs warnings and errors only (--verbosity WARNING)
+  -v, --verbose   lmms-eval's debug log (--verbosity DEBUG)
+  tasks list      the CogIP tasks and group, at once (tasks list --all: every lmms-eval task, slower)
+
+example:
+  cogip-eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct --tasks cogip \\
+      --log_samples --output_path results/
+
+usage: cogip-eval [eval] [lmms-eval options ...] | cogip-eval tasks list [--all] | cogip-eval tasks write ...
+lmms-eval's commands: lmms-eval --help; its evaluation options: lmms-eval eval --help (it imports torch first:
+a few seconds).
 """
 
+INTERRUPTED = (
+    "lmms-eval writes a run's results and samples only when the run ends, so this run wrote none; "
+    "run the same command again"
+)
 
-def main(argv: list[str] | None = None) -> None:
+
+def cogip_task_names() -> list[str]:
+    """The tasks and groups of CogIP's task folder, read from its YAML files (no lmms-eval import)."""
+    names = []
+    for path in sorted(TASK_FOLDER.glob("*.yaml")):
+        names += re.findall(r"^(?:task|group):[ \t]*([\w.-]+)[ \t]*$", path.read_text(), flags=re.MULTILINE)
+    return sorted(set(names))
+
+
+def with_verbosity(args: list[str]) -> list[str]:
+    """``--quiet``/``--verbose`` (CogIP's words on every command) as lmms-eval's ``--verbosity``; progress
+    bars off with --quiet."""
+    out = []
+    for arg in args:
+        if arg in ("-q", "--quiet"):
+            os.environ.update(dict.fromkeys(PROGRESS_ENV, "1"))
+            out += ["--verbosity", "WARNING"]
+        elif arg in ("-v", "--verbose"):
+            out += ["--verbosity", "DEBUG"]
+        else:
+            out.append(arg)
+    return out
+
+
+@entry_point(PROG, on_interrupt=INTERRUPTED)
+def main(argv: list[str] | None = None) -> int:
     apply_cpu_threads()  # before lmms-eval imports torch
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     if args[:2] == ["tasks", "write"]:  # ours: a benchmark spec -> an lmms-eval task folder
         from .task_writer import main as write_tasks_main
 
-        sys.exit(write_tasks_main(args[2:]))
-    if any(a in ("-h", "--help") for a in args) or not args:
+        return write_tasks_main(args[2:])
+    if not args or args[0] in ("-h", "--help"):
         print(HELP.format(threads=textwrap.fill(THREADS_HELP, 110)), flush=True)
+        return 0
+    if args in (["tasks"], ["tasks", "list"]):
+        names = cogip_task_names()
+        print(f"CogIP tasks ({len(names)}):\n")
+        print("\n".join(f"  {name}" for name in names))
+        print(f"\nfolder: {TASK_FOLDER}\nevery lmms-eval task: {PROG} tasks list --all")
+        return 0
+    if args[:1] == ["tasks"] and "--all" in args:
+        args.remove("--all")
+    args = with_verbosity(args)
     if requested_cogip_tasks(args):
         problem = preflight()
         if problem:
-            print(f"cogip-eval: error: {problem}", file=sys.stderr)
-            sys.exit(1)
+            print(f"{PROG}: error: {problem}", file=sys.stderr)
+            return 1
     os.environ[PLUGINS_ENV] = with_plugin(os.environ.get(PLUGINS_ENV))
     # Imported only now: lmms-eval reads the plugin list when its model registry is first imported.
     import lmms_eval.__main__ as lmms_eval_entry
@@ -80,8 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         close_process_group()
     if failures:
-        sys.exit(1)
+        return 1
     report_truncation(args, since=started)
+    return 0
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -179,4 +238,4 @@ def _record_failures(module) -> list[BaseException]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,7 +12,7 @@ Qwen2.5-VL, then:
   3. evaluates the aligned model the same two ways;
   4. prints one before/after table (per dimension: SRCC with its 95% bootstrap interval, MAE, parse rate and the
      number of distinct predictions -- a collapsed model answering one constant number shows 1), and builds a
-     leaderboard page with both models (``<workdir>/leaderboard/index.html``).
+     leaderboard page with both models (``<output-dir>/leaderboard/index.html``).
 
 The target is a toy: it says the pipeline works end to end (data, evaluation, training, readout, leaderboard),
 not anything about human perception. ``--quick`` runs only the evaluation of the random model (the short
@@ -32,11 +32,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cli_style import CogIPArgumentParser
+from .cli_style import CogIPArgumentParser, add_verbosity, apply_verbosity, example
+from .entry import entry_point
+from .errors import CogIPError
 from .threads import HELP as THREADS_HELP
 from .threads import apply_cpu_threads
 
 CPU_ARGS = "device=cpu,device_map=cpu"
+MAX_SEED = 2**32 - 1  # numpy's seed range (the sample data, the tiny model and cogip-train are seeded with it)
 #: The quick demo's images: 64x64 procedural images become 56x56, i.e. 4 visual tokens.
 QUICK_PIXELS = "max_pixels=12544,min_pixels=3136"
 #: The aligned demo's images: upscaled to 112x112, 16 visual tokens (with 4, and the benchmark's ~450-token
@@ -99,7 +102,7 @@ def run_step(title: str, command: list[str], env: dict[str, str]) -> float:
     print(f"[cogip-demo] {title}: {' '.join(command[2:])}", flush=True)
     start = time.perf_counter()
     if subprocess.run(command, env=env).returncode != 0:
-        raise SystemExit(f"[cogip-demo] {title} failed (see its output above)")
+        raise CogIPError(f"{title} failed (see its output above)")
     return time.perf_counter() - start
 
 
@@ -224,46 +227,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CogIPArgumentParser(
         prog="cogip-demo",
         description=__doc__,
-        epilog=THREADS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{THREADS_HELP}\n\n" + example("cogip-demo", "cogip-demo --quick -o cogip_demo_quick"),
     )
-    parser.add_argument("--workdir", type=Path, default=Path("cogip_demo"), help="where inputs and results go")
+    parser.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("cogip_demo"),
+        aliases=["--workdir"],
+        help="where the sample data, models, results and leaderboard go",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
         help="evaluation only: the random tiny model (or --pretrained), greedy and expected readouts",
     )
-    parser.add_argument("--n-train", type=int, default=128, help="train items per dimension (default 128)")
+    parser.add_argument("--n-train", type=int, default=128, help="train items per dimension")
     parser.add_argument(
-        "--n-test", type=int, default=None, help="test items per dimension (default 32; 8 with --quick)"
+        "--n-test", type=int, default=None, help="test items per dimension (default: 32; 8 with --quick)"
     )
-    parser.add_argument("--steps", type=int, default=1500, help="cogip-train optimizer steps (default 1500)")
-    parser.add_argument("--loss", choices=["soft", "ce"], default="soft", help="cogip-train --loss (default soft)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sample data, the tiny model and training")
+    parser.add_argument("--steps", type=int, default=1500, help="cogip-train optimizer steps")
+    parser.add_argument("--loss", choices=["soft", "ce"], default="soft", help="cogip-train --loss")
+    parser.add_argument(
+        "--seed", type=int, default=0, help=f"seed of the sample data, the tiny model and training, 0 to {MAX_SEED}"
+    )
     parser.add_argument("--pretrained", help="with --quick: evaluate this model instead of the tiny random one")
+    add_verbosity(parser)
     return parser
 
 
+@entry_point(
+    "cogip-demo",
+    on_interrupt="what each finished step wrote to --output-dir is kept (an unfinished training run is redone); "
+    "run the same command again",
+)
 def main(argv: list[str] | None = None) -> int:
     threads = apply_cpu_threads()  # before torch is imported here or in any step below
     parser = build_parser()
     args = parser.parse_args(argv)
+    apply_verbosity(args)
     for name in ("n_train", "n_test", "steps"):
         value = getattr(args, name)
         if value is not None and value < 2:
             parser.error(f"--{name.replace('_', '-')} must be at least 2, got {value}")
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed must be from 0 to {MAX_SEED} (numpy's seed range), got {args.seed}")
     if args.pretrained and not args.quick:
         parser.error("--pretrained needs --quick (the demo aligns only the tiny model)")
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise CogIPError(f"--output-dir {args.output_dir}: exists and is not a folder; choose another")
     n_test = args.n_test or (8 if args.quick else 32)
     start = time.perf_counter()
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
     print(
-        f"[cogip-demo] building the sample dataset and tiny model in {args.workdir}/ "
+        f"[cogip-demo] building the sample dataset and tiny model in {args.output_dir}/ "
         f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}) ...",
         flush=True,
     )
     data, model = build_demo_inputs(
-        args.workdir, n_test if args.quick else args.n_train, n_test, args.seed, short_prompts=not args.quick
+        args.output_dir, n_test if args.quick else args.n_train, n_test, args.seed, short_prompts=not args.quick
     )
     env = {**os.environ, "COGIP_DATASET": str(data), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     print(f"[cogip-demo] COGIP_DATASET={data}", flush=True)
@@ -278,15 +300,15 @@ def main(argv: list[str] | None = None) -> int:
 def quick_demo(args: argparse.Namespace, pretrained: str, n_test: int, env: dict[str, str]) -> None:
     from .results import format_table, read_results
 
-    tables, submissions = [], args.workdir / "submissions"
+    tables, submissions = [], args.output_dir / "submissions"
     for readout in READOUTS:
         results_file = evaluate(
-            pretrained, readout, f"{CPU_ARGS},{QUICK_PIXELS}", args.workdir / "results" / readout.name, env
+            pretrained, readout, f"{CPU_ARGS},{QUICK_PIXELS}", args.output_dir / "results" / readout.name, env
         )
         tables.append((readout, results_file, format_table(read_results(results_file))))
         name = f"tiny Qwen2.5-VL, {readout.name} readout" if not args.pretrained else f"{pretrained} ({readout.name})"
         submit(results_file, name, submissions / f"{readout.name}.json", env)
-    board = build_board(submissions, args.workdir / "leaderboard", env)
+    board = build_board(submissions, args.output_dir / "leaderboard", env)
     print(f"\nCogIP-Bench on the synthetic sample ({n_test} items per dimension), model: {pretrained}")
     for readout, results_file, table in tables:
         title = f"### {readout.name} readout (lmms-eval --model {readout.lmms_model})"
@@ -350,7 +372,7 @@ def align(
 def align_demo(args: argparse.Namespace, base: Path, data: Path, n_test: int, env: dict[str, str]) -> None:
     gen = ("--gen_kwargs", f"max_new_tokens={ANSWER_TOKENS}")
     model_args = f"{CPU_ARGS},{ALIGN_PIXELS}"
-    results, submissions = args.workdir / "results", args.workdir / "submissions"
+    results, submissions = args.output_dir / "results", args.output_dir / "submissions"
     aligned_name = f"aligned_{args.loss}_steps{args.steps}_train{args.n_train}_seed{args.seed}"
     runs: dict[str, dict[str, Path]] = {"base": {}, aligned_name: {}}
     print(
@@ -360,7 +382,7 @@ def align_demo(args: argparse.Namespace, base: Path, data: Path, n_test: int, en
     )
     for readout in READOUTS:
         runs["base"][readout.name] = evaluate(str(base), readout, model_args, results / "base" / readout.name, env, gen)
-    aligned, train_seconds = align(base, data, args.workdir / aligned_name, args.steps, args.loss, args.seed, env)
+    aligned, train_seconds = align(base, data, args.output_dir / aligned_name, args.steps, args.loss, args.seed, env)
     for readout in READOUTS:
         runs[aligned_name][readout.name] = evaluate(
             str(aligned), readout, model_args, results / aligned_name / readout.name, env, gen
@@ -369,7 +391,7 @@ def align_demo(args: argparse.Namespace, base: Path, data: Path, n_test: int, en
         label = "base (random weights)" if stage == "base" else f"aligned ({args.loss} loss, {args.steps} steps)"
         for readout, results_file in files.items():
             submit(results_file, f"tiny Qwen2.5-VL {label}, {readout}", submissions / f"{stage}_{readout}.json", env)
-    board = build_board(submissions, args.workdir / "leaderboard", env)
+    board = build_board(submissions, args.output_dir / "leaderboard", env)
 
     before = {r: summarise(f) for r, f in runs["base"].items()}
     after = {r: summarise(f) for r, f in runs[aligned_name].items()}

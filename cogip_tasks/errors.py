@@ -9,8 +9,9 @@ Every CogIP CLI (cogip-eval, cogip-upload, cogip-train, cogip-gen, cogip-leaderb
 - 2 on a command-line usage error (argparse's own message);
 - 130 when interrupted (Ctrl-C).
 
-Errors meant for the user derive from :class:`CogIPError`; the CLIs catch it (and ``OSError``: a full disk, a
-permission, a path that is a file) and report it with :func:`fail`.
+Errors meant for the user derive from :class:`CogIPError`; the one entry wrapper of every command
+(:mod:`cogip_tasks.entry`) catches it (and ``OSError``: a full disk, a permission, a path that is a file) and
+reports it with :func:`fail`.
 """
 
 from __future__ import annotations

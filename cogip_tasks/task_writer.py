@@ -1,7 +1,7 @@
 """``cogip-eval tasks write``: a benchmark spec -> an lmms-eval task folder.
 
-    cogip-eval tasks write --dataset OUT --out TASKDIR            # the spec from OUT's build manifest
-    cogip-eval tasks write --spec SPEC.yaml --dataset OUT --out TASKDIR
+    cogip-eval tasks write --dataset OUT -o TASKDIR            # the spec from OUT's build manifest
+    cogip-eval tasks write --spec SPEC.yaml --dataset OUT -o TASKDIR
     lmms-eval --include_path TASKDIR --tasks <name>_<key> ...     # or cogip-eval ... --tasks <name>
 
 The folder holds, as lmms-eval's task folders do, one YAML per task (``<name>_<key>.yaml``), a shared template
@@ -140,7 +140,7 @@ def write_tasks(out: Path, spec: BenchmarkSpec, dataset: str | None = None, spec
     a user's files it did not write)."""
     files = task_files(spec, None if dataset is None else dataset_reference(dataset, out), spec_text)
     if out.exists() and not out.is_dir():
-        raise CogIPError(f"--out {out}: exists and is not a folder")
+        raise CogIPError(f"--output-dir {out}: exists and is not a folder")
     if out.is_dir():
         foreign = sorted(
             p.name
@@ -149,19 +149,20 @@ def write_tasks(out: Path, spec: BenchmarkSpec, dataset: str | None = None, spec
         )
         if foreign:
             raise CogIPError(
-                f"--out {out}: holds {', '.join(foreign[:3])}, not written by cogip-eval tasks write for "
+                f"--output-dir {out}: holds {', '.join(foreign[:3])}, not written by cogip-eval tasks write for "
                 f"{spec.name!r}; lmms-eval would index those too: use an empty folder"
             )
     return [write_text(out / name, text) for name, text in files.items()]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .cli_style import CogIPArgumentParser
+    from .cli_style import CogIPArgumentParser, example
 
     parser = CogIPArgumentParser(
         prog="cogip-eval tasks write",
         description="Write the lmms-eval task folder of a benchmark spec: <name>_<key> per dimension and the "
         "<name> group. Evaluate it with `lmms-eval --include_path TASKDIR --tasks <name>` or cogip-eval.",
+        epilog=example("cogip-eval tasks write --dataset my_benchmark_built -o my_tasks/"),
     )
     parser.add_argument(
         "--dataset",
@@ -169,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         "spec) or a Hub repo id; default for the built-in spec: $COGIP_DATASET or the Hub's CogIP-Bench",
     )
     parser.add_argument("--spec", type=Path, help=f"the benchmark spec (default: the one in --dataset's {MANIFEST})")
-    parser.add_argument("--out", required=True, type=Path, help="the task folder to write")
+    parser.add_argument(
+        "-o", "--output-dir", dest="out", required=True, type=Path, aliases=["--out"], help="the task folder to write"
+    )
     return parser
 
 

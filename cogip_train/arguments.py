@@ -26,7 +26,7 @@ from typing import Any, get_type_hints
 
 from trl.scripts.utils import TrlParser
 
-from cogip_tasks.cli_style import CogIPArgumentParser
+from cogip_tasks.cli_style import CogIPArgumentParser, add_verbosity, example
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import UserFileError, read_user_text
 
@@ -260,12 +260,18 @@ def build_parser(description: str | None = None) -> TrainArgumentParser:
         epilog=recipes_help()
         + "\n\nconfig files (--config FILE): YAML mapping of these options' names (underscores) to values, as "
         "a recipe file; other keys are TrainingArguments options, passed through like unknown flags "
-        "(e.g. --report-to tensorboard --adam-beta2 0.95).",
+        "(e.g. --report-to tensorboard --adam-beta2 0.95).\n\n"
+        + example(
+            "cogip-train --recipe paper --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct "
+            "-o runs/qwen7b --merge",
+            "cogip-train configs   # the accelerate launcher configs shipped with CogIP",
+        ),
     )
     recipe = next(a for a in parser._actions if a.dest == "recipe")
     recipe.choices = recipe_names()
     # Handled by resolve() before parsing (as TrlParser does); declared so that --help lists it.
     parser.add_argument("--config", metavar="FILE", help="YAML file of settings (see below); flags override them")
+    add_verbosity(parser)  # -q: the Trainer's --disable-tqdm too; -v: its --log-level debug (cli.main)
     return parser
 
 

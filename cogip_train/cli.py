@@ -19,9 +19,11 @@ import contextlib
 import os
 import sys
 
+from cogip_tasks.cli_style import apply_verbosity
 from cogip_tasks.dataset import dataset_spec
 from cogip_tasks.dimensions import BUILTIN_SPEC, BenchmarkSpec
-from cogip_tasks.errors import CogIPError, fail
+from cogip_tasks.entry import entry_point
+from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import check_outputs_apart, output_lock
 from cogip_tasks.harness import close_process_group
 from cogip_tasks.threads import apply_cpu_threads
@@ -100,16 +102,28 @@ def check_args(
         args.lora_target_modules = ",".join(names)
 
 
+INTERRUPTED = (
+    "the checkpoints already saved in --output-dir and its train_log.json are kept; "
+    "continue with the same command and --resume"
+)
+
+
+@entry_point("cogip-train", on_interrupt=INTERRUPTED)
 def main(argv: list[str] | None = None) -> int:
-    """Exit status as every CogIP CLI (cogip_tasks/errors.py): 0 trained, 1 bad input or a failed run (dataset,
-    checkpoint, output folder, model, --config file, a NaN loss), 2 bad arguments."""
+    """Exit status as every CogIP CLI (cogip_tasks/entry.py): 0 trained, 1 bad input or a failed run (dataset,
+    checkpoint, output folder, model, --config file, a NaN loss), 2 bad arguments, 130 interrupted."""
     apply_cpu_threads()  # see cogip_tasks/threads.py; torch reads it when first imported
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    if args_in[:1] == ["configs"]:  # the launcher configs shipped in the package
+        from .launch_configs import main as configs_main
+
+        return configs_main(args_in[1:])
     parser = build_parser()
-    try:
-        resolved = resolve(argv, __doc__)
-    except CogIPError as err:
-        return fail("cogip-train", err)
+    resolved = resolve(argv, __doc__)
     args = resolved.args
+    apply_verbosity(args)
+    if args.quiet or args.verbose:  # the Trainer's own switches, passed through as its options are
+        resolved.trainer_args += ["--disable_tqdm", "true"] if args.quiet else ["--log_level", "debug"]
     check_args(parser, args, resolved.sources)
     check_grpo_args(parser, args)  # a GRPO recipe with --method sft is refused too
     try:
@@ -119,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
         check_outputs_apart([args.output_dir], training_inputs(args, resolved))
         with output_folder_lock(args.output_dir):
             return run_grpo(args, resolved) if args.method == "grpo" else train(args, resolved)
-    except (CogIPError, OSError) as err:
-        return fail("cogip-train", err)
     finally:
         close_process_group()
 

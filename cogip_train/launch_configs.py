@@ -62,3 +62,41 @@ def write_config(name: str, folder: Path) -> list[Path]:
         written.append(json_out)
     write_text(yaml_out, standalone_text(name, json_out))
     return [yaml_out, *written]
+
+
+def describe(name: str) -> str:
+    """The config's first comment line, without the leading ``#``."""
+    first = config_path(name).read_text().splitlines()[0]
+    return first.lstrip("# ").split(" (")[0].strip() if first.startswith("#") else ""
+
+
+def main(argv: list[str]) -> int:
+    """``cogip-train configs [NAME] [-o DIR]``: list the configs, print one, or write a copy that works alone."""
+    from cogip_tasks.cli_style import CogIPArgumentParser, example
+
+    parser = CogIPArgumentParser(
+        prog="cogip-train configs",
+        description="The accelerate launcher configs shipped with CogIP (DDP, DeepSpeed ZeRO-2/3, FSDP). Without "
+        "NAME: list them. With NAME: print it (a DeepSpeed config then names its JSON by absolute path, so the "
+        "printed copy works from any folder), or write it with -o.",
+        epilog=example(
+            "cogip-train configs",
+            "cogip-train configs zero3 > zero3.yaml",
+            "cogip-train configs zero3 -o launch/   # launch/zero3.yaml + launch/ds_zero3.json",
+            "accelerate launch --config_file zero3.yaml -m cogip_train --model_args pretrained=... -o runs/x",
+        ),
+    )
+    parser.add_argument("name", nargs="?", help="a config's name, e.g. zero3 (without NAME: list them)")
+    parser.add_argument("-o", "--output-dir", type=Path, help="write the config (and its DeepSpeed JSON) here")
+    args = parser.parse_args(argv)
+    if args.name is None:
+        width = max(map(len, config_names()))
+        for name in config_names():
+            print(f"{name:<{width}}  {describe(name)}")
+        print(f"\nfolder: {CONFIG_DIR}\nprint one: cogip-train configs NAME  (write a copy: -o DIR)")
+    elif args.output_dir is None:
+        print(standalone_text(args.name), end="")
+    else:
+        for path in write_config(args.name, args.output_dir):
+            print(f"wrote {path}")
+    return 0

@@ -93,7 +93,7 @@ class BuildOptions:
     test_ids: TestIds | None = None  # pins the test split (seed, size and order then play no part)
     strict: bool = False
     drop_suspicious: bool = False  # default keep: the paper's protocol kept Memorability's placeholder zeros
-    force: bool = False  # build into an --out holding foreign files (left untouched)
+    force: bool = False  # build into an --output-dir holding foreign files (left untouched)
     allow_missing_images: bool = False  # build even if more than MAX_MISSING_SHARE of the images are unusable
     max_shard_bytes: int = MAX_SHARD_BYTES
     progress: bool = True

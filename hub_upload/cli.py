@@ -1,7 +1,7 @@
 """``cogip-upload`` / ``python -m hub_upload``: build, audit and push CogIP-Bench as a Hub dataset.
 
-Exit status: 0 done, 1 the audit failed in --strict mode or the push was refused, 2 bad input or usage.
-Every error is one line on stderr naming the file, field or value; no traceback.
+Exit status: 0 done; 1 bad input, an audit with open findings in --strict mode or a refused push; 2 usage;
+130 interrupted. Every error is one line on stderr naming the file, field or value; no traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from cogip_tasks.cli_style import CogIPArgumentParser
-from cogip_tasks.errors import EXIT_FAILURE, EXIT_OK, CogIPError, fail
+from cogip_tasks.cli_style import CogIPArgumentParser, add_verbosity, apply_verbosity, example
+from cogip_tasks.entry import entry_point
+from cogip_tasks.errors import EXIT_FAILURE, EXIT_OK
 from cogip_tasks.files import check_outputs_apart, output_lock, write_text
 
 from .audit import audit_release
@@ -24,6 +25,7 @@ from .standin import write_standin_images
 from .testsplit import DEFAULT_DRAW_ORDER, DEFAULT_SEED, TEST_PER_DIMENSION, parse_draw_order, read_test_ids
 
 PROG = "cogip-upload"
+RELEASE = "../shared/cogip_release"
 
 
 def _release_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -42,7 +44,7 @@ def _release_args(parser: argparse.ArgumentParser, required: bool = True) -> Non
     parser.add_argument(
         "--strict", action="store_true", help="fail (exit 1, nothing written) on any open audit finding"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_verbosity(parser, quiet_aliases=["--no-progress"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,11 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cogip-upload",
         description="Build CogIP-Bench from the release files into a Hugging Face dataset folder, audit it, "
         "publish it.",
-        epilog="example: cogip-upload build --release ../shared/cogip_release --images images/ --out cogip_bench_built",
+        epilog=example(f"cogip-upload build --release {RELEASE} --images images/ -o cogip_bench_built"),
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    b = sub.add_parser("build", help="audit the release and write a Hub dataset folder (Parquet + dataset card)")
+    b = sub.add_parser(
+        "build",
+        help="audit the release and write a Hub dataset folder (Parquet + dataset card)",
+        epilog=example(f"cogip-upload build --release {RELEASE} --images images/ -o cogip_bench_built"),
+    )
     _release_args(b, required=False)
     b.add_argument(
         "--spec",
@@ -69,15 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --spec: the human scores, columns image, dimension, score and optionally split (train/test)",
     )
     b.add_argument(
-        "--out",
+        "-o",
+        "--output-dir",
         required=True,
         type=Path,
-        help="output folder: new, empty, or an earlier build (only the files its manifest lists are replaced)",
+        aliases=["--out"],
+        help="the dataset folder to write: new, empty, or an earlier build (only the files its manifest lists "
+        "are replaced)",
     )
     b.add_argument(
         "--force",
         action="store_true",
-        help="build into an --out that also holds other files (.git/, your notes): they are left untouched",
+        help="build into an --output-dir that also holds other files (.git/, your notes): they are left untouched",
     )
     sus = b.add_mutually_exclusive_group()
     sus.add_argument(
@@ -99,16 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build even if more than 5%% of the images are missing or unreadable (never if all are)",
     )
-    b.add_argument("--seed", type=int, help=f"seed of the release's test draw (default {DEFAULT_SEED}, the paper's)")
+    b.add_argument("--seed", type=int, help=f"seed of the release's test draw (default: {DEFAULT_SEED}, the paper's)")
     b.add_argument(
         "--test-size",
         type=int,
-        help=f"test items per dimension, 1 to the smallest pool (default {TEST_PER_DIMENSION}: the paper's 480)",
+        help=f"test items per dimension, 1 to the smallest pool (default: {TEST_PER_DIMENSION}, the paper's 480)",
     )
     b.add_argument(
         "--draw-order",
-        help="dimension order of the draw, comma-separated release names (default "
-        f"{','.join(DEFAULT_DRAW_ORDER)}: sorted folder names)",
+        help="dimension order of the draw, comma-separated release names (default: "
+        f"{','.join(DEFAULT_DRAW_ORDER)}, the sorted folder names)",
     )
     b.add_argument(
         "--test-ids",
@@ -117,32 +126,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="pin the test split to these ids (one a line, or a JSON list; e.g. Aesthetics/000800) instead of the draw",
     )
 
-    a = sub.add_parser("audit", help="audit the release and its images without writing a dataset")
+    a = sub.add_parser(
+        "audit",
+        help="audit the release and its images without writing a dataset",
+        epilog=example(f"cogip-upload audit --release {RELEASE} --images images/ --json audit.json"),
+    )
     _release_args(a)
     a.add_argument("--json", type=Path, help="also write every finding to this JSON file")
 
-    p = sub.add_parser("push", help="upload a built folder to a Hub dataset repo as one commit")
+    p = sub.add_parser(
+        "push",
+        help="upload a built folder to a Hub dataset repo as one commit",
+        epilog=example("cogip-upload push cogip_bench_built --repo-id your-name/CogIP-Bench --dry-run"),
+    )
     p.add_argument("folder", type=Path, help="a folder written by `cogip-upload build`")
     p.add_argument("--repo-id", required=True, help="Hub dataset repo, e.g. your-name/CogIP-Bench")
     p.add_argument("--private", action="store_true", help="create the repo private (if it does not exist yet)")
-    p.add_argument("--revision", help="branch to commit to (created if needed; default main)")
+    p.add_argument("--revision", help="branch to commit to, created if needed (default: main)")
     p.add_argument("--message", help="commit message (default: names the split sizes)")
     p.add_argument("--strict", action="store_true", help="refuse a build whose audit has open findings")
     p.add_argument(
         "--dry-run", action="store_true", help="list exactly what would be uploaded; needs no token or network"
     )
 
-    s = sub.add_parser("stand-in-images", help="write procedural stand-in JPEGs for every image a release names")
-    s.add_argument("--release", required=True, type=Path)
-    s.add_argument("--out", required=True, type=Path, help="image root to write <Dimension>/NNNNNN.jpg into")
-    s.add_argument("--size", type=int, default=48, help="side in pixels (default 48)")
+    s = sub.add_parser(
+        "stand-in-images",
+        help="write procedural stand-in JPEGs for every image a release names",
+        epilog=example(f"cogip-upload stand-in-images --release {RELEASE} -o images/"),
+    )
+    s.add_argument("--release", required=True, type=Path, help="release folder (as for build)")
+    s.add_argument(
+        "-o",
+        "--output-dir",
+        required=True,
+        type=Path,
+        aliases=["--out"],
+        help="image root to write <Dimension>/NNNNNN.jpg into",
+    )
+    s.add_argument("--size", type=int, default=48, help="side in pixels")
 
     p.add_argument(
         "--allow-stand-in",
         action="store_true",
         help="push a build whose images are procedural stand-ins (refused otherwise)",
     )
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_verbosity(s, quiet_aliases=["--no-progress"])
+    add_verbosity(p)
     return parser
 
 
@@ -165,7 +194,7 @@ def build_options(args: argparse.Namespace) -> BuildOptions:
         drop_suspicious=args.drop_suspicious,
         force=args.force,
         allow_missing_images=args.allow_missing_images,
-        progress=not args.no_progress,
+        progress=not args.quiet,
     )
 
 
@@ -196,7 +225,7 @@ def _spec_build(args: argparse.Namespace) -> int:
     options = SpecBuildOptions(
         seed=DEFAULT_SEED if args.seed is None else args.seed, test_size=args.test_size, force=args.force
     )
-    result = build_from_spec(spec, args.scores, args.images, args.out, options)
+    result = build_from_spec(spec, args.scores, args.images, args.output_dir, options)
     for note in result.notes:
         print(f"note: {note}")
     for config, splits in result.rows.items():
@@ -213,7 +242,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "build" and args.scores is not None:
         raise InputError("--scores is the input of --spec builds; give --spec too, or drop --scores")
     if args.command == "build":
-        result = build(args.release, args.images, args.out, build_options(args))
+        result = build(args.release, args.images, args.output_dir, build_options(args))
         print(f"images: {args.images}")
         print(result.report.summary())
         for note in result.notes:
@@ -225,7 +254,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "audit":
         release = read_release(args.release)
         check_images_root(args.images)
-        report = audit_release(release, args.images, progress=not args.no_progress)
+        report = audit_release(release, args.images, progress=not args.quiet)
         print(f"images: {args.images}")
         print(report.summary())
         if args.json:
@@ -244,8 +273,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "stand-in-images":
-        n = write_standin_images(read_release(args.release), args.out, size=args.size, progress=not args.no_progress)
-        print(f"wrote {n} stand-in images to {args.out}")
+        n = write_standin_images(read_release(args.release), args.output_dir, size=args.size, progress=not args.quiet)
+        print(f"wrote {n} stand-in images to {args.output_dir}")
         return 0
     raise AssertionError(args.command)
 
@@ -258,18 +287,24 @@ def outputs_and_inputs(args: argparse.Namespace) -> tuple[list[Path], list[Path]
         return [Path(getattr(args, n)) for n in names if getattr(args, n, None) is not None]
 
     if args.command == "build":
-        return given("out"), given("out"), given("release", "images", "scores", "spec", "test_ids")
+        return given("output_dir"), given("output_dir"), given("release", "images", "scores", "spec", "test_ids")
     if args.command == "audit":
         return given("json"), [], given("release", "images")
     if args.command == "stand-in-images":
-        return given("out"), given("out"), given("release")
+        return given("output_dir"), given("output_dir"), given("release")
     return [], [], []
 
 
+@entry_point(
+    PROG,
+    on_interrupt="nothing half-written: a build is moved into place only when complete, and the next build "
+    "clears what an interrupted one left; run the command again",
+)
 def main(argv: list[str] | None = None) -> int:
-    """Exit status as every CogIP CLI (cogip_tasks/errors.py): 1 with one ``cogip-upload: error:`` line for bad
-    input, a refused push or a ``--strict`` audit with open findings; 2 for usage errors."""
+    """Exit status as every CogIP CLI (cogip_tasks/entry.py): 1 with one ``cogip-upload: error:`` line for bad
+    input, a refused push or a ``--strict`` audit with open findings; 2 for usage errors; 130 interrupted."""
     args = build_parser().parse_args(argv)
+    apply_verbosity(args)
     try:
         outputs, owned, inputs = outputs_and_inputs(args)
         check_outputs_apart(outputs, inputs)
@@ -278,10 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                 held.enter_context(output_lock(folder, command=f"{PROG} {args.command}"))
             return _run(args)
     except AuditFailed as err:
-        print(err.report.summary())  # the full list on stdout; the one-line reason on stderr
-        return fail(PROG, err)
-    except (CogIPError, OSError) as err:  # OSError: FileExistsError (OutputConflict), permissions, a full disk
-        return fail(PROG, err)
+        print(err.report.summary())  # the full list on stdout; the one-line reason on stderr (entry_point)
+        raise
 
 
 if __name__ == "__main__":

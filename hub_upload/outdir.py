@@ -1,7 +1,7 @@
 """The output folder: what a build owns in it, how a new build replaces it, and a killed build's leftovers.
 
 A build owns exactly the files its manifest (``cogip_build.json``) lists, plus the manifest. Anything else in
-``--out`` (``.git/``, ``.gitattributes``, the user's notes) is foreign: the build refuses, naming it, unless
+``--output-dir`` (``.git/``, ``.gitattributes``, the user's notes) is foreign: the build refuses, naming it, unless
 ``--force``, and even then foreign files are never deleted or overwritten -- ``--force`` only lets the build
 replace its own files beside them (a git clone of the published dataset can be rebuilt in place and diffed).
 Foreign files under ``data/`` are refused even with ``--force``: the configs' globs would read them as rows.
@@ -29,7 +29,7 @@ _SHOWN = 8  # foreign entries named in an error; the rest are counted
 
 
 class OutputConflict(CogIPError, FileExistsError):
-    """``--out`` holds something the build does not own; nothing was changed."""
+    """``--output-dir`` holds something the build does not own; nothing was changed."""
 
 
 def _leftover_pattern(out: Path) -> re.Pattern[str]:
@@ -92,7 +92,7 @@ def owned_files(out: Path) -> set[str]:
         files = read_manifest(out, required=("files",))["files"]
     except CogIPDataError as err:
         raise OutputConflict(
-            f"{err}; so what the earlier build wrote is unknown: choose another --out or remove it"
+            f"{err}; so what the earlier build wrote is unknown: choose another --output-dir or remove it"
         ) from None
     return set(files) | {MANIFEST}
 
@@ -115,7 +115,7 @@ def check_output(out: Path, force: bool, new_files: set[str] | None = None) -> t
     if not out.exists() and not out.is_symlink():
         return set(), []
     if out.is_symlink() or not out.is_dir():
-        raise OutputConflict(f"{out}: exists and is not a folder; choose another --out")
+        raise OutputConflict(f"{out}: exists and is not a folder; choose another --output-dir")
     owned = owned_files(out)
     foreign = [rel for rel in _files_under(out) if rel not in owned]
     if not foreign:
@@ -124,18 +124,18 @@ def check_output(out: Path, force: bool, new_files: set[str] | None = None) -> t
     if in_data:
         raise OutputConflict(
             f"{out}: {_describe(in_data, owned)} under {DATA_DIR}/ not written by an earlier build "
-            "(the dataset's configs would read them as rows); move them away or choose another --out"
+            "(the dataset's configs would read them as rows); move them away or choose another --output-dir"
         )
     clash = sorted(set(foreign) & (new_files or {MANIFEST, "README.md"}))
     if clash:
         raise OutputConflict(
             f"{out}: holds {', '.join(clash)} not written by an earlier build (no {MANIFEST} lists "
-            "it); the build would overwrite it, so it refuses: choose another --out"
+            "it); the build would overwrite it, so it refuses: choose another --output-dir"
         )
     if not force:
         raise OutputConflict(
             f"{out}: holds files the build does not own: {_describe(foreign, owned)}; "
-            "--force builds beside them (they are left untouched), or choose another --out"
+            "--force builds beside them (they are left untouched), or choose another --output-dir"
         )
     return owned, foreign
 

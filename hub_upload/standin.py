@@ -72,10 +72,10 @@ def write_standin_images(release: Release, root: str | Path, size: int = 48, pro
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise InputError(f"--size {size}: must be between {MIN_SIZE} and {MAX_SIZE} pixels")
     if root.exists() and not root.is_dir():
-        raise InputError(f"--out {root}: exists and is not a folder")
+        raise InputError(f"--output-dir {root}: exists and is not a folder")
     if root.is_dir() and any(root.iterdir()) and not (root / STAND_IN_MARKER).is_file():
         raise InputError(
-            f"--out {root}: holds files but no {STAND_IN_MARKER}: stand-ins are written only into a new, "
+            f"--output-dir {root}: holds files but no {STAND_IN_MARKER}: stand-ins are written only into a new, "
             "empty or earlier stand-in folder (never over real images)"
         )
     paths = image_paths(release)

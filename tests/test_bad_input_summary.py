@@ -58,7 +58,7 @@ def _cases(f: dict[str, Path]) -> list[tuple[str, list[str], dict[str, str], int
         ),
         (
             "cogip-upload",
-            ["build", "--release", str(root / "no-release"), "--images", str(root), "--out", str(root / "o")],
+            ["build", "--release", str(root / "no-release"), "--images", str(root), "--output-dir", str(root / "o")],
             {},
             1,
             "no-release",
@@ -78,7 +78,7 @@ def _cases(f: dict[str, Path]) -> list[tuple[str, list[str], dict[str, str], int
                 str(root / "release"),
                 "--images",
                 str(root),
-                "--out",
+                "--output-dir",
                 str(root / "o"),
                 "--test-size",
                 "-1",

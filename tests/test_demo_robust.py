@@ -28,7 +28,7 @@ def test_demo_completes_for_other_model_seeds(seed, n_test, tmp_path):
         [
             str(Path(sys.executable).with_name("cogip-demo")),
             "--quick",
-            "--workdir",
+            "--output-dir",
             str(tmp_path / "demo"),
             "--n-test",
             str(n_test),
@@ -48,7 +48,7 @@ def test_offline_demo_prints_both_tables_and_builds_the_leaderboard(tmp_path):
         [
             str(Path(sys.executable).with_name("cogip-demo")),
             "--quick",
-            "--workdir",
+            "--output-dir",
             str(tmp_path / "demo"),
             "--n-test",
             "3",
@@ -76,7 +76,7 @@ def test_default_demo_aligns_and_prints_one_before_after_table(tmp_path):
     aligned model instead of training again."""
     command = [
         str(Path(sys.executable).with_name("cogip-demo")),
-        "--workdir",
+        "--output-dir",
         str(tmp_path / "demo"),
         "--n-train",
         "4",
@@ -106,7 +106,7 @@ def test_demo_refuses_pretrained_without_quick(tmp_path):
     import subprocess
 
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("cogip-demo")), "--pretrained", "x", "--workdir", str(tmp_path)],
+        [str(Path(sys.executable).with_name("cogip-demo")), "--pretrained", "x", "--output-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         env=offline_env(),

@@ -185,13 +185,13 @@ def test_test_split_is_the_release_protocol_draw_the_card_states(tmp_path):
             str(release),
             "--images",
             str(images),
-            "--out",
+            "--output-dir",
             str(tmp_path / "lst"),
             "--test-size",
             "4",
             "--draw-order",
             ",".join(listdir),
-            "--no-progress",
+            "--quiet",
         ]
     )
     assert code == 0
@@ -399,9 +399,9 @@ def test_audit_names_each_finding_with_file_and_id(small, craft, kind, file, row
 def test_strict_exits_nonzero_and_writes_nothing(small, tmp_path, capsys):
     release, images = small
     _leak(release, images)
-    code = main(["audit", "--release", str(release), "--images", str(images), "--strict", "--no-progress"])
+    code = main(["audit", "--release", str(release), "--images", str(images), "--strict", "--quiet"])
     assert code == 1 and "leakage" in capsys.readouterr().out
-    assert main(["audit", "--release", str(release), "--images", str(images), "--no-progress"]) == 0
+    assert main(["audit", "--release", str(release), "--images", str(images), "--quiet"]) == 0
     code = main(
         [
             "build",
@@ -409,12 +409,12 @@ def test_strict_exits_nonzero_and_writes_nothing(small, tmp_path, capsys):
             str(release),
             "--images",
             str(images),
-            "--out",
+            "--output-dir",
             str(tmp_path / "out"),
             "--strict",
             "--test-size",
             "3",
-            "--no-progress",
+            "--quiet",
         ]
     )
     err = capsys.readouterr().err
@@ -433,12 +433,12 @@ def test_build_without_strict_leaves_unusable_rows_out_and_reports_them(small, t
             str(release),
             "--images",
             str(images),
-            "--out",
+            "--output-dir",
             str(tmp_path / "out"),
             "--test-size",
             "4",
             "--drop-suspicious",
-            "--no-progress",
+            "--quiet",
         ]
     )
     out = capsys.readouterr().out
@@ -508,7 +508,7 @@ def test_malformed_release_fails_naming_file_and_entry(small, tmp_path, capsys, 
         read_release(release)
     assert message in str(err.value)
     code = main(
-        ["build", "--release", str(release), "--images", str(images), "--out", str(tmp_path / "out"), "--no-progress"]
+        ["build", "--release", str(release), "--images", str(images), "--output-dir", str(tmp_path / "out"), "--quiet"]
     )
     assert code == 1 and file in capsys.readouterr().err
     assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before

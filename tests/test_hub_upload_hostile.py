@@ -64,9 +64,9 @@ def build_argv(release: Path, images: Path, out: Path, *extra: str) -> list[str]
         str(release),
         "--images",
         str(images),
-        "--out",
+        "--output-dir",
         str(out),
-        "--no-progress",
+        "--quiet",
         "--test-size",
         "3",
         *extra,
@@ -89,7 +89,7 @@ def real_images_copy(images: Path, dest: Path) -> Path:
     return dest
 
 
-# ---------------------------------------------------------------- build --out: replace only what the build owns
+# ---------------------------------------------------------------- build --output-dir: replace only what the build owns
 
 
 def test_out_with_git_and_user_files_is_refused_naming_them_and_left_intact(small, tmp_path, capsys):
@@ -243,9 +243,7 @@ def test_wrong_or_empty_image_folder_is_an_error(small, tmp_path, capsys):
     for flag in ((), ("--allow-missing-images",)):  # an empty set is refused even with the flag
         code, _, err = run(build_argv(release, tmp_path / "empty", tmp_path / "out", *flag), capsys)
         assert code == 1 and "36 of the 36 images" in one_line_error(err) and "no usable image" in err
-    code, _, err = run(
-        ["audit", "--release", str(release), "--images", str(tmp_path / "nope"), "--no-progress"], capsys
-    )
+    code, _, err = run(["audit", "--release", str(release), "--images", str(tmp_path / "nope"), "--quiet"], capsys)
     assert code == 1 and "no such folder" in one_line_error(err)
     assert not (tmp_path / "out").exists()
 
@@ -274,7 +272,7 @@ def test_stand_in_images_refuses_names_that_leave_the_folder(tmp_path, capsys, n
     release = make_release(tmp_path / "release")
     _edit_scores_txt(release / "cognition_scores/Aesthetics_scores.txt", lambda lines: lines.append(f"{name}\t5.000"))
     code, _, err = run(
-        ["stand-in-images", "--release", str(release), "--out", str(tmp_path / "deep" / "images"), "--no-progress"],
+        ["stand-in-images", "--release", str(release), "--output-dir", str(tmp_path / "deep" / "images"), "--quiet"],
         capsys,
     )
     line = one_line_error(err)
@@ -286,15 +284,15 @@ def test_stand_in_images_never_overwrite_a_folder_of_real_images(small, tmp_path
     release, images = small
     mine = real_images_copy(images, tmp_path / "mine")
     before = snapshot(mine)
-    code, _, err = run(["stand-in-images", "--release", str(release), "--out", str(mine), "--no-progress"], capsys)
+    code, _, err = run(["stand-in-images", "--release", str(release), "--output-dir", str(mine), "--quiet"], capsys)
     assert code == 1 and STAND_IN_MARKER in one_line_error(err) and snapshot(mine) == before
     for size in ("0", "-3", "100000"):
         code, _, err = run(
-            ["stand-in-images", "--release", str(release), "--out", str(tmp_path / "s"), "--size", size], capsys
+            ["stand-in-images", "--release", str(release), "--output-dir", str(tmp_path / "s"), "--size", size], capsys
         )
         assert code == 1 and f"--size {size}" in one_line_error(err)
     # an earlier stand-in folder (it has the marker) is rewritten
-    code, _, err = run(["stand-in-images", "--release", str(release), "--out", str(images), "--no-progress"], capsys)
+    code, _, err = run(["stand-in-images", "--release", str(release), "--output-dir", str(images), "--quiet"], capsys)
     assert code == 0, err
 
 
@@ -490,7 +488,7 @@ def test_a_killed_builds_leftovers_are_cleaned_by_the_next_build(small, tmp_path
         in_use.mkdir()
         unrelated = tmp_path / ".out.building-notes"  # not the pattern: kept
         unrelated.mkdir()
-        other_out = tmp_path / f".other.building-{_dead_pid()}-0123abcd"  # another --out's: kept
+        other_out = tmp_path / f".other.building-{_dead_pid()}-0123abcd"  # another --output-dir's: kept
         other_out.mkdir()
         result = build(release, images, out, _opts())
         assert not left[0].exists() and in_use.is_dir() and unrelated.is_dir() and other_out.is_dir()
@@ -596,24 +594,44 @@ def test_every_bad_input_exits_nonzero_with_one_line_and_no_traceback(small, tmp
     ids = tmp_path / "ids.txt"
     ids.write_text("Nowhere/000800\n")
     (good / "notes.txt").write_text("mine")
-    b = ["build", "--release", str(release), "--images", str(images), "--no-progress"]
+    b = ["build", "--release", str(release), "--images", str(images), "--quiet"]
     cases = [
-        (b + ["--out", str(tmp_path / "o1"), "--test-size", "-1"], 1, "--test-size -1"),
+        (b + ["--output-dir", str(tmp_path / "o1"), "--test-size", "-1"], 1, "--test-size -1"),
         (
-            b + ["--out", str(tmp_path / "o2"), "--test-size", "3", "--seed", "1", "--test-ids", str(ids)],
+            b + ["--output-dir", str(tmp_path / "o2"), "--test-size", "3", "--seed", "1", "--test-ids", str(ids)],
             1,
             "--test-ids",
         ),
-        (b + ["--out", str(tmp_path / "o3"), "--test-ids", str(ids)], 1, "'Nowhere/000800'"),
-        (b + ["--out", str(good), "--test-size", "3"], 1, "notes.txt"),
-        (["build", "--release", str(bad_release), "--images", str(images), "--out", str(tmp_path / "o4")], 1, "'1e39'"),
+        (b + ["--output-dir", str(tmp_path / "o3"), "--test-ids", str(ids)], 1, "'Nowhere/000800'"),
+        (b + ["--output-dir", str(good), "--test-size", "3"], 1, "notes.txt"),
         (
-            ["build", "--release", str(tmp_path / "nope"), "--images", str(images), "--out", str(tmp_path / "o5")],
+            ["build", "--release", str(bad_release), "--images", str(images), "--output-dir", str(tmp_path / "o4")],
+            1,
+            "'1e39'",
+        ),
+        (
+            [
+                "build",
+                "--release",
+                str(tmp_path / "nope"),
+                "--images",
+                str(images),
+                "--output-dir",
+                str(tmp_path / "o5"),
+            ],
             1,
             "release folder not found",
         ),
         (
-            ["build", "--release", str(release), "--images", str(tmp_path / "nope"), "--out", str(tmp_path / "o6")],
+            [
+                "build",
+                "--release",
+                str(release),
+                "--images",
+                str(tmp_path / "nope"),
+                "--output-dir",
+                str(tmp_path / "o6"),
+            ],
             1,
             "--images",
         ),
@@ -626,12 +644,12 @@ def test_every_bad_input_exits_nonzero_with_one_line_and_no_traceback(small, tmp
                 str(images),
                 "--json",
                 str(good / "notes.txt" / "x.json"),
-                "--no-progress",
+                "--quiet",
             ],
             1,
             "notes.txt",
         ),
-        (["stand-in-images", "--release", str(travel), "--out", str(tmp_path / "si")], 1, "'../x.jpg'"),
+        (["stand-in-images", "--release", str(travel), "--output-dir", str(tmp_path / "si")], 1, "'../x.jpg'"),
         (["push", str(listed), "--repo-id", "someone/x", "--dry-run"], 1, "expected a JSON object, found a list"),
         (["push", str(tmp_path / "nope"), "--repo-id", "someone/x", "--dry-run"], 1, "folder not found"),
         (["push", str(good), "--repo-id", "someone/x", "--dry-run"], 1, "stand-in build"),

@@ -65,7 +65,10 @@ def test_bare_lmms_eval_finds_the_tasks_after_install(tiny_qwen_dir, sample_data
     [
         (["lmms-eval", "models"], ["cogip_expected"]),
         (["cogip-eval", "tasks", "list"], [t for t in TASKS] + ["cogip"]),
-        (["cogip-eval", "--help"], ["COGIP_DATASET", "COGIP_PARSER", "Exit status", "usage: lmms-eval"]),
+        (
+            ["cogip-eval", "--help"],
+            ["COGIP_DATASET", "COGIP_PARSER", "Exit status", "usage: cogip-eval", "lmms-eval eval --help"],
+        ),
     ],
 )
 def test_listings_and_help_show_the_plugin(command, expected, tmp_path):

@@ -19,7 +19,7 @@ from cogip_tasks.task_writer import task_files
 from conftest import REPO
 
 BUILTIN_TASKS = REPO / "cogip_tasks" / "tasks" / "cogip"
-COGIP_EVAL = [sys.executable, "-c", "from cogip_tasks.cli import main; main()"]
+COGIP_EVAL = [sys.executable, "-m", "cogip_tasks.cli"]
 
 
 def _sharpness(**changes) -> dict:
@@ -268,7 +268,7 @@ def test_tasks_write_refuses_a_bad_spec_in_one_line(tmp_path):
             str(bad),
             "--dataset",
             "x/y",
-            "--out",
+            "--output-dir",
             str(tmp_path / "t"),
         ],
         capture_output=True,
@@ -298,7 +298,7 @@ def test_tasks_write_writes_a_task_folder_for_a_spec(tmp_path):
             str(spec_file),
             "--dataset",
             str(data),
-            "--out",
+            "--output-dir",
             str(out),
         ],
         capture_output=True,
@@ -326,7 +326,7 @@ def test_tasks_write_writes_a_task_folder_for_a_spec(tmp_path):
             str(spec_file),
             "--dataset",
             str(data),
-            "--out",
+            "--output-dir",
             str(out),
         ],
         capture_output=True,

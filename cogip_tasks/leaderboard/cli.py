@@ -17,8 +17,9 @@ import logging
 import sys
 from pathlib import Path
 
-from ..cli_style import CogIPArgumentParser
+from ..cli_style import CogIPArgumentParser, add_verbosity, apply_verbosity, example
 from ..dataset import dataset_source, dataset_spec
+from ..entry import entry_point
 from ..errors import CogIPError, fail, one_line
 from ..files import check_outputs_apart, output_lock, write_json, write_text
 from ..metrics import N_RESAMPLES, SEED
@@ -33,7 +34,7 @@ from .submission import (
 )
 from .verify import GroundTruth, Rejected, Verified, load_ground_truth, skeleton, split_scores, verify_submission
 
-PROG = "cogip-leaderboard"  # exit status as every CogIP CLI: see cogip_tasks/errors.py
+PROG = "cogip-leaderboard"  # exit status as every CogIP CLI: see cogip_tasks/entry.py
 
 
 class DatasetProblem(CogIPError, RuntimeError):
@@ -242,16 +243,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = CogIPArgumentParser(
-        prog="cogip-leaderboard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = CogIPArgumentParser(prog="cogip-leaderboard", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log why a metric is undefined (NaN)")
     sub = parser.add_subparsers(dest="command", required=True)
     dataset_help = "ground-truth dataset: Hub id or local folder (default: $COGIP_DATASET, else the Hub dataset)"
 
-    p = sub.add_parser("submit", help="turn an lmms-eval output folder into a submission file")
+    p = sub.add_parser(
+        "submit",
+        help="turn an lmms-eval output folder into a submission file",
+        epilog=example('cogip-leaderboard submit results/ --name "My-VLM-7B" -o submissions/my-vlm-7b.json'),
+    )
     p.add_argument("output_path", help="the --output_path of an `lmms-eval --tasks cogip --log_samples` run")
-    p.add_argument("-o", "--out", required=True, help="submission JSON to write")
+    p.add_argument("-o", "--output", dest="out", required=True, aliases=["--out"], help="submission JSON to write")
     p.add_argument(
         "--name",
         help="model name shown on the leaderboard (default: the published pretrained= value: its Hub id or "
@@ -265,14 +268,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=cmd_submit)
 
-    p = sub.add_parser("verify", help="re-derive every number of submissions; exit 1 if any is rejected")
+    p = sub.add_parser(
+        "verify",
+        help="re-derive every number of submissions; exit 1 if any is rejected",
+        epilog=example("cogip-leaderboard verify submissions/my-vlm-7b.json"),
+    )
     p.add_argument("submissions", nargs="+", help="submission files or folders of them")
     p.add_argument("--dataset", help=dataset_help)
     p.set_defaults(run=cmd_verify)
 
-    p = sub.add_parser("build", help="rank verified submissions: leaderboard.md, index.html, plots/")
+    p = sub.add_parser(
+        "build",
+        help="rank verified submissions: leaderboard.md, index.html, plots/",
+        epilog=example("cogip-leaderboard build submissions/ -o site/"),
+    )
     p.add_argument("submissions", nargs="+", help="submission files or folders of them")
-    p.add_argument("-o", "--out", required=True, help="folder to write the leaderboard into")
+    p.add_argument(
+        "-o", "--output-dir", dest="out", required=True, aliases=["--out"], help="folder to write the leaderboard into"
+    )
     p.add_argument("--dataset", help=dataset_help)
     p.add_argument(
         "--cache-dir",
@@ -287,26 +300,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=cmd_build)
 
-    p = sub.add_parser("compare", help="two submissions side by side: per-dimension differences with CIs")
+    p = sub.add_parser(
+        "compare",
+        help="two submissions side by side: per-dimension differences with CIs",
+        epilog=example("cogip-leaderboard compare submissions/aligned.json submissions/base.json -o compare.md"),
+    )
     p.add_argument("a", help="first submission (e.g. the aligned model)")
     p.add_argument("b", help="second submission (e.g. its base model)")
     p.add_argument("--dataset", help=dataset_help)
-    p.add_argument("-o", "--out", help="also write the comparison (Markdown) here")
+    p.add_argument("-o", "--output", dest="out", aliases=["--out"], help="also write the comparison (Markdown) here")
     p.set_defaults(run=cmd_compare)
+    for command in sub.choices.values():
+        add_verbosity(command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+@entry_point(
+    PROG, on_interrupt="files already written are complete (each is written whole or not at all); run it again"
+)
+def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    apply_verbosity(args)
     # Undefined metrics (constant predictions) are shown as n/a; their per-metric log lines are noise here.
     logging.getLogger("cogip").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         code = args.run(args)
-    except (CogIPError, OSError) as err:  # e.g. a dataset that does not load or lacks a dimension
-        code = fail(PROG, err)
     except ImportError as err:  # e.g. matplotlib missing when build draws its plots
         code = fail(PROG, missing_dependency(err))
-    sys.exit(code)
+    return code
 
 
 if __name__ == "__main__":
