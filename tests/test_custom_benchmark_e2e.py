@@ -39,10 +39,10 @@ def test_sharpness_benchmark_from_spec_to_leaderboard(tiny_qwen_dir, sample_data
     # build and tasks write
     run_cli(
         [sys.executable, "-m", "hub_upload", "build", "--spec", str(EXAMPLE / "spec.yaml"), "--scores",
-         str(tmp_path / "src" / "scores.csv"), "--images", str(tmp_path / "src" / "images"), "--out", str(data)],
+         str(tmp_path / "src" / "scores.csv"), "--images", str(tmp_path / "src" / "images"), "--output-dir", str(data)],
         env, tmp_path,
     )  # fmt: skip
-    run_cli([_bin("cogip-eval"), "tasks", "write", "--dataset", str(data), "--out", str(tasks)], env, tmp_path)
+    run_cli([_bin("cogip-eval"), "tasks", "write", "--dataset", str(data), "--output-dir", str(tasks)], env, tmp_path)
 
     # the base model with plain lmms-eval: the tasks are ordinary lmms-eval tasks
     base_out = tmp_path / "eval_base"

@@ -683,7 +683,7 @@ def test_an_output_onto_or_over_an_input_is_refused_and_nothing_changes(small, t
         build_argv(release, images, images),
         build_argv(release, images, release / "built"),
         build_argv(release, images, tmp_path),  # a folder holding both inputs
-        ["stand-in-images", "--release", str(release), "--out", str(release)],
+        ["stand-in-images", "--release", str(release), "--output-dir", str(release)],
     ]
     for argv in cases:
         code, _, err = run(argv, capsys)

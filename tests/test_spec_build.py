@@ -38,7 +38,17 @@ def upload(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 def build_args(src: Path, out: Path, scores: Path | None = None, spec: Path = SPEC) -> list:
-    return ["build", "--spec", spec, "--scores", scores or src / "scores.csv", "--images", src / "images", "--out", out]
+    return [
+        "build",
+        "--spec",
+        spec,
+        "--scores",
+        scores or src / "scores.csv",
+        "--images",
+        src / "images",
+        "--output-dir",
+        out,
+    ]
 
 
 def test_the_example_scores_are_a_function_of_the_stored_image(sharp_src):
@@ -138,7 +148,7 @@ def test_an_unreadable_image_and_options_that_do_not_apply_are_refused(sharp_src
     images.mkdir()
     (images / "0000.png").write_bytes(b"not a png")
     scores = _csv(tmp_path, "image,dimension,score\n0000.png,sharpness,3\n")
-    done = upload("build", "--spec", SPEC, "--scores", scores, "--images", images, "--out", tmp_path / "o")
+    done = upload("build", "--spec", SPEC, "--scores", scores, "--images", images, "--output-dir", tmp_path / "o")
     assert done.returncode == 1 and "line 2: column 'image'" in done.stderr and "does not decode" in done.stderr
     for extra, flag in ((["--strict"], "--strict"), (["--draw-order", "Sharpness"], "--draw-order")):
         done = upload(*build_args(sharp_src, tmp_path / "o"), *extra)
@@ -155,9 +165,11 @@ def test_an_unreadable_image_and_options_that_do_not_apply_are_refused(sharp_src
 def test_tasks_write_reads_the_spec_from_the_built_dataset(sharp_src, tmp_path):
     out = tmp_path / "ds"
     assert upload(*build_args(sharp_src, out)).returncode == 0
-    cogip_eval = [sys.executable, "-c", "from cogip_tasks.cli import main; main()", "tasks", "write"]
+    cogip_eval = [sys.executable, "-m", "cogip_tasks.cli", "tasks", "write"]
     tasks = tmp_path / "tasks"
-    done = subprocess.run([*cogip_eval, "--dataset", out, "--out", tasks], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(
+        [*cogip_eval, "--dataset", out, "--output-dir", tasks], capture_output=True, text=True, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     from cogip_tasks.spec import load_spec
 
@@ -165,7 +177,9 @@ def test_tasks_write_reads_the_spec_from_the_built_dataset(sharp_src, tmp_path):
     assert (tasks / "sharpness_bench_sharpness.yaml").is_file() and (tasks / "_sharpness_bench.yaml").is_file()
     plain = tmp_path / "plain"
     plain.mkdir()
-    done = subprocess.run([*cogip_eval, "--dataset", plain, "--out", tmp_path / "t2"], capture_output=True, text=True)
+    done = subprocess.run(
+        [*cogip_eval, "--dataset", plain, "--output-dir", tmp_path / "t2"], capture_output=True, text=True
+    )
     assert done.returncode == 1 and "embeds no spec; give --spec" in done.stderr
 
 
