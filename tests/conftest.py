@@ -30,6 +30,9 @@ for _var in ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRAN
     os.environ.pop(_var, None)  # derived from HF_HOME unless set; an inherited value would bypass it
 atexit.register(shutil.rmtree, _TEST_HOME, ignore_errors=True)
 
+# The fast tier (`pytest --fast`), the automatic `slow` marks and the check that keeps the tier fast.
+pytest_plugins = ["tiers"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RELEASE = REPO.parent / "shared" / "cogip_release"
 TINY_MODEL_ARGS = "device=cpu,device_map=cpu,max_pixels=12544,min_pixels=3136"

@@ -168,6 +168,7 @@ def _cases(f: dict[str, Path]) -> list[tuple[str, list[str], dict[str, str], int
     ]
 
 
+@pytest.mark.slow  # a dozen CLI processes, each importing torch: ~25 CPU seconds
 def test_every_cli_answers_bad_input_with_one_named_line(bad_files, tmp_path):
     failures = []
     for prog, argv, extra_env, code, named in _cases(bad_files):

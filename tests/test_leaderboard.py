@@ -26,6 +26,7 @@ from cogip_tasks.leaderboard.submission import package_version, read_submission
 from cogip_tasks.leaderboard.verify import Rejected, load_ground_truth, verify_submission
 from cogip_tasks.scoring import PARSER_VERSION
 from conftest import lmms_eval_command, load_results, offline_env, run_cli
+from tiers import slow_fixture
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
@@ -55,6 +56,7 @@ def assert_png(path_or_bytes) -> Image.Image:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def runs(tmp_path_factory, sample_dataset_dir, tiny_qwen_dir) -> dict[str, Path]:
     """One real `lmms-eval --tasks cogip --log_samples` run per tiny model (seeds 0 and 1)."""
     from cogip_tasks.tiny_model import build_tiny_qwen2_5_vl
@@ -354,6 +356,7 @@ def test_verify_and_build_refuse_a_tampered_file(submissions, sample_dataset_dir
 
 
 @pytest.fixture(scope="module")
+@slow_fixture
 def expected_run(tmp_path_factory, sample_dataset_dir, tiny_qwen_dir) -> Path:
     """A real run whose every answer parses (cogip_expected reads a score off the tiny model's probabilities),
     so that correlations and their intervals are defined."""

@@ -148,6 +148,7 @@ def history(out: Path) -> list[tuple]:
     return [(e["step"], e["loss"], e["grad_norm"], e["learning_rate"]) for e in log if "loss" in e]
 
 
+@pytest.mark.slow
 def test_the_same_seed_repeats_the_run_bit_for_bit(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     """LoRA initialisation, dropout and data order are all seeded: identical floats, not merely close ones."""
     from cogip_train.cli import main
@@ -161,6 +162,7 @@ def test_the_same_seed_repeats_the_run_bit_for_bit(tiny_qwen_dir, sample_dataset
     assert [r[2] for r in runs["a"]] != [r[2] for r in runs["other seed"]]  # the seed does matter
 
 
+@pytest.mark.slow
 def test_the_paper_recipe_and_flags_that_override_it(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     from cogip_train.cli import main
     from cogip_train.config import recipe_values
@@ -214,6 +216,7 @@ def test_the_paper_recipe_sets_every_release_value():
     assert (args.min_pixels, args.max_pixels) == (256 * 28 * 28, 1280 * 28 * 28)
 
 
+@pytest.mark.slow
 def test_accumulating_two_half_batches_equals_one_full_batch(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     """2 x batch 2 with accumulation is batch 4: the Trainer counts the answer tokens over the whole optimizer
     step (num_items_in_batch) and the loss divides by that count, so unequal answers weigh the same either way."""
@@ -244,6 +247,7 @@ def test_accumulating_two_half_batches_equals_one_full_batch(tiny_qwen_dir, samp
         torch.testing.assert_close(acc_w[key], full_w[key], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_full_fine_tune_is_saved_in_the_harness_dtype(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     """Trained in float32 on CPU, saved as the wrapper loaded it (bf16), like a merged LoRA model."""
     from safetensors.torch import load_file

@@ -14,6 +14,7 @@ import pytest
 from cogip_train.checkpoints import RUN_RECORD
 from cogip_train.cli import main
 from conftest import offline_env, run_cli, tiny_train_args
+from tiers import slow_fixture
 
 
 def base_args(model_dir: Path, dataset: Path, out: Path) -> list[str]:
@@ -73,6 +74,7 @@ def error_line(capsys) -> str:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture  # trains two steps: the tests using it are slow
 def earlier_run(tiny_qwen_dir, sample_dataset_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("earlier") / "run"
     command = [

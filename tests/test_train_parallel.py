@@ -64,6 +64,7 @@ def logged(out: Path) -> tuple[list[tuple], dict]:
     return [(e["step"], e["loss"], e["grad_norm"]) for e in log["log_history"] if "loss" in e], log["settings"]
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_losses_of_one(tiny_qwen_dir, sample_dataset_dir, tmp_path):
     """Global batch 8 either way: 1 process x batch 4 x 2 accumulation steps, or 2 processes x batch 2 x 2."""
     env = offline_env(OMP_NUM_THREADS="1")
