@@ -66,6 +66,22 @@ def _data_files(folder: Path) -> list[Path]:
     )
 
 
+def check_regular_files(folder: Path) -> None:
+    """Refuse a local dataset folder holding, where ``load_dataset`` may read, anything but regular files and
+    folders (a FIFO would block the load forever, a link to ``/dev/zero`` would grow without end)."""
+    import stat
+
+    for path in sorted(folder.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        try:
+            mode = path.stat().st_mode
+        except OSError as err:
+            raise CogIPDataError(f"{path}: cannot read it ({err.strerror or type(err).__name__})") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise CogIPDataError(f"{path}: not a regular file (a FIFO, a device or a socket); remove it")
+
+
 @functools.lru_cache(maxsize=64)
 def _fingerprint_of(stats: tuple[tuple[str, int, int], ...], folder: str) -> str:
     lines = "".join(f"{relative}\0{size}\0{sha256_file(Path(folder) / relative)}\n" for relative, size, _ in stats)
@@ -236,6 +252,8 @@ def load_cogip(source: str | None = None, split: str | None = None):
         else:
             if looks_like_path(source) and not Path(source).expanduser().exists():
                 raise CogIPDataError(f"{source}: no such dataset folder")
+            if is_local_folder(source):
+                check_regular_files(Path(source))
             ds = datasets.load_dataset(source, split=split, **load_kwargs(source))
     except CogIPDataError:
         raise

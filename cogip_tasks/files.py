@@ -306,7 +306,7 @@ def write_json(path: str | Path, data: Any) -> Path:
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file's bytes, read in blocks (datasets and images can be large)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(_open_regular(Path(path), "file"), "rb") as handle:  # a FIFO or a device: refused, not hashed
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

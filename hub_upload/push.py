@@ -37,7 +37,7 @@ class PlannedFile:
 
 def read_manifest(folder: Path) -> dict:
     """The build's manifest, schema-checked (``cogip_tasks.dataset.read_manifest``) with every field push needs."""
-    if not (folder / MANIFEST).is_file():
+    if not (folder / MANIFEST).exists() and not (folder / MANIFEST).is_symlink():  # a FIFO is read (and refused)
         raise PushError(f"{folder}: no {MANIFEST}: not a complete `cogip-upload build` output")
     try:
         manifest = read_build_manifest(folder, required=("rows", "files", "stand_in_images"))

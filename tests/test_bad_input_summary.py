@@ -8,6 +8,7 @@ cogip_tasks/errors.py in one place.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ def bad_files(tmp_path_factory, sample_dataset_dir) -> dict[str, Path]:
     (root / "manifest_build").mkdir()
     (root / "manifest_build" / "cogip_build.json").write_text(json.dumps(["not", "an", "object"]))
     (root / "gen_out").mkdir()
+    (root / "imgs").mkdir()  # an image root apart from the outputs (an output inside an input is refused)
     from fixtures.release import write_synthetic_release
 
     write_synthetic_release(root / "release", n_train=2, pool_sizes=3)
@@ -58,7 +60,15 @@ def _cases(f: dict[str, Path]) -> list[tuple[str, list[str], dict[str, str], int
         ),
         (
             "cogip-upload",
-            ["build", "--release", str(root / "no-release"), "--images", str(root), "--output-dir", str(root / "o")],
+            [
+                "build",
+                "--release",
+                str(root / "no-release"),
+                "--images",
+                str(root / "imgs"),
+                "--output-dir",
+                str(root / "o"),
+            ],
             {},
             1,
             "no-release",
@@ -77,7 +87,7 @@ def _cases(f: dict[str, Path]) -> list[tuple[str, list[str], dict[str, str], int
                 "--release",
                 str(root / "release"),
                 "--images",
-                str(root),
+                str(root / "imgs"),
                 "--output-dir",
                 str(root / "o"),
                 "--test-size",
@@ -199,3 +209,266 @@ def test_every_cli_answers_bad_input_with_one_named_line(bad_files, tmp_path):
         if problems:
             failures.append(f"{prog} {' '.join(argv[:2])}: {'; '.join(problems)}\n{proc.stderr[-1500:]}")
     assert not failures, "\n\n".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issue 25, classes 3-7: every command with each class of bad input, in process (fast), each case under a time
+# limit (a hang is a failure, not a stuck suite): a non-zero exit, one error line naming the input, no traceback,
+# no secret, and every file that was there before is there after, byte for byte.
+
+SECRET = "sk_live_DO_NOT_PRINT_42"
+
+
+def _run_in_process(main, argv: list[str], limit_s: int = 120) -> int:
+    import signal
+
+    def stop(*_):
+        raise TimeoutError(f"still running after {limit_s} s (a hang)")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(limit_s)
+    try:
+        try:
+            code = main(argv)
+        except SystemExit as exit_:
+            code = exit_.code
+        return 0 if code is None else int(code)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    import stat
+
+    found = {}
+    for path in root.rglob("*"):
+        if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
+            continue
+        found[path.relative_to(root).as_posix()] = path.read_bytes()
+    return found
+
+
+def _dataset_with(folder: Path, rows: list[dict]) -> Path:
+    import datasets
+
+    from cogip_tasks.synthetic import build_sample_dataset
+
+    build_sample_dataset(folder, n_train=2, n_test=2, seed=0)
+    features = datasets.load_dataset("parquet", data_files=str(folder / "data" / "test-*.parquet"))["train"].features
+    for split in ("train", "test"):
+        shard = folder / "data" / f"{split}-00000-of-00001.parquet"
+        base = datasets.Dataset.from_parquet(str(shard)).to_list()
+        datasets.Dataset.from_list(base + rows, features=features).to_parquet(str(shard))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, sample_dataset_dir) -> dict[str, Path]:
+    import os
+    import struct
+    import zlib
+
+    from cogip_tasks.synthetic import jpeg_bytes, procedural_image
+    from fixtures.release import write_synthetic_release
+    from hub_upload.release import read_release
+    from hub_upload.standin import write_standin_images
+
+    root = tmp_path_factory.mktemp("hostile")
+    os.mkfifo(root / "fifo.json")
+    (root / "zero.json").symlink_to("/dev/zero")
+    (root / "folder.json").mkdir()
+    (root / "deep.json").write_text("[" * 5000 + "]" * 5000)
+    (root / "bigint.json").write_text('{"a": ' + "9" * 5000 + "}")
+    (root / "latin1.json").write_bytes(b'{"caf\xe9": 1}')
+    (root / "surrogate.json").write_text('{"a": "\\ud800"}')
+    release = write_synthetic_release(root / "release", n_train=2, pool_sizes=3)
+    write_standin_images(read_release(release), root / "images", size=16, progress=False)
+    fifo_data = Path(shutil.copytree(sample_dataset_dir, root / "fifo_data"))
+    os.mkfifo(fifo_data / "data" / "test-00001-of-00001.parquet")
+    first = {"bytes": jpeg_bytes(procedural_image(1)), "path": None}
+    row = {"dimension": "Aesthetics", "prompt": "rate", "score": 5.0, "label": "medium"}
+    _dataset_with(root / "dup_data", [{**row, "id": "Aesthetics/000000", "image": first}] * 2)
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+    _dataset_with(root / "bomb_data", [{**row, "id": "Aesthetics/bomb", "image": {"bytes": bomb, "path": None}}])
+    _dataset_with(
+        root / "path_data", [{**row, "id": "Aesthetics/path", "image": {"bytes": None, "path": "/etc/hostname"}}]
+    )
+    (root / "push_fifo").mkdir()
+    os.mkfifo(root / "push_fifo" / "cogip_build.json")
+    (root / "push_overflow").mkdir()
+    (root / "push_overflow" / "cogip_build.json").write_text(
+        '{"rows": {"default": {"test": 1e999}}, "files": {}, "stand_in_images": false}'
+    )
+    (root / "gen_fifo").mkdir()
+    os.mkfifo(root / "gen_fifo" / "manifest.json")
+    (root / "prompts").mkdir()
+    (root / "prompts" / "manifest.json").write_text('["a cat"]')
+    return {"root": root, "release": release, "images": root / "images", "data": sample_dataset_dir}
+
+
+def _bad_input_cases(h: dict[str, Path]) -> list[tuple[str, str, list[str], dict[str, str], str]]:
+    """(class, prog, argv, env, what the error line must name)."""
+    root, release, images, data = h["root"], h["release"], h["images"], h["data"]
+    model = f"pretrained={root / 'no-model'},api_key={SECRET}"
+    train = ["--model-args", model, "--dataset", str(data), "--output-dir"]
+    build = ["build", "--release", str(release), "--images", str(images), "--out"]
+    gen = ["generate", "--pipeline", str(root / "no-pipe"), "--model", "qwen2_5_vl", "--model_args", model]
+    eval_ = ["--model", "qwen2_5_vl", "--model_args", model, "--tasks", "cogip_aesthetics"]
+    cases = []
+    for name in ("fifo.json", "zero.json", "folder.json", "deep.json", "bigint.json", "latin1.json", "surrogate.json"):
+        bad = str(root / name)
+        cases += [
+            ("3 hostile file", "cogip-upload", [*build, str(root / "o1"), "--test-ids", bad], {}, name),
+            ("3 hostile file", "cogip-gen", [*gen, "--prompts", bad, "--output_dir", str(root / "g1")], {}, name),
+        ]
+        if name in ("fifo.json", "zero.json", "folder.json"):
+            cases.append(("3 hostile file", "cogip-train", [*train, str(root / "t1"), "--config", bad], {}, name))
+    cases += [
+        (
+            "3 hostile file",
+            "cogip-train",
+            [*train[:3], str(root / "fifo_data"), "--output-dir", str(root / "t2")],
+            {},
+            "test-00001",
+        ),
+        ("3 hostile file", "cogip-eval", eval_, {"COGIP_DATASET": str(root / "fifo_data")}, "test-00001"),
+        (
+            "3 hostile file",
+            "cogip-upload",
+            ["push", str(root / "push_fifo"), "--repo-id", "a/b", "--dry-run"],
+            {},
+            "FIFO",
+        ),
+        (
+            "3 hostile file",
+            "cogip-gen",
+            ["judge", str(root / "gen_fifo"), "--model", "m", "--model_args", model],
+            {},
+            "FIFO",
+        ),
+        ("4 rows and images", "cogip-eval", eval_, {"COGIP_DATASET": str(root / "dup_data")}, "appears twice"),
+        ("4 rows and images", "cogip-eval", eval_, {"COGIP_DATASET": str(root / "bomb_data")}, "decompression bomb"),
+        ("4 rows and images", "cogip-eval", eval_, {"COGIP_DATASET": str(root / "path_data")}, "only a path"),
+        (
+            "4 rows and images",
+            "cogip-train",
+            [*train[:3], str(root / "dup_data"), "--output-dir", str(root / "t3")],
+            {},
+            "appears twice",
+        ),
+        (
+            "4 rows and images",
+            "cogip-train",
+            [*train[:3], str(root / "bomb_data"), "--output-dir", str(root / "t4")],
+            {},
+            "decompression bomb",
+        ),
+        (
+            "4 rows and images",
+            "cogip-upload",
+            ["push", str(root / "push_overflow"), "--repo-id", "a/b", "--dry-run"],
+            {},
+            "rows.default.test",
+        ),
+        ("6 outputs", "cogip-train", [*train, str(data)], {}, "output is the input"),
+        (
+            "6 outputs",
+            "cogip-upload",
+            [
+                "audit",
+                "--release",
+                str(release),
+                "--images",
+                str(images),
+                "--json",
+                str(next((release / "cognition_scores").iterdir())),
+            ],
+            {},
+            "output lies inside the input",
+        ),
+        ("6 outputs", "cogip-upload", [*build, str(images)], {}, "output is the input"),
+        (
+            "6 outputs",
+            "cogip-gen",
+            [*gen, "--prompts", str(root / "prompts" / "manifest.json"), "--output_dir", str(root / "prompts")],
+            {},
+            "output is the input",
+        ),
+        ("7 options", "cogip-train", [*train, str(root / "t5"), "--split", "test"], {}, "--allow-test-split"),
+        (
+            "7 options",
+            "cogip-train",
+            [*train, str(root / "t6"), "--beta", "0.1"],
+            {},
+            "--beta: not used by --method sft",
+        ),
+        (
+            "7 options",
+            "cogip-train",
+            [*train, str(root / "t7"), "--grad-accum", "3", "--global-batch-size", "8"],
+            {},
+            "disagree",
+        ),
+    ]
+    return cases
+
+
+def _main_of(prog: str):
+    from cogip_gen.cli import main as gen_main
+    from cogip_tasks.cli import main as eval_main
+    from cogip_train.cli import main as train_main
+    from hub_upload.cli import main as upload_main
+
+    return {"cogip-eval": eval_main, "cogip-train": train_main, "cogip-gen": gen_main, "cogip-upload": upload_main}[
+        prog
+    ]
+
+
+def test_every_command_refuses_every_class_of_bad_input_in_one_line(hostile, monkeypatch, capsys):
+    import time
+
+    failures = []
+    for klass, prog, argv, env, named in _bad_input_cases(hostile):
+        before = _files(hostile["root"])
+        with monkeypatch.context() as m:
+            for key in ("COGIP_DATASET", "COGIP_PARSER"):
+                m.delenv(key, raising=False)
+            for key, value in env.items():
+                m.setenv(key, value)
+            start = time.monotonic()
+            try:
+                code = _run_in_process(_main_of(prog), argv)
+            except Exception as err:  # noqa: BLE001  a traceback would have reached the user: a failure here
+                code = f"raised {type(err).__name__}: {err}"
+            seconds = time.monotonic() - start
+        out = capsys.readouterr()
+        text = out.out + out.err
+        errors = [line for line in out.err.splitlines() if "error:" in line]
+        problems = []
+        if not isinstance(code, int) or code == 0:
+            problems.append(f"exit {code}")
+        if len(errors) != 1 or not errors[0].startswith((f"{prog}: error: ", "usage:", f"{prog}: ")):
+            problems.append(f"{len(errors)} error lines")
+        elif named not in errors[0]:
+            problems.append(f"{named!r} not named: {errors[0][:300]}")
+        if "Traceback" in text:
+            problems.append("a traceback")
+        if SECRET in text:
+            problems.append("the secret was printed")
+        after = _files(hostile["root"])
+        lost = [rel for rel, data in before.items() if after.get(rel) != data]
+        if lost:
+            problems.append(f"changed or lost: {lost[:3]}")
+        if seconds > 60:
+            problems.append(f"{seconds:.0f} s")
+        if problems:
+            failures.append(f"[{klass}] {prog} {' '.join(argv[:1])} ({named}): {'; '.join(problems)}")
+    assert not failures, "\n".join(failures)
