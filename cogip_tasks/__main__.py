@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .dimensions import DIMENSIONS
+from .dimensions import BUILTIN_SPEC, SPEC_PATH
 
 TASKS_PATH = Path(__file__).resolve().parent / "tasks"
 
@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.path:
         print(TASKS_PATH)
         return
-    print("CogIP-Bench tasks (group: cogip):")
-    for dim in DIMENSIONS.values():
+    print(f"{BUILTIN_SPEC.title} tasks (group: {BUILTIN_SPEC.name}; spec: {SPEC_PATH}):")
+    for dim in BUILTIN_SPEC.dimensions:
         bins = ", ".join(f"{b.label} <{'=' if b.upper_inclusive else ''} {b.upper:g}" for b in dim.bins)
         print(f"  {dim.task_name:<26} range {dim.low:g}..{dim.high:g}   labels: {bins}")
     print(f"task folder: {TASKS_PATH}")
