@@ -210,6 +210,7 @@ _RELEASE_ONLY = (
 
 def _spec_build(args: argparse.Namespace) -> int:
     """``build --spec``: the options that apply to it, checked; then the build and its summary."""
+    from cogip_tasks.dimensions import register_spec
     from cogip_tasks.spec import load_spec
 
     from .spec_build import SpecBuildOptions, build_from_spec
@@ -221,7 +222,7 @@ def _spec_build(args: argparse.Namespace) -> int:
     given = [flag for flag, name, unset in _RELEASE_ONLY if getattr(args, name) not in (unset,)]
     if given:
         raise InputError(f"{given[0]} applies to release builds only, not to --spec builds: drop it")
-    spec = load_spec(args.spec)
+    spec = register_spec(load_spec(args.spec))  # the built-in benchmark's name is reserved for it
     options = SpecBuildOptions(
         seed=DEFAULT_SEED if args.seed is None else args.seed, test_size=args.test_size, force=args.force
     )

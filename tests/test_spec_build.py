@@ -159,6 +159,9 @@ def test_an_unreadable_image_and_options_that_do_not_apply_are_refused(sharp_src
     bad_spec.write_text(SPEC.read_text().replace("range: [1, 5]", "range: [5, 5]"))
     done = upload(*build_args(sharp_src, tmp_path / "o", spec=bad_spec))
     assert done.returncode == 1 and "dimension 'sharpness': field 'range': the ends are equal" in done.stderr
+    bad_spec.write_text(SPEC.read_text().replace("name: sharpness_bench", "name: cogip"))
+    done = upload(*build_args(sharp_src, tmp_path / "o", spec=bad_spec))
+    assert done.returncode == 1 and "field 'name': 'cogip' is the built-in benchmark's name" in done.stderr
     assert not (tmp_path / "o").exists()
 
 
