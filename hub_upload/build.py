@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from cogip_tasks.dataset import check_ids
 from cogip_tasks.dimensions import DIMENSIONS, Dimension
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import read_user_bytes, sha256_file
@@ -342,6 +343,7 @@ def build(
         jobs = [(key, split) for key in DIMENSIONS for split in SPLITS]
         for key, split in tqdm(jobs, desc="build: shards", disable=not options.progress):
             items = selected[key][split]
+            check_ids([i.id for i in items], f"{release.root} ({DIMENSIONS[key].release_name}, {split})")
             paths, size = write_shards(items, images_root, tmp / DATA_DIR / key, split, options.max_shard_bytes)
             rows.setdefault(key, {})[split] = len(items)
             num_bytes.setdefault(key, {})[split] = size
