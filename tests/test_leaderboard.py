@@ -291,7 +291,7 @@ def _unknown_dimension(sub):
 
 TAMPERING = [
     (_drop_dimension, "dimensions.memorability", "missing"),
-    (_unknown_dimension, "dimensions.beauty", "not a CogIP dimension"),
+    (_unknown_dimension, "dimensions.beauty", "dimension (expected aesthetics, funniness"),
     (_drop_item, "dimensions.aesthetics.items", "4 items, the test split has 5"),
     (_repeat_item, "dimensions.aesthetics.items[1].id", "repeated"),
     (_invent_item, "dimensions.funniness.items[2].id", "is not a funniness item"),

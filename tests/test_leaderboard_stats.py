@@ -143,7 +143,7 @@ def test_report_ranks_marks_significance_and_escapes_names(truth):
     widths = {len(re.split(r"(?<!\\)\|", line)) for line in table}
     assert len(table) == 2 + 5 and len(widths) == 1  # the pipe in the name did not add a column
     assert not re.search(r"(?<!\\)<script", md) and "\\<script\\>" in md
-    assert "\\[x\\]\\(javascript" in md  # escaped brackets: no link
+    assert "\\[x\\](javascript" in md  # escaped brackets: no link
     for title in ("Aesthetics", "Funniness", "Emotional Valence", "Memorability"):
         assert f"{title} SRCC [95% CI]" in md
     assert "| yes |" in md  # adjacent pair significant

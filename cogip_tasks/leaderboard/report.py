@@ -247,7 +247,7 @@ def build_leaderboard(
     return Leaderboard(rows, intervals, adjacent, truth, n_resamples, seed, list(rejected or []))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&$~!(){}])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&$~!])")  # parentheses are inert once brackets are escaped
 _NUMERIC_CELL = re.compile(r"[-+0-9.,\[\] n/ap=*]*")  # numbers, intervals, n/a, "p=0.01 *"
 
 
