@@ -224,6 +224,19 @@ def _repair_tail(path: Path) -> None:
     warn(f"{path}: cut off a torn last line ({len(tail)} bytes) before appending")
 
 
+def append_answers(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append answer records, one JSON line each: a crash tears one line at most (repaired before the next
+    append), and a failed write (a full disk) is one error naming the file; the answers before it are kept."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as err:
+        raise JudgeError(
+            f"{path}: cannot write the answers ({err.strerror or type(err).__name__}); those recorded before are kept"
+        ) from None
+
+
 def _image_bytes(path: Path) -> bytes:
     try:
         return read_user_bytes(path, what="image")
@@ -364,20 +377,21 @@ def run_judge(
                 answers = ask(
                     lm, [DEFAULT_PROMPTS[d] for d, _, _ in chunk], [out / it[v] for _, it, v in chunk], settings
                 )
-                with answers_file.open("a", encoding="utf-8") as handle:  # append-only: a crash tears one line at most
-                    for (d, item, v), answer in zip(chunk, answers):
-                        row = {
-                            "judge": judge,
-                            "run": runs[d],
-                            "dimension": d,
-                            "variant": v,
-                            "key": item_key(item),
-                            "image": item[v],
-                            "sha256": digests[item[v]],
-                            "answer": answer,
-                        }
-                        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                        recorded.append(row)
+                rows = [
+                    {
+                        "judge": judge,
+                        "run": runs[d],
+                        "dimension": d,
+                        "variant": v,
+                        "key": item_key(item),
+                        "image": item[v],
+                        "sha256": digests[item[v]],
+                        "answer": answer,
+                    }
+                    for (d, item, v), answer in zip(chunk, answers)
+                ]
+                append_answers(answers_file, rows)
+                recorded += rows
                 bar.update(len(chunk))
 
     report = build_report(out, manifest, pairs, missing, dims, recorded, judge, model, args, settings, digests, runs)

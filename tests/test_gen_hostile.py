@@ -480,3 +480,10 @@ def test_real_cli_exit_codes(tmp_path):
         if code == 1:
             assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("cogip-gen: error: ")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_full_disk_while_recording_answers_is_one_line_naming_the_file():
+    """/dev/full answers every write with ENOSPC: the real error of a full disk."""
+    with pytest.raises(judge_module.JudgeError) as err:
+        judge_module.append_answers(Path("/dev/full"), [{"answer": "x" * 100_000}])
+    assert str(err.value).startswith("/dev/full: cannot write the answers (No space left on device)")
