@@ -367,7 +367,7 @@ def run_judge(
     if todo:
         for image in dict.fromkeys(item[v] for _, item, v in todo):
             check_image(out / image)
-        report_dir.mkdir(parents=True, exist_ok=True)  # an unusable --report-dir fails before the model loads
+        report_dir.mkdir(parents=True, exist_ok=True)  # an unusable --output-dir fails before the model loads
         _repair_tail(answers_file)
         lm = _load_judge(model, args, batch_size, force_simple)
         chunk_size = chunk_size or max(16, 4 * batch_size)

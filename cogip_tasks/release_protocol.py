@@ -63,7 +63,7 @@ def release_commands(
     spec = RELEASE_EVALUATIONS[family]
     dataset = f"cogip_bench_seed{spec.seed}"
     model_args = ",".join(a for a in (f"pretrained={pretrained}", spec.model_args) if a)
-    build = ["cogip-upload", "build", "--release", release, "--images", images, "--out", dataset]
+    build = ["cogip-upload", "build", "--release", release, "--images", images, "-o", dataset]
     build += ["--seed", str(spec.seed)]
     evaluate = [
         f"COGIP_DATASET=./{dataset}",

@@ -242,7 +242,7 @@ def card_text(spec: BenchmarkSpec, rows: dict, test_split: dict, findings: list[
 A human-perception image benchmark in the CogIP format, built with `cogip-upload build --spec` from a benchmark
 spec (below), a CSV of human scores and an image folder. An MLLM answers each item's describe-then-predict prompt
 as `"<label> <score>"`; it is scored by agreement with the human scores (SRCC first). Evaluate it with the
-lmms-eval tasks that `cogip-eval tasks write --dataset <this dataset> --out TASKDIR` writes.
+lmms-eval tasks that `cogip-eval tasks write --dataset <this dataset> -o TASKDIR` writes.
 
 | key | name | `dimension` column | score range | labels (low to high) | rows train / test |
 |---|---|---|---|---|---|
