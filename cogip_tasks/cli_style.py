@@ -69,6 +69,10 @@ class CogIPArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._renamed: dict[str, str] = {}  # old spelling -> current option (hidden aliases)
 
+    def error(self, message: str):
+        """A usage error is one line, ``<prog>: error: <message> (see <prog> --help)``, exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
     def add_argument(self, *names: str, aliases: Sequence[str] = (), **kwargs):
         """``add_argument`` with hyphenated long options; ``aliases``: old spellings accepted (with a note on
         stderr) but not shown in ``--help``."""

@@ -169,6 +169,7 @@ RUN_RECORD = "cogip_run.json"
 #: Settings a resumed run may change: how long it runs, how it saves and logs, where it writes, memory use.
 RESUMABLE = frozenset(
     {"epochs", "max_steps", "save_steps", "save_total_limit", "logging_steps", "gradient_checkpointing", "merge"}
+    | {"quiet", "verbose"}  # what the console shows, not what the run learns
 )
 #: The run's own settings beyond the training config that change what it learns.
 _RUN_FIELDS = ("method", "recipe", "split", "dimensions", "max_samples")

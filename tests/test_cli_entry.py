@@ -255,3 +255,47 @@ def test_help_listings_and_argument_errors_import_no_heavy_library():
         )
         code, heavy = json.loads(proc.stdout.splitlines()[-1])
         assert (code, heavy) == (expected, []), (module, argv, proc.stderr[-2000:])
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "line"),
+    [
+        (["--seed", "-1"], 2, "cogip-demo: error: --seed must be from 0 to 4294967295 (numpy's seed range), got -1"),
+        (["--seed", "4294967296"], 2, "cogip-demo: error: --seed must be from 0 to 4294967295"),
+        (["-o", "{file}"], 1, "cogip-demo: error: --output-dir {file}: exists and is not a folder; choose another"),
+        (["--workdir", "{file}/sub"], 1, "cogip-demo: error: "),  # a parent that is a file: the OS names it
+    ],
+)
+def test_the_demo_refuses_bad_options_in_one_line(argv, code, line, tmp_path, capsys):
+    """Before anything is built: no sample data, no model, nothing written (#25.7)."""
+    from cogip_tasks.demo import main
+
+    (tmp_path / "f").write_text("mine")
+    argv = [a.format(file=tmp_path / "f") for a in argv]
+    try:
+        got = main(argv)
+    except SystemExit as stop:
+        got = stop.code
+    lines = [x for x in capsys.readouterr().err.splitlines() if "warning: option" not in x]
+    assert got == code and len(lines) == 1 and lines[0].startswith(line.format(file=tmp_path / "f")), lines
+    assert (tmp_path / "f").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "prog"),
+    [
+        ("cogip_tasks.demo", ["--no-such-option"], "cogip-demo"),
+        ("cogip_tasks.leaderboard.cli", ["verify"], "cogip-leaderboard verify"),
+        ("hub_upload.cli", ["build", "--release"], "cogip-upload build"),
+        ("cogip_train.cli", ["--epochs", "nan", "--model_args", "x", "-o", "y"], "cogip-train"),
+        ("cogip_gen.cli", ["judge"], "cogip-gen judge"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exits_2(module, argv, prog, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(module).main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and err[0].startswith(f"{prog}: error: "), err
+    assert err[0].endswith(f"(see {prog} --help)")
