@@ -208,6 +208,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
     from cogip_tasks.model_args import scrub_model_args
 
     from .data import ChatCollator, EvalRequests, load_train_rows
+    from .engines import describe_engine, save_final, write_merged
     from .trainer import (
         LossConfig,
         SoftLabelTrainer,
@@ -215,7 +216,6 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         TuningConfig,
         prepare_model,
         training_arguments,
-        uses_sharding_engine,
     )
     from .wrappers import load_through_lmms_eval, on_cpu
 
@@ -277,22 +277,18 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         if steps.steps and trainer.is_world_process_zero():
             write_log(args.output_dir, trainer.state.log_history, settings)
         raise
+    settings["engine"] = describe_engine(trainer)
     if trainer.is_world_process_zero():
         write_log(args.output_dir, trainer.state.log_history, settings)
 
     out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
-    if not tuning.uses_lora and not uses_sharding_engine(trainer):
-        # A full model is saved in the dtype the harness loads (bf16), like the merged one; DeepSpeed/FSDP save
-        # their own (gathered) weights in the engine's dtype.
-        trainer.accelerator.unwrap_model(trainer.model).to(load_dtype)
-    trainer.save_model(str(out))
+    save_final(trainer, str(out), load_dtype)
     if args.merge and trainer.is_world_process_zero():
         if not tuning.uses_lora:
             print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
         else:
             merged_dir = args.output_dir / OUTPUT_FILES["merged"]
-            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
-            merged.to(load_dtype).save_pretrained(str(merged_dir))  # the dtype the harness loaded it in
+            write_merged(trainer, type(loaded.model), model_args, out, merged_dir, load_dtype)
             loaded.processor.save_pretrained(str(merged_dir))
             print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
     if trainer.is_world_process_zero():

@@ -172,9 +172,10 @@ def make_trainer_class() -> type:
     import torch
     from trl import GRPOTrainer
 
+    from .engines import EngineOnCpu
     from .trainer import CheckpointErrors, NonFiniteLossError
 
-    class CogIPGRPOTrainer(CheckpointErrors, GRPOTrainer):
+    class CogIPGRPOTrainer(EngineOnCpu, CheckpointErrors, GRPOTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             value = loss[0] if isinstance(loss, tuple) else loss
@@ -213,8 +214,9 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     overrides = trainer_overrides(resolved, GRPOConfig) if resolved else {}
 
     from .data import EvalRequests, load_train_rows
+    from .engines import save_final
     from .trainer import StepsThisRun, TuningConfig, param_groups, prepare_model
-    from .wrappers import load_through_lmms_eval
+    from .wrappers import load_through_lmms_eval, on_cpu
 
     rows = load_train_rows(args.dataset, args.dimensions, args.max_samples, split=args.split)
     loaded = load_through_lmms_eval(args.model, model_args)
@@ -255,6 +257,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
                 report_to="none",  # unless --report-to is passed through
                 seed=args.seed,
                 dataloader_num_workers=0,
+                use_cpu=on_cpu(model_args),  # as the SFT path: several CPU processes over gloo (DeepSpeed's too)
                 num_generations=args.num_generations,
                 max_completion_length=args.max_completion_length,
                 temperature=args.temperature,
@@ -301,9 +304,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     if tuning.uses_lora and "ref" in getattr(policy, "peft_config", {}):
         policy.delete_adapter("ref")  # TRL's frozen copy for the KL; the run's adapter is "default"
     out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
-    if not tuning.uses_lora:
-        policy.to(load_dtype)  # the dtype the harness loaded it in
-    trainer.save_model(str(out))
+    save_final(trainer, str(out), load_dtype)  # gathered whole under DeepSpeed/FSDP, as the SFT path
     if args.merge and trainer.is_world_process_zero():
         if not tuning.uses_lora:
             print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)

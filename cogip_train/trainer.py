@@ -25,6 +25,7 @@ from cogip_tasks.errors import CogIPError
 
 from .checkpoints import CheckpointError
 from .config import DEFAULTS, MODES
+from .engines import EngineOnCpu
 from .soft_label import causal_lm_loss, digit_tokens, soft_label_loss
 from .wrappers import COMPONENTS, WrapperSpec
 
@@ -109,7 +110,7 @@ class CheckpointErrors:
             return super()._load_rng_state(checkpoint)
 
 
-class SoftLabelTrainer(CheckpointErrors, Trainer):
+class SoftLabelTrainer(EngineOnCpu, CheckpointErrors, Trainer):
     """A Trainer that trains with :func:`cogip_train.soft_label_loss` (or plain CE with ``LossConfig(kind="ce")``)."""
 
     def __init__(
@@ -317,8 +318,3 @@ def training_arguments(
     )
     kwargs.update(extra)  # TrainingArguments options passed through cogip-train (cogip_train.arguments)
     return TrainingArguments(**kwargs)
-
-
-def uses_sharding_engine(trainer: Trainer) -> bool:
-    """DeepSpeed or FSDP: the engine owns the parameters (no in-place dtype casts, gathered saves)."""
-    return bool(getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False))

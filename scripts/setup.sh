@@ -8,5 +8,7 @@ quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; }  # pip's nois
 quiet .venv/bin/python -m pip install -q --upgrade pip
 # lmms-eval pulls torchvision; PyPI's Linux torchvision is built against the CUDA torch of the same release
 # (which also runs on CPU), so ask for one recent enough not to pair with a CPU-only local torch wheel.
-quiet .venv/bin/python -m pip install -q -e ".[dev]" "torchvision>=0.29"
-.venv/bin/python -c "import cogip_tasks, lmms_eval, torchvision, transformers"
+# dev includes DeepSpeed (the engine tests run it on CPU); DS_BUILD_OPS=0: no CUDA ops at install time, the CPU
+# ones it needs are built just in time.
+DS_BUILD_OPS=0 quiet .venv/bin/python -m pip install -q -e ".[dev]" "torchvision>=0.29"
+.venv/bin/python -c "import cogip_tasks, deepspeed, lmms_eval, torchvision, transformers"

@@ -1,10 +1,10 @@
-"""Scale: several processes, DeepSpeed / FSDP configs, what the engines need from cogip-train.
+"""Scale: several processes, the launcher configs, what the engines need from cogip-train.
 
-Run on CPU: a 2-process data-parallel run (torchrun, gloo; ``device=cpu`` in --model_args is the device override
-that keeps every rank's wrapper on the CPU) gives the losses of 1 process at the same global batch. DeepSpeed and
-FSDP need GPUs (and DeepSpeed is not installed here): their configs are checked, and so is each piece cogip-train
-changed for them (the optimizer is built by the Trainer, ZeRO-3 loading drops the wrapper's device_map, their
-checkpoint layouts resume)."""
+Run on CPU: a 2-process data-parallel run (``accelerate launch --config_file cogip_train/configs/cpu/ddp.yaml``,
+gloo; ``device=cpu`` in --model_args is the device override that keeps every rank's wrapper on the CPU) gives the
+losses of 1 process at the same global batch. The GPU configs are checked here, and so is each piece cogip-train
+changed for the engines (the optimizer is built by the Trainer, ZeRO-3 loading drops the wrapper's device_map,
+their checkpoint layouts resume); DeepSpeed and FSDP themselves run in tests/test_engines.py."""
 
 from __future__ import annotations
 
@@ -75,13 +75,14 @@ def test_two_processes_give_the_losses_of_one(tiny_qwen_dir, sample_dataset_dir,
         tmp_path,
         timeout=300,
     )
-    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
     proc = run_cli(
         [
-            torchrun,
-            "--nproc_per_node",
-            "2",
-            "--master_port",
+            accelerate,
+            "launch",
+            "--config_file",
+            str(CONFIGS / "cpu" / "ddp.yaml"),
+            "--main_process_port",
             str(free_port()),
             "-m",
             "cogip_train",
@@ -97,6 +98,7 @@ def test_two_processes_give_the_losses_of_one(tiny_qwen_dir, sample_dataset_dir,
         two_set["grad_accum"],
     ) == (2, 2)
     assert one_set["global_batch_size"] == two_set["global_batch_size"] == 8
+    assert (one_set["engine"]["engine"], two_set["engine"]["engine"]) == ("none", "ddp")
     assert len(one_log) == 2
     for a, b in zip(one_log, two_log, strict=True):
         assert a[0] == b[0] and a[1] == pytest.approx(b[1], rel=1e-5) and a[2] == pytest.approx(b[2], rel=1e-4)
