@@ -13,6 +13,7 @@ CogIP's own tasks from the task folder; ``tasks list --all`` is lmms-eval's full
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         close_process_group()
     if failures:
         return 1
-    report_truncation(args, since=started)
+    report_run(args, since=started)
     return 0
 
 
@@ -152,20 +153,26 @@ def _option(args: list[str], name: str) -> str | None:
     return None
 
 
-def report_truncation(args: list[str], since: float) -> None:
-    """Warn, per task, about answers that used every allowed new token (cut short: their score may be lost)."""
+def report_run(args: list[str], since: float) -> None:
+    """After a run: remove local paths from its results files (they are meant to be shared), print each one's
+    compact table and warn, per task, about answers that used every allowed new token."""
     output_path = _option(args, "--output_path")
     if output_path is None or not Path(output_path).is_dir():
         return
-    from .results import RunOutputError, truncated_answers
+    from .files import write_text
+    from .results import RunOutputError, format_table, read_results, truncated_answers, without_local_paths
 
-    for results_file in Path(output_path).rglob("*_results.json"):
+    for results_file in sorted(Path(output_path).rglob("*_results.json")):
         if results_file.stat().st_mtime < since:
             continue
         try:
+            results = read_results(results_file)
+            # rewritten as lmms-eval writes it (indent 2, NaN kept), the CogIP tasks' local paths left out
+            write_text(results_file, json.dumps(without_local_paths(results), indent=2, ensure_ascii=False))
             counts = truncated_answers(results_file)
         except RunOutputError:
             continue
+        print(f"\nCogIP-Bench ({results_file.name}):\n{format_table(results)}", flush=True)
         for task, (cut, counted, limit) in counts.items():
             if cut:
                 print(

@@ -3,7 +3,8 @@
 By default the benchmark loads the Hub dataset ``foolen/CogIP-Bench``. The environment variable
 ``COGIP_DATASET`` points every CogIP tool (the lmms-eval tasks, the trainer, the leaderboard) at another Hub
 repo id, a local folder laid out as a Hub dataset repo (e.g. the output of ``cogip-upload build``), or a
-``DatasetDict.save_to_disk`` directory.
+``DatasetDict.save_to_disk`` directory. A Hub id may pin a revision (branch, tag or commit):
+``COGIP_DATASET=owner/name@<revision>``.
 """
 
 from __future__ import annotations
@@ -50,11 +51,23 @@ def is_local_folder(source: str) -> bool:
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+_REVISION = re.compile(r"[\w.-]+(/[\w.-]+)*")  # a branch (may hold "/"), a tag or a commit id
+
+
+def hub_revision(source: str) -> tuple[str, str | None]:
+    """``("owner/name", "rev")`` for ``owner/name@rev``; ``(source, None)`` for anything else (a local path
+    may hold an ``@``: an existing path is never split)."""
+    repo, at, revision = source.rpartition("@")
+    if at and not Path(source).expanduser().exists() and _HUB_ID.fullmatch(repo) and _REVISION.fullmatch(revision):
+        return repo, revision
+    return source, None
 
 
 def looks_like_path(source: str) -> bool:
-    """A source the user meant as a local path: a Hub id is ``name`` or ``owner/name``, nothing else."""
-    return Path(source).expanduser().exists() or not _HUB_ID.fullmatch(source)
+    """A source the user meant as a local path: a Hub id is ``name`` or ``owner/name`` (optionally
+    ``@revision``), nothing else."""
+    repo, _ = hub_revision(source)
+    return Path(source).expanduser().exists() or not _HUB_ID.fullmatch(repo)
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -116,13 +129,15 @@ def load_kwargs(source: str) -> dict[str, Any]:
     """``load_dataset`` / lmms-eval ``dataset_kwargs`` for a source.
 
     ``save_to_disk`` directories are read with ``load_from_disk``; local repo folders get a content-keyed
-    ``cache_dir`` (see :func:`local_cache_dir`); Hub ids use the default cache (keyed by revision).
+    ``cache_dir`` (see :func:`local_cache_dir`); Hub ids use the default cache (keyed by revision), with the
+    ``revision`` of ``owner/name@revision``. The path to load is :func:`hub_revision`'s first part.
     """
     if is_saved_to_disk(source):
         return {"load_from_disk": True}
     if is_local_folder(source):
         return {"cache_dir": local_cache_dir(source)}
-    return {}
+    _, revision = hub_revision(source)
+    return {"revision": revision} if revision else {}
 
 
 _MAX_COUNT = 2**53  # a row count or a byte size above this is no real build (and would not survive a float)
@@ -254,7 +269,7 @@ def load_cogip(source: str | None = None, split: str | None = None):
                 raise CogIPDataError(f"{source}: no such dataset folder")
             if is_local_folder(source):
                 check_regular_files(Path(source))
-            ds = datasets.load_dataset(source, split=split, **load_kwargs(source))
+            ds = datasets.load_dataset(hub_revision(source)[0], split=split, **load_kwargs(source))
     except CogIPDataError:
         raise
     except Exception as err:  # datasets raises many types (offline, missing split, bad files): one clear line

@@ -292,21 +292,25 @@ def score_dimension(
     x = impute(raw, dim)
     parsed = ~np.isnan(raw)
     resamples = resampled_spearman(x, y, resample_indices(len(x), n_resamples, seed, dim))
-    srcc = spearman(x, y)
+
+    def named(metric: str) -> str:  # a NaN warning names the task and the metric
+        return f"{dim.task_name} {metric}"
+
+    srcc = spearman(x, y, named("srcc"))
     ci_low, ci_high = (math.nan, math.nan) if math.isnan(srcc) else percentile_interval(resamples)
     n, span = len(y), dim.high - dim.low
     mae = float(np.mean(np.abs(x - y))) if n else math.nan
     rmse = float(np.sqrt(np.mean((x - y) ** 2))) if n else math.nan
     if not n:
-        logger.warning("%s: no items: every metric is NaN", dim.key)
+        logger.warning("%s: no items: every metric is NaN", dim.task_name)
     metrics = {
         "srcc": srcc,
-        "srcc_parsed": spearman(raw[parsed], y[parsed], "srcc_parsed"),
+        "srcc_parsed": spearman(raw[parsed], y[parsed], named("srcc_parsed")),
         "srcc_ci_low": ci_low,
         "srcc_ci_high": ci_high,
-        "plcc": pearson(x, y),
-        "plcc_logistic": pearson_logistic(x, y),
-        "krcc": kendall(x, y),
+        "plcc": pearson(x, y, named("plcc")),
+        "plcc_logistic": pearson_logistic(x, y, named("plcc_logistic")),
+        "krcc": kendall(x, y, named("krcc")),
         "mae": mae,
         "rmse": rmse,
         "mae_norm": mae / span,

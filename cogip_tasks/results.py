@@ -73,37 +73,60 @@ def task_metrics(results: Any, task: str) -> dict[str, float]:
     return {m: section[f"{m},none"] for m in METRIC_NAMES if f"{m},none" in section}
 
 
-def format_table(
-    results: dict,
-    metrics: tuple[str, ...] = (
-        "srcc",
-        "srcc_ci_low",
-        "srcc_ci_high",
-        "plcc",
-        "krcc",
-        "mae",
-        "mae_norm",
-        "parse_rate",
-        "label_acc",
-        "n_distinct",
-    ),
-    spec: BenchmarkSpec = BUILTIN_SPEC,
-) -> str:
-    """A compact Markdown table: one row per dimension and the group (mean; its interval is the mean's).
+#: The compact table's columns after the headline ``srcc [low, high]``: agreement, error, parsing, collapse, size.
+TABLE_METRICS = ("plcc", "krcc", "mae_norm", "parse_rate", "label_acc", "n_distinct")
+#: Metrics that count things: printed as integers.
+COUNT_METRICS = ("n_distinct",)
+
+
+def _items_scored(results: dict, task: str) -> int | None:
+    n_samples = results.get("n-samples")
+    entry = n_samples.get(task) if isinstance(n_samples, dict) else None
+    value = entry.get("effective") if isinstance(entry, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _cell(value, count: bool = False) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return "n/a"
+    return f"{int(round(value))}" if count else f"{value:.3f}"
+
+
+def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+    """A compact Markdown table of a run: the headline SRCC with its 95% interval first, one row per CogIP task
+    the run holds, then the group (mean; its interval is the mean's) when it was run; ``n`` items scored.
 
     The group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
     """
-    rows = [(d.task_name, task_metrics(results, d.task_name)) for d in spec.dimensions]
-    rows.append((f"{spec.name} (mean)", task_metrics(results, spec.name)))
-
-    def cell(value) -> str:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            return "n/a"
-        return f"{value:.3f}"
-
-    lines = ["| task | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-    lines += [f"| {name} | " + " | ".join(cell(vals.get(m)) for m in metrics) + " |" for name, vals in rows]
+    rows = [(d.task_name, d.task_name) for d in DIMENSIONS.values() if task_metrics(results, d.task_name)]
+    if task_metrics(results, GROUP):
+        rows.append((f"{GROUP} (mean)", GROUP))
+    lines = ["| task | srcc [95% CI] | " + " | ".join(metrics) + " | n |", "|---|---:|" + "---:|" * (len(metrics) + 1)]
+    for label, task in rows:
+        vals = task_metrics(results, task)
+        n = _items_scored(results, task)
+        if task == GROUP:  # a group's items are its tasks' items
+            counts = [_items_scored(results, name) for name, _ in rows if name != label]
+            n = sum(counts) if counts and None not in counts else None
+        headline = f"{_cell(vals.get('srcc'))} [{_cell(vals.get('srcc_ci_low'))}, {_cell(vals.get('srcc_ci_high'))}]"
+        cells = [_cell(vals.get(m), m in COUNT_METRICS) for m in metrics]
+        lines.append(f"| {label} | {headline} | " + " | ".join(cells) + f" | {_cell(n, True)} |")
     return "\n".join(lines)
+
+
+def without_local_paths(results: dict) -> dict:
+    """The results with the CogIP tasks' local paths replaced by what may be shared: ``dataset_path`` becomes
+    the dataset the task's metadata names (a Hub id, or ``local:<folder name>``) and the content-keyed local
+    ``cache_dir`` is dropped. Other tasks' configs are left as lmms-eval wrote them."""
+    configs = results.get("configs")
+    for config in configs.values() if isinstance(configs, dict) else ():
+        metadata = config.get("metadata") if isinstance(config, dict) else None
+        if not isinstance(metadata, dict) or "test_fingerprint" not in metadata:
+            continue
+        config["dataset_path"] = metadata.get("dataset")
+        if isinstance(config.get("dataset_kwargs"), dict):
+            config["dataset_kwargs"].pop("cache_dir", None)
+    return results
 
 
 def truncated_answers(results_file: str | Path) -> dict[str, tuple[int, int, int]]:

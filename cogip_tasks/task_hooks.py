@@ -19,6 +19,7 @@ from .dataset import (
     check_manifest_rows,
     dataset_source,
     dimension_rows,
+    hub_revision,
     is_local_folder,
     load_image,
     load_kwargs,
@@ -27,6 +28,7 @@ from .dataset import (
 from .dimensions import format_target, human_score, register_spec
 from .lmms_compat import fail_at_exit
 from .metrics import METRIC_NAMES, group_interval_bound, metrics_of_records
+from .provenance import record_scored_rows, task_metadata
 from .scoring import PARSERS, parser_name_from_env, parser_version
 from .spec import BenchmarkSpec, load_spec
 
@@ -73,27 +75,33 @@ def define_hooks(namespace: MutableMapping[str, Any], spec_file: str | Path, dat
         return function
 
     # Read by the template through `!function`: resolved when lmms-eval loads the task ($COGIP_DATASET applies
-    # to the built-in tasks).
+    # to the built-in tasks; `owner/name@revision`: the path here, the revision in the load arguments).
     namespace["SPEC"] = spec
-    namespace["DATASET_PATH"] = source
+    namespace["DATASET_PATH"] = hub_revision(source)[0]
     namespace["DATASET_KWARGS"] = load_kwargs(source)
 
     def process_docs_of(dim):
         def process_docs(dataset):
-            """Keep one dimension's rows, after checking every row, score and image, before the model sees any."""
+            """Keep one dimension's rows, after checking every row, score and image, before the model sees any;
+            record what the task's results are made of in its metadata (:mod:`cogip_tasks.provenance`)."""
             try:
                 check_dataset_spec(source, spec)
                 check_manifest_rows(source, "test", len(dataset))
-                return dimension_rows(dataset, dim, where=f"{source} ({dim.task_name})", spec=spec)
-            except CogIPDataError as err:
+                rows = dimension_rows(dataset, dim, where=f"{source} ({dim.task_name})", spec=spec)
+                parser = parser_version(parser_name_from_env())
+            except (CogIPDataError, ValueError) as err:
                 fail_at_exit(str(err))  # plain lmms-eval logs the error and would exit 0
                 raise
+            record_scored_rows(dim.task_name, dim.key, source, parser, rows)
+            return rows
 
         return process_docs
 
-    # process_docs_<key>, named by the per-task YAMLs.
+    # process_docs_<key> and metadata_<key>, named by the per-task YAMLs. metadata_<key> is the task's one live
+    # metadata dict: lmms-eval keeps the object and dumps it into the results after process_docs filled it in.
     for dim in spec.dimensions:
         named(f"process_docs_{dim.key}", process_docs_of(dim))
+        namespace[f"metadata_{dim.key}"] = task_metadata(dim.task_name)
 
     def doc_to_visual(doc: dict) -> list:
         return [load_image(doc["image"], doc["id"])]

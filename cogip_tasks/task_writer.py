@@ -87,7 +87,10 @@ def template_yaml(spec: BenchmarkSpec, dataset: str | None) -> str:
             f"  - metric: {name}\n    aggregation: !function utils.{name}\n"
             f"    higher_is_better: {str(metric.higher_is_better).lower()}\n"
         )
-    lines.append("metadata:\n  version: 1.0\n")
+    lines.append(
+        "# metadata: each task's own (utils.metadata_<key>): lmms-eval's version, the CogIP and parser versions, the\n"
+        "# dataset and the test rows' fingerprint, filled in when the rows are loaded (cogip_tasks.provenance).\n"
+    )
     return "".join(lines)
 
 
@@ -104,7 +107,10 @@ def group_yaml(spec: BenchmarkSpec) -> str:
 
 def task_yaml(spec: BenchmarkSpec, key: str) -> str:
     dim = spec.by_key[key]
-    return f"include: {TEMPLATE}\ntask: {dim.task_name}\nprocess_docs: !function utils.process_docs_{dim.key}\n"
+    return (
+        f"include: {TEMPLATE}\ntask: {dim.task_name}\nprocess_docs: !function utils.process_docs_{dim.key}\n"
+        f"metadata: !function utils.metadata_{dim.key}\n"
+    )
 
 
 def utils_py(spec: BenchmarkSpec, dataset: str | None) -> str:

@@ -5,6 +5,7 @@ A submission is plain JSON (no NaN tokens: a missing or undefined number is ``nu
     {"format": "cogip-submission", "format_version": 1,
      "model": {"name", "backend", "args"}, "versions": {"lmms_eval", "cogip", "tasks"},
      "parser_version": "cogip-parse-1", "reasoning_tags": [["<think>", "</think>"], ...] | null,
+     "data": {"dataset": "foolen/CogIP-Bench", "test_fingerprints": {"aesthetics": "ids-scores-sha256:...", ...}},
      "dimensions": {"aesthetics": {"items": [{"doc_id", "id", "raw", "answer", "label", "score", "failure"}]}, ...},
      "metrics": {"aesthetics": {"srcc": ..., ...}, ..., "mean": {...}}}
 
@@ -125,6 +126,7 @@ def make_submission(
     task_versions: dict | None = None,
     source: dict | None = None,
     spec: BenchmarkSpec = BUILTIN_SPEC,
+    data: dict | None = None,
 ) -> dict:
     """Assemble a submission dict (the one place its layout is written)."""
     return {
@@ -139,6 +141,7 @@ def make_submission(
         },
         "parser_version": parser_version,
         "reasoning_tags": reasoning_tags,
+        "data": data or {},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": source or {},
         "dimensions": {key: {"items": rows} for key, rows in items.items()},
@@ -196,6 +199,7 @@ def submission_from_output(
     if len(parsers) != 1:
         raise SubmissionError(f"{output_path}: items were parsed by different parsers ({', '.join(sorted(parsers))})")
     config = config_of(results)
+    data = data_of(results, spec)
     versions = results.get("versions") if isinstance(results.get("versions"), dict) else {}
     return make_submission(
         name,
@@ -212,6 +216,7 @@ def submission_from_output(
             "lmms_eval_reported": results.get("lmms_eval_version"),
         },
         spec=spec,
+        data=data,
     )
 
 
@@ -243,6 +248,20 @@ def parse_submission(data: bytes, path: str | Path) -> dict:
     if not isinstance(value, dict):
         raise SubmissionError(f"{path}: a submission is a JSON object, found {type(value).__name__}")
     return value
+
+
+def data_of(results: dict, spec: BenchmarkSpec = BUILTIN_SPEC) -> dict:
+    """What the tasks' metadata says they scored (:mod:`cogip_tasks.provenance`): the dataset as it may be
+    shared and each dimension's test-rows fingerprint; ``{}`` for a run that recorded none."""
+    configs = results.get("configs") if isinstance(results.get("configs"), dict) else {}
+    metadata = {dim.key: (configs.get(dim.task_name) or {}).get("metadata") for dim in spec.dimensions}
+    metadata = {key: m for key, m in metadata.items() if isinstance(m, dict) and "test_fingerprint" in m}
+    if not metadata:
+        return {}
+    return {
+        "dataset": next(iter(metadata.values())).get("dataset"),
+        "test_fingerprints": {key: m["test_fingerprint"] for key, m in metadata.items()},
+    }
 
 
 def read_submission(path: str | Path) -> dict:

@@ -5,6 +5,8 @@ human score (from the dataset, by row id) and every metric of every dimension an
 (``compute_metrics``). A submission is rejected, with a :class:`Rejected` that names the field, when it
 
 - misses a dimension, or holds an unknown one;
+- names a test-rows fingerprint (``data.test_fingerprints``, recorded by the tasks) other than the ground
+  truth's: it was scored on other test rows;
 - has a different number of items than the test split, repeats an item or names one the split does not hold
   (by row ``id`` and by lmms-eval ``doc_id``);
 - was made with another parser version, or claims a label/score its answer does not parse to;
@@ -31,6 +33,7 @@ from ..dataset import dataset_source, dataset_spec, load_cogip, validate_rows
 from ..dimensions import BUILTIN_SPEC, BenchmarkSpec, Dimension, human_score
 from ..errors import CogIPError
 from ..metrics import N_RESAMPLES, SEED, DimensionScores, group_metrics, score_dimension
+from ..provenance import rows_fingerprint
 from ..scoring import PARSER_VERSION, parse_answer
 from .names import MAX_NAME_LENGTH, NameProblem, display_name, is_reserved_name, skeleton  # noqa: F401
 from .reasoning import MAX_TAG_LENGTH, strip_reasoning_tags
@@ -77,6 +80,11 @@ class GroundTruth:
             digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
             object.__setattr__(self, "_fingerprint", digest)  # computed once (the dataclass is frozen)
         return self.__dict__["_fingerprint"]
+
+    @property
+    def test_fingerprints(self) -> dict[str, str]:
+        """Each dimension's test-rows fingerprint, as the tasks record it in their results."""
+        return {key: rows_fingerprint(key, ids, self.human[key]) for key, ids in self.ids.items()}
 
 
 @dataclass(eq=False)
@@ -223,6 +231,24 @@ def check_header(sub: dict, spec: BenchmarkSpec = BUILTIN_SPEC) -> None:
             raise Rejected(f"dimensions.{key}", f"missing: a submission covers all {len(spec.keys)} dimensions")
 
 
+def check_data(sub: dict, truth: GroundTruth) -> None:
+    """The test rows the run scored must be the ground truth's (a run that recorded no fingerprint, e.g. by an
+    older CogIP, is checked by its items alone)."""
+    data = sub.get("data")
+    if data is None or (isinstance(data, dict) and "test_fingerprints" not in data):
+        return
+    claimed = data.get("test_fingerprints") if isinstance(data, dict) else None
+    if not isinstance(claimed, dict):
+        raise Rejected("data.test_fingerprints", f"expected an object, found {_show(claimed)}")
+    for key, expected in truth.test_fingerprints.items():
+        if claimed.get(key) != expected:
+            raise Rejected(
+                f"data.test_fingerprints.{key}",
+                f"{_show(claimed.get(key))}: the run scored other {key} test rows than {truth.source}'s "
+                f"({expected}); re-run lmms-eval on this dataset",
+            )
+
+
 def check_items(items: Any, dim: Dimension, truth: GroundTruth, tags: Any) -> list[tuple[int, Any]]:
     """Check one dimension's items; returns each item's position in the ground truth and its parse."""
     where = f"dimensions.{dim.key}.items"
@@ -290,6 +316,7 @@ def verify_submission(
     if not isinstance(sub, dict):
         raise Rejected("(file)", "a submission is a JSON object")
     check_header(sub, truth.spec)
+    check_data(sub, truth)
     tags = sub.get("reasoning_tags")
     dims: dict[str, DimensionResult] = {}
     scored: dict[str, DimensionScores] = {}
