@@ -93,21 +93,36 @@ def _cell(value, count: bool = False) -> str:
 
 
 def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
-    """A compact Markdown table of a run: the headline SRCC with its 95% interval first, one row per CogIP task
-    the run holds, then the group (mean; its interval is the mean's) when it was run; ``n`` items scored.
+    """A compact Markdown table of a run: the headline SRCC with its 95% interval first, one row per task that
+    reports CogIP metrics (any benchmark's), then each group run (mean; its interval is the mean's); ``n`` items
+    scored.
 
-    The group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
+    A group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
     """
-    rows = [(d.task_name, d.task_name) for d in DIMENSIONS.values() if task_metrics(results, d.task_name)]
-    if task_metrics(results, GROUP):
-        rows.append((f"{GROUP} (mean)", GROUP))
+    sections = results.get("results") if isinstance(results.get("results"), dict) else {}
+    subtasks = results.get("group_subtasks") if isinstance(results.get("group_subtasks"), dict) else {}
+    groups = [name for name, tasks in subtasks.items() if tasks and task_metrics(results, name)]
+
+    def reported(name: str) -> bool:
+        return name in sections and "srcc" in task_metrics(results, name)
+
+    # each group's tasks in the group's order, then its mean; then tasks run on their own
+    in_groups = [(name, name) for group in groups for name in subtasks[group] if reported(name)]
+    rows = [
+        row
+        for group in groups
+        for row in [*((n, n) for n in subtasks[group] if reported(n)), (f"{group} (mean)", group)]
+    ]
+    rows += [
+        (name, name) for name in sections if name not in groups and reported(name) and (name, name) not in in_groups
+    ]
     lines = ["| task | srcc [95% CI] | " + " | ".join(metrics) + " | n |", "|---|---:|" + "---:|" * (len(metrics) + 1)]
     for label, task in rows:
         vals = task_metrics(results, task)
         n = _items_scored(results, task)
-        if task == GROUP:  # a group's items are its tasks' items
-            counts = [_items_scored(results, name) for name, _ in rows if name != label]
-            n = sum(counts) if counts and None not in counts else None
+        if task in groups:  # a group's items are its tasks' items
+            counts = [_items_scored(results, name) for name in subtasks[task]]
+            n = sum(counts) if None not in counts else None
         headline = f"{_cell(vals.get('srcc'))} [{_cell(vals.get('srcc_ci_low'))}, {_cell(vals.get('srcc_ci_high'))}]"
         cells = [_cell(vals.get(m), m in COUNT_METRICS) for m in metrics]
         lines.append(f"| {label} | {headline} | " + " | ".join(cells) + f" | {_cell(n, True)} |")

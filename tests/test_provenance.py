@@ -106,9 +106,12 @@ def test_cogip_dataset_pins_a_hub_revision(tmp_path):
 
 
 def _results(**tasks: dict) -> dict:
+    """A results dict shaped as lmms-eval writes it (a run of the group puts the group first in ``results``)."""
+    members = [task for task in tasks if task != "cogip"]
     return {
         "results": {task: {f"{m},none": v for m, v in metrics.items()} for task, metrics in tasks.items()},
-        "n-samples": {task: {"original": 120, "effective": 120} for task in tasks if task != "cogip"},
+        "group_subtasks": {**({"cogip": members} if "cogip" in tasks else {}), **{t: [] for t in members}},
+        "n-samples": {task: {"original": 120, "effective": 120} for task in members},
     }
 
 
@@ -120,7 +123,7 @@ def test_end_of_run_table_leads_with_srcc_and_its_interval_and_prints_counts_as_
     assert len(rows) == 2  # one row per task the run holds; no group row when the group was not run
     assert rows[0] == "| cogip_aesthetics | 0.412 [0.300, 0.520] | 0.400 | n/a | n/a | n/a | n/a | 17 | 120 |"
     assert rows[1].startswith("| cogip_funniness | n/a [0.300, 0.520] |")
-    with_group = format_table(_results(cogip_aesthetics=metrics, cogip_funniness=metrics, cogip=metrics))
+    with_group = format_table(_results(cogip=metrics, cogip_aesthetics=metrics, cogip_funniness=metrics))
     assert with_group.splitlines()[-1].startswith("| cogip (mean) | 0.412 [0.300, 0.520] |")
     assert with_group.splitlines()[-1].endswith("| 17 | 240 |")
 
