@@ -11,6 +11,7 @@ fingerprint that ``process_docs`` computes from the rows it kept reaches the res
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,6 +50,17 @@ def shareable_source(source: str) -> str:
     if looks_like_path(source):
         return f"local:{Path(source).expanduser().resolve().name}"
     return source
+
+
+@functools.cache  # read from the installed metadata once per process (a build keys every submission with it)
+def package_version(name: str) -> str | None:
+    """An installed distribution's version, None when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def cogip_version() -> str:

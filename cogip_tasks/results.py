@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .dimensions import BUILTIN_SPEC, BenchmarkSpec
+from .dimensions import BUILTIN_SPEC
 from .errors import CogIPError
 from .files import UserFileError, read_user_json, read_user_jsonl
 from .metrics import METRIC_NAMES

@@ -209,6 +209,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
 
     from .data import ChatCollator, EvalRequests, load_train_rows
     from .engines import describe_engine, save_final, write_merged
+    from .outputs import run_summary, save_run
     from .trainer import (
         LossConfig,
         SoftLabelTrainer,
@@ -244,12 +245,17 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         train_dataset=rows,
         data_collator=ChatCollator(EvalRequests(loaded.wrapper, args.model, loaded.processor)),
         processing_class=loaded.processor,
-        callbacks=[steps, identity_callback(identity)],
+        callbacks=[
+            steps,
+            identity_callback(identity),
+            RunSummary(rows, spec, {part: tuning.mode(part) for part in ("llm", "vision", "merger")}),
+        ],
         loss_config=LossConfig.of(config),
         spec=spec,
         part_lrs=config.learning_rates(),
     )
     settings = {
+        "method": "sft",
         "recipe": args.recipe,
         **config.as_dict(),
         "model_args": scrub_model_args(model_args),
@@ -269,7 +275,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         "saved_dtype": str(load_dtype),
     }
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        result = trainer.train(resume_from_checkpoint=resume)
     except BaseException:
         # What was learnt so far is logged even when training stops (NaN, Ctrl-C, a crash) -- but a run that
         # stopped before its first step (a checkpoint that does not load) learnt nothing and must not replace
@@ -283,6 +289,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
 
     out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
     save_final(trainer, str(out), load_dtype)
+    merged_dir = None
     if args.merge and trainer.is_world_process_zero():
         if not tuning.uses_lora:
             print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
@@ -292,6 +299,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
             loaded.processor.save_pretrained(str(merged_dir))
             print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
     if trainer.is_world_process_zero():
+        save_run(trainer, result, args.output_dir, settings, method="sft", rows=rows, saved=out, merged=merged_dir)
         print(f"adapter/model: {out}")
     return 0
 

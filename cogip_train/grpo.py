@@ -192,7 +192,7 @@ def make_trainer_class() -> type:
 def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
     from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
-    from .outputs import OUTPUT_FILES, use_bf16, write_log
+    from .outputs import DEFAULT_REPORT_TO, OUTPUT_FILES, RunSummary, save_run, use_bf16, write_log
     from .wrappers import with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
@@ -254,7 +254,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
                 save_strategy="steps",
                 save_steps=args.save_steps,
                 save_total_limit=args.save_total_limit,
-                report_to="none",  # unless --report-to is passed through
+                report_to=DEFAULT_REPORT_TO,  # unless --report-to is passed through
                 seed=args.seed,
                 dataloader_num_workers=0,
                 use_cpu=on_cpu(model_args),  # as the SFT path: several CPU processes over gloo (DeepSpeed's too)
@@ -268,6 +268,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
             **overrides,  # GRPOConfig options passed through cogip-train (cogip_train.arguments)
         }
     )
+    modes = {part: tuning.mode(part) for part in ("llm", "vision", "merger")}
     trainer = make_trainer_class()(
         model=model,
         reward_funcs=funcs,
@@ -275,10 +276,11 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         train_dataset=grpo_dataset(rows, EvalRequests(loaded.wrapper, args.model, loaded.processor)),
         processing_class=loaded.processor,
         optimizers=(optimizer, None),
-        callbacks=[steps, identity_callback(identity)],
+        callbacks=[steps, identity_callback(identity), RunSummary(rows, spec, modes)],
     )
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     settings.update(
+        method="grpo",
         dimensions=[dim.key for dim, _ in rows.parts],
         rows=len(rows),
         bf16=bf16,
@@ -292,7 +294,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         write_reward_plot(args.output_dir, trainer.state.log_history, funcs)
 
     try:
-        trainer.train(resume_from_checkpoint=resume)
+        result = trainer.train(resume_from_checkpoint=resume)
     except BaseException:
         if steps.steps and trainer.is_world_process_zero():  # as SFT: a run that took no step keeps the old log
             log()
@@ -305,6 +307,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         policy.delete_adapter("ref")  # TRL's frozen copy for the KL; the run's adapter is "default"
     out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
     save_final(trainer, str(out), load_dtype)  # gathered whole under DeepSpeed/FSDP, as the SFT path
+    merged_dir = None
     if args.merge and trainer.is_world_process_zero():
         if not tuning.uses_lora:
             print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
@@ -314,5 +317,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
             merged.to(load_dtype).save_pretrained(str(merged_dir))
             loaded.processor.save_pretrained(str(merged_dir))
             print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
+    if trainer.is_world_process_zero():
+        save_run(trainer, result, args.output_dir, settings, method="grpo", rows=rows, saved=out, merged=merged_dir)
     print(f"adapter/model: {out}")
     return 0

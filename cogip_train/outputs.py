@@ -1,9 +1,25 @@
-"""What a ``cogip-train`` run writes into ``--output-dir`` (shared by the SFT and GRPO paths)."""
+"""What a ``cogip-train`` run writes into ``--output-dir`` (shared by the SFT and GRPO paths), laid out as the
+Trainer's and TRL's example scripts leave a run:
+
+- ``trainer_state.json`` (``Trainer.save_state``: every logged step, the step count, the best checkpoint);
+- ``train_results.json`` and ``all_results.json`` (``Trainer.save_metrics("train", ...)``: loss, runtime,
+  samples per second, ...);
+- ``train_log.json``: the run's settings (no local paths), the package versions and every logged step;
+- ``README.md``: a model card (:mod:`cogip_train.cards`) here and in ``adapter/`` (or ``model/``) and ``merged/``;
+- ``checkpoint-*/``, ``adapter/`` or ``model/``, ``merged/`` (``--merge``), ``loss_curve.png``.
+
+Before the first step the run prints a summary (:class:`RunSummary`): rows per dimension, optimizer steps, and
+the trainable parameters of each part.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
 
 from cogip_tasks.files import atomic_write, write_text
 
@@ -14,6 +30,56 @@ OUTPUT_FILES = {
     "log": "train_log.json",
     "plot": "loss_curve.png",
 }
+#: Packages whose versions a run records (train_log.json, the model cards).
+VERSIONED_PACKAGES = (
+    "cogip",
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "datasets",
+    "lmms_eval",
+    "huggingface_hub",
+    "deepspeed",
+)
+#: The Trainer's default integrations: none (``--report-to`` names tensorboard, wandb, ...).
+DEFAULT_REPORT_TO = "none"
+
+
+def package_versions() -> dict[str, str | None]:
+    from cogip_tasks.provenance import package_version
+
+    return {name: package_version(name) for name in VERSIONED_PACKAGES}
+
+
+def shareable_settings(settings: dict[str, Any], output_dir: Path) -> dict[str, Any]:
+    """A run's settings as they may be shared (train_log.json, cards): no local paths, published model values.
+
+    ``model_args`` keeps what :func:`cogip_tasks.model_args.published_args` publishes (a Hub id or a folder's
+    base name for ``pretrained``); the dataset is a Hub id or ``local:<folder name>``; ``output_dir`` is its
+    base name and a resumed checkpoint is named relative to it.
+    """
+    from cogip_tasks.dataset import dataset_source
+    from cogip_tasks.model_args import format_model_args, published_args
+    from cogip_tasks.provenance import shareable_source
+
+    out = {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
+    if "model_args" in out:
+        out["model_args"] = format_model_args(published_args(out["model_args"]))
+    if "dataset" in out:
+        out["dataset"] = shareable_source(dataset_source(out["dataset"]))
+    if "output_dir" in out:
+        out["output_dir"] = Path(out["output_dir"]).name
+    resumed = out.get("resumed_from")
+    if isinstance(resumed, str):
+        path = Path(resumed).resolve()
+        out["resumed_from"] = (
+            path.relative_to(output_dir.resolve()).as_posix()
+            if path.is_relative_to(output_dir.resolve())
+            else f"local:{path.name}"
+        )
+    return out
 
 
 def use_bf16(choice: str) -> bool:
@@ -25,8 +91,17 @@ def use_bf16(choice: str) -> bool:
 
 
 def write_log(output_dir: Path, log_history: list[dict], settings: dict) -> None:
-    """train_log.json (every logged step) and loss_curve.png, each written to a temp name then renamed."""
-    payload = json.dumps({"settings": settings, "log_history": log_history}, indent=1, default=str)
+    """train_log.json (settings without local paths, package versions, every logged step) and loss_curve.png,
+    each written to a temp name then renamed."""
+    payload = json.dumps(
+        {
+            "settings": shareable_settings(settings, output_dir),
+            "versions": package_versions(),
+            "log_history": log_history,
+        },
+        indent=1,
+        default=str,
+    )
     write_text(output_dir / OUTPUT_FILES["log"], payload)
     steps = [(e["step"], e["loss"]) for e in log_history if "loss" in e]
     if not steps:
@@ -42,3 +117,98 @@ def write_log(output_dir: Path, log_history: list[dict], settings: dict) -> None
     fig.tight_layout()
     atomic_write(output_dir / OUTPUT_FILES["plot"], lambda handle: fig.savefig(handle, format="png"))
     plt.close(fig)
+
+
+def rows_per_dimension(rows: Any) -> dict[str, int]:
+    """``{dimension key: rows}`` of a :class:`cogip_train.data.CogIPTrainRows`."""
+    return {dim.key: len(part) for dim, part in rows.parts}
+
+
+def parameters_per_part(model: Any, spec: Any) -> dict[str, tuple[int, int]]:
+    """``{part: (trainable, total)}`` parameter counts of llm, vision and merger (and ``other``: anything no part
+    claims). A ZeRO-3 partitioned parameter counts its full size (``ds_numel``), not its local shard."""
+    from .trainer import part_of
+
+    counts: dict[str, list[int]] = {}
+    for name, param in model.named_parameters():
+        n = int(getattr(param, "ds_numel", 0) or param.numel())
+        entry = counts.setdefault(part_of(name, spec) or "other", [0, 0])
+        entry[0] += n if param.requires_grad else 0
+        entry[1] += n
+    return {part: (trainable, total) for part, (trainable, total) in counts.items()}
+
+
+def summary_text(
+    rows: dict[str, int], max_steps: int, epochs: float, global_batch: int, parts: dict[str, tuple[int, int]], modes
+) -> str:
+    """The lines printed before training (``modes``: ``{part: lora|full|freeze}``)."""
+    trainable = sum(t for t, _ in parts.values())
+    total = sum(n for _, n in parts.values()) or 1
+    per_part = "; ".join(f"{part} {t:,} of {n:,} ({modes.get(part, 'not a part')})" for part, (t, n) in parts.items())
+    return (
+        f"cogip-train: {sum(rows.values())} training rows ({', '.join(f'{k} {n}' for k, n in rows.items())})\n"
+        f"cogip-train: {max_steps} optimizer steps ({epochs:g} epoch(s), {global_batch} rows per step)\n"
+        f"cogip-train: trainable parameters {trainable:,} of {total:,} ({100 * trainable / total:.3f}%): {per_part}"
+    )
+
+
+class RunSummary(TrainerCallback):
+    """Prints :func:`summary_text` when training begins: the Trainer has worked out its steps by then (for GRPO's
+    generation rounds too), and the model is the one being trained (LoRA-wrapped, engine-wrapped)."""
+
+    def __init__(self, rows: Any, spec: Any, modes: dict[str, str]):
+        self.rows, self.spec, self.modes = rows_per_dimension(rows), spec, modes
+        self.text: str | None = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if state.is_world_process_zero and model is not None:
+            global_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+            parts = parameters_per_part(model, self.spec)
+            self.text = summary_text(
+                self.rows, state.max_steps, state.num_train_epochs, global_batch, parts, self.modes
+            )
+            print(self.text, file=sys.stderr, flush=True)
+        return control
+
+
+def save_run(
+    trainer: Any,
+    result: Any,
+    output_dir: Path,
+    settings: dict[str, Any],
+    *,
+    method: str,
+    rows: Any,
+    saved: Path,
+    merged: Path | None,
+) -> None:
+    """After training (world process zero): the Trainer's own run files and the model cards.
+
+    ``result`` is ``trainer.train()``'s ``TrainOutput``; ``saved`` the adapter/ or model/ folder; ``merged`` the
+    merged/ folder when written.
+    """
+    from .cards import write_cards
+
+    metrics = {**result.metrics, "train_samples": len(rows)}
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)  # train_results.json, all_results.json
+    trainer.save_state()  # trainer_state.json
+    shared = shareable_settings(settings, output_dir)
+    kind = "adapter" if saved.name == OUTPUT_FILES["adapter"] else "full"
+    evaluate = merged if merged is not None else (saved if kind == "full" else None)
+    from cogip_tasks.dataset import dataset_source
+
+    write_cards(
+        {"run": output_dir, kind: saved, **({"merged": merged} if merged is not None else {})},
+        model=shared.get("model", settings.get("model")),
+        model_args=str(settings.get("model_args", "")),
+        dataset=dataset_source(settings.get("dataset")),
+        method=method,
+        recipe=settings.get("recipe"),
+        settings={**shared, "uses_lora": kind == "adapter"},
+        log_history=trainer.state.log_history,
+        metrics=metrics,
+        versions=package_versions(),
+        rows_per_dimension=rows_per_dimension(rows),
+        evaluate=None if evaluate is None else f"{output_dir.name}/{evaluate.name}",
+    )

@@ -261,6 +261,11 @@ def full_modules(model: Any, spec: WrapperSpec, parts: list[str]) -> list[str]:
     return names
 
 
+def part_of(name: str, spec: WrapperSpec) -> str | None:
+    """The part (llm, vision, merger) a parameter belongs to, by the spec's name patterns; None for none."""
+    return next((c for c in COMPONENTS if re.search(spec.components[c].params, name)), None)
+
+
 def param_groups(
     model: Any, spec: WrapperSpec, lrs: dict[str, float], weight_decay: float = 0.0, no_decay: set[str] = frozenset()
 ) -> list[dict]:
@@ -270,7 +275,7 @@ def param_groups(
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        owner = next((c for c in COMPONENTS if re.search(spec.components[c].params, name)), None)
+        owner = part_of(name, spec)
         if owner is None:
             raise ValueError(f"trainable parameter {name!r} belongs to no part of {spec.name} (llm/vision/merger)")
         groups[(owner, name not in no_decay)].append(param)
@@ -286,8 +291,11 @@ def training_arguments(
 ):
     """The ``transformers.TrainingArguments`` of a :class:`cogip_train.config.TrainConfig` (built before the model
     loads: under ``accelerate launch`` with a DeepSpeed ZeRO-3 config this is what makes ``from_pretrained``
-    build the model already partitioned)."""
+    build the model already partitioned). ``extra`` passes any other ``TrainingArguments`` field through
+    (``report_to``: none unless given)."""
     from transformers import TrainingArguments
+
+    from .outputs import DEFAULT_REPORT_TO
 
     warmup = config.warmup if config.warmup < 1 else int(config.warmup)
     kwargs = dict(
@@ -308,7 +316,7 @@ def training_arguments(
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
         remove_unused_columns=False,
-        report_to="none",  # unless --report-to is passed through
+        report_to=DEFAULT_REPORT_TO,  # unless --report-to is passed through
         seed=config.seed,
         data_seed=config.seed,
         dataloader_num_workers=0,

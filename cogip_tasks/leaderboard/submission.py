@@ -16,10 +16,8 @@ lmms-eval), ``label``/``score``/``failure`` what the parser read from it. Everyt
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from ..dimensions import BUILTIN_SPEC, BenchmarkSpec
 from ..errors import CogIPError
 from ..files import decode_utf8, json_safe, parse_json, read_user_bytes
 from ..model_args import published_model_name, published_value, scrub_model_args
+from ..provenance import package_version
 from ..results import RunOutputError, latest_results_file, read_results, read_samples, samples_file, task_metrics
 from ..scoring import PARSER_VERSION
 from .names import NameProblem, display_name, is_reserved_name, plain
@@ -38,14 +37,6 @@ MEAN = "mean"  # key of the across-dimension aggregates in "metrics"
 
 class SubmissionError(CogIPError, ValueError):
     """An lmms-eval output folder or submission file that cannot be used; the message names file and field."""
-
-
-@functools.cache  # read from the installed metadata once per process (a build keys every submission with it)
-def package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def first_text(value: Any) -> str:
