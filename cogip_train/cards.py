@@ -20,9 +20,9 @@ from cogip_tasks.model_args import REMOVED, parse_model_args, published_args, pu
 CARD = "README.md"
 #: What each saved folder holds, as its card's first line says.
 KINDS = {
-    "run": "the run folder of",
+    "run": "the folder of",
     "adapter": "the LoRA adapter of",
-    "full": "the fully fine-tuned weights of",
+    "full": "the fine-tuned model (full weights) of",
     "merged": "the merged model (base + LoRA adapter) of",
 }
 METHODS = {
@@ -64,7 +64,7 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _settings_table(settings: dict[str, Any]) -> str:
+def _settings_table(settings: dict[str, Any], header: str = "setting") -> str:
     rows = [f"| `{key}` | {_cell(value)} |" for key, value in settings.items() if not isinstance(value, dict)]
     rows += [
         f"| `{key}.{sub}` | {_cell(v)} |"
@@ -72,7 +72,7 @@ def _settings_table(settings: dict[str, Any]) -> str:
         if isinstance(value, dict)
         for sub, v in value.items()
     ]
-    return "| setting | value |\n|---|---|\n" + "\n".join(rows)
+    return f"| {header} | value |\n|---|---|\n" + "\n".join(rows)
 
 
 def _losses(log_history: list[dict]) -> tuple[Any, Any, int]:
@@ -102,7 +102,8 @@ def model_card(
 
     pretrained = str(parse_model_args(model_args).get("pretrained") or "")
     base = base_model_id(pretrained) if pretrained else None
-    base_shown = base or published_value("pretrained", pretrained) or "a local model"
+    local_name = published_value("pretrained", pretrained)
+    base_shown = base or (f"a local model (`{local_name}`)" if local_name else "a local model")
     data = dataset_id(dataset)
     data_shown = data or (f"a local dataset folder ({Path(dataset).name})" if dataset else "—")
     adapter = kind == "adapter" or (kind == "run" and settings.get("uses_lora"))
@@ -125,10 +126,10 @@ def model_card(
     extra_args = f",{published}" if published else ""
     dims = ", ".join(f"{key} {n}" for key, n in rows_per_dimension.items())
     body = f"""
-# {name}
+# {name}{"" if kind == "run" else f" ({kind})"}
 
-This is {KINDS[kind]} **{name}**: {base_shown} aligned with human judgements of images by `cogip-train`
-({METHODS.get(method, method)}), on CogIP-Bench's subjective image properties.
+This is {KINDS[kind]} the run **{name}**: {base_shown} aligned with human judgements of images by `cogip-train`
+(method below), on CogIP-Bench's subjective image properties.
 
 ## Training
 
@@ -142,11 +143,12 @@ This is {KINDS[kind]} **{name}**: {base_shown} aligned with human judgements of 
 
 ## Results
 
-- **Training loss:** {_cell(first)} at the first logged step, {_cell(last)} at the last ({n_logged} logged steps;
-  every step in `train_log.json`, `trainer_state.json`)
+- **Training loss:** {_cell(metrics.get("train_loss"))} averaged over the run's steps; {_cell(first)} at the
+  first logged step, {_cell(last)} at the last ({n_logged} logged; every one in `train_log.json` and
+  `trainer_state.json`)
 - **Final metrics** (`train_results.json`):
 
-{_settings_table(metrics) if metrics else "(none recorded)"}
+{_settings_table(metrics, "metric") if metrics else "(none recorded)"}
 
 Agreement with human scores is not measured during training: evaluate the model (below) on the test split.
 
@@ -178,12 +180,13 @@ cogip-leaderboard submit results/ -o submission.json   # then: cogip-leaderboard
 
 
 def write_cards(folders: dict[str, Path], **card_args: Any) -> list[Path]:
-    """Write ``README.md`` into each ``{kind: folder}`` that exists (replacing PEFT's template card)."""
+    """Write ``README.md`` into each ``{kind: folder}`` that exists (replacing PEFT's template card); the
+    ``run`` folder names the run."""
+    run_name = folders["run"].name
     written = []
     for kind, folder in folders.items():
         if folder.is_dir():
-            name = folder.name if kind == "run" else f"{folder.parent.name}/{folder.name}"
-            card = model_card(kind, name=name, **card_args)
+            card = model_card(kind, name=run_name, **card_args)
             from cogip_tasks.files import write_text
 
             written.append(write_text(folder / CARD, str(card)))

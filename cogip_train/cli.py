@@ -299,7 +299,17 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
             loaded.processor.save_pretrained(str(merged_dir))
             print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
     if trainer.is_world_process_zero():
-        save_run(trainer, result, args.output_dir, settings, method="sft", rows=rows, saved=out, merged=merged_dir)
+        save_run(
+            trainer,
+            result,
+            args.output_dir,
+            settings,
+            method="sft",
+            model_args=model_args,
+            rows=rows,
+            saved=out,
+            merged=merged_dir,
+        )
         print(f"adapter/model: {out}")
     return 0
 

@@ -318,6 +318,16 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
             loaded.processor.save_pretrained(str(merged_dir))
             print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
     if trainer.is_world_process_zero():
-        save_run(trainer, result, args.output_dir, settings, method="grpo", rows=rows, saved=out, merged=merged_dir)
+        save_run(
+            trainer,
+            result,
+            args.output_dir,
+            settings,
+            method="grpo",
+            model_args=model_args,
+            rows=rows,
+            saved=out,
+            merged=merged_dir,
+        )
     print(f"adapter/model: {out}")
     return 0

@@ -178,14 +178,16 @@ def save_run(
     settings: dict[str, Any],
     *,
     method: str,
+    model_args: str,
     rows: Any,
     saved: Path,
     merged: Path | None,
 ) -> None:
     """After training (world process zero): the Trainer's own run files and the model cards.
 
-    ``result`` is ``trainer.train()``'s ``TrainOutput``; ``saved`` the adapter/ or model/ folder; ``merged`` the
-    merged/ folder when written.
+    ``result`` is ``trainer.train()``'s ``TrainOutput``; ``model_args`` the model's arguments as given (the cards
+    find the base model's Hub id from them and publish only what may be published); ``saved`` the adapter/ or
+    model/ folder; ``merged`` the merged/ folder when written.
     """
     from .cards import write_cards
 
@@ -201,7 +203,7 @@ def save_run(
     write_cards(
         {"run": output_dir, kind: saved, **({"merged": merged} if merged is not None else {})},
         model=shared.get("model", settings.get("model")),
-        model_args=str(settings.get("model_args", "")),
+        model_args=model_args,
         dataset=dataset_source(settings.get("dataset")),
         method=method,
         recipe=settings.get("recipe"),

@@ -255,10 +255,18 @@ def test_grpo_from_sft_checkpoint_with_lora_resumes_merges_and_evaluates(tiny_qw
     assert sorted(both) == [1, 2, 3, 4]
     assert all(both[s] == first[s] for s in first)  # the first run's log restored, not retrained
     assert checkpoint.stat().st_mtime_ns == written and (out / "checkpoint-4").is_dir()
-    assert log_of(out)["settings"]["resumed_from"] == str(out / "checkpoint-2")
+    assert log_of(out)["settings"]["resumed_from"] == "checkpoint-2"  # named inside the run, no local path
     assert log_of(out)["settings"]["rewards"]["format"]["weight"] == 0.5
     assert any(e["reward_std"] > 0 for e in both.values())
 
+    # the run folder as TRL leaves one: its state, results and a card (here and beside each saved model)
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 4
+    assert "train_loss" in json.loads((out / "train_results.json").read_text())
+    assert log_of(out)["versions"]["trl"] and log_of(out)["settings"]["method"] == "grpo"
+    for folder in (out, out / "adapter", out / "merged"):
+        card = (folder / "README.md").read_text()
+        assert "GRPO (TRL's `GRPOTrainer`" in card and "[More Information Needed]" not in card
+        assert str(tmp_path) not in card
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert Path(adapter["base_model_name_or_path"]) == sft / "merged"  # trained on top of the SFT model
     assert not (out / "adapter" / "ref").exists()  # TRL's frozen KL copy is not part of the result
