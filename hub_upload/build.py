@@ -32,7 +32,7 @@ from cogip_tasks.files import read_user_bytes, sha256_file
 
 from .audit import AuditReport, audit_release
 from .card import write_card
-from .layout import DATA_DIR, SPLITS, shard_name
+from .layout import DATA_DIR, SPLITS, manifest_text, shard_name
 from .outdir import MANIFEST, check_output, clean_leftovers, replace_output, work_folder
 from .release import InputError, Item, Release, messages_path, read_release
 from .standin import stand_in_evidence
@@ -278,7 +278,7 @@ def _write_manifest(
         "files": {rel: {"bytes": (tmp / rel).stat().st_size, "sha256": sha256_file(tmp / rel)} for rel in files},
         "audit": report.to_json(),
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (tmp / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
 
 
 def check_images_root(images_root: Path) -> None:

@@ -1,7 +1,10 @@
 """The dataset card (README.md): Hub YAML metadata (dataset_info, configs, license, ...) and prose for people.
 
 The YAML is produced by the ecosystem's own classes (``datasets``' ``DatasetInfosDict`` / ``MetadataConfigs`` into
-``huggingface_hub``'s ``DatasetCardData``), so ``load_dataset`` and the Hub read exactly what they write.
+``huggingface_hub``'s ``DatasetCardData``), so ``load_dataset`` and the Hub read exactly what they write. The prose
+follows the Hugging Face dataset card template's sections (uses, structure, creation with curation rationale and
+annotations, bias/risks/limitations, citation). A built card names its repo :data:`REPO_PLACEHOLDER`;
+``cogip-upload push`` fills in the repo id (:func:`for_repo`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,21 @@ TAGS = [
     "lmms-eval",
 ]
 TASK_CATEGORIES = ["visual-question-answering", "image-text-to-text"]
+#: What a built card calls its repo until ``cogip-upload push`` names it (:func:`for_repo`).
+REPO_PLACEHOLDER = "<this repo>"
+#: ``license: other``: the annotations are CC-BY-4.0, the images' licences are not known (the card says which is which).
+LICENSE_NAME = "cogip-bench-annotations-cc-by-4.0-images-unknown"
+#: The release build's card fields beyond the data's own: the licence of each part (the card's "License" says which
+#: is which), who made the annotations (human ratings; the release does not say who gave them) and the prompts.
+RELEASE_METADATA = {
+    "license": "other",
+    "license_name": LICENSE_NAME,
+    "annotations_creators": ["other"],
+    "language_creators": ["expert-generated"],
+    "source_datasets": ["original"],
+}
+#: Where the annotation release comes from (the paper's code and data repository).
+RELEASE_SOURCE = "https://github.com/Follen-cry/MLLM_Cognition_Alignment (`data/cognition/`)"
 SPLIT_TEXT = {
     "train": "the release's 3,200 SFT rows (800 per dimension, images 000000-000799)",
     "test": "the evaluation set: {n} (see below)",
@@ -77,8 +95,10 @@ def card_data(
     tags: list[str] = TAGS,
     license: str = "cc-by-4.0",
     n_rows: int | None = None,
+    **metadata,
 ):
-    """``DatasetCardData``: license, size category, task categories, tags, configs, per-config ``dataset_info``."""
+    """``DatasetCardData``: license, size category, task categories, tags, configs, per-config ``dataset_info``;
+    ``metadata``: other card fields (``license_name``, ``annotations_creators``, ``source_datasets``, ...)."""
     import datasets
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
@@ -104,6 +124,7 @@ def card_data(
 
     data = DatasetCardData(
         license=license,
+        **metadata,
         language=["en"],
         pretty_name=pretty_name,
         size_categories=[size_category(distinct_rows(rows) if n_rows is None else n_rows)],
@@ -178,6 +199,7 @@ def card_text(
     ]
     scale_rows = [[d.release_name, f"`{d.key}`", f"{d.low:g} to {d.high:g}", ", ".join(d.labels)] for d in dims]
     audit_lines = [f"- `{kind}`: {count}" for kind, count in report.counts().items()] or ["- no findings"]
+    suspicious_count = report.counts().get("suspicious_placeholder", 0)
     return f"""# CogIP-Bench
 
 CogIP-Bench (Cognition Image Property Benchmark) asks a multimodal LLM to judge four subjective properties of an
@@ -194,11 +216,23 @@ every file here, the full audit, how `test` was chosen, and whether the images a
 ```python
 from datasets import load_dataset
 
-bench = load_dataset("<this repo>")                   # all dimensions: train / test / test_full
-memo = load_dataset("<this repo>", "memorability")    # one dimension: {", ".join(f'"{k}"' for k in DIMENSIONS)}
+bench = load_dataset("{REPO_PLACEHOLDER}")                   # all dimensions: train / test / test_full
+memo = load_dataset("{REPO_PLACEHOLDER}", "memorability")    # one dimension: {", ".join(f'"{k}"' for k in DIMENSIONS)}
 ```
 
-With the lmms-eval tasks of CogIP: `COGIP_DATASET=<this repo> cogip-eval --tasks cogip ...`.
+With the lmms-eval tasks of CogIP: `COGIP_DATASET={REPO_PLACEHOLDER} cogip-eval --tasks cogip ...`; pin a revision
+with `COGIP_DATASET={REPO_PLACEHOLDER}@<commit>` (the results then record it, with a fingerprint of the test rows).
+
+## Uses
+
+**Intended use.** Measuring how well a multimodal model's judgements of aesthetics, funniness, emotional valence
+and memorability agree with human scores (Spearman correlation first, with its bootstrap interval), and training
+models towards that agreement on `train` (the paper's soft-label SFT and GRPO recipes; `cogip-train`). Report
+numbers on `test` (the paper's protocol) with the parser version and this repo's revision.
+
+**Out of scope.** Judging people, or making any decision about a person, from these scores: they are averages of
+subjective ratings of a few thousand images, not facts about an image or about whoever is in it. Training or
+tuning prompts on `test` or `test_full` makes the numbers incomparable with anyone else's.
 
 ## Columns
 
@@ -251,6 +285,50 @@ range, disagreement between the release files, suspicious placeholder values); e
 
 {_placeholder_text(report, options, suspicious_in_test)}
 
+## Dataset creation
+
+### Curation rationale
+
+Multimodal LLMs name what is in an image well but agree poorly with how an image *feels* to people: whether it is
+memorable, funny, beautiful, or emotionally positive or negative. The paper introduces CogIP-Bench to measure that
+gap on four such properties, and shows that post-training on human scores narrows it and carries over to image
+generation guided by the aligned model.
+
+### Source data
+
+Built by `cogip-upload build` from the paper's annotation release ({RELEASE_SOURCE}): `cognition_scores/` (one
+score per image and dimension), `cognition_training.json` (the 3,200 training rows with their describe-then-predict
+prompts) and `test_msg_file/` (the test pool). The images are embedded as the builder received them. The release
+does not say where its images were collected from.
+
+### Annotations
+
+**Annotation process.** Each `score` is the human score the release gives an image for one property, which the
+paper uses as the human judgement a model must agree with; scales per dimension are in the table above (emotional
+valence in whole steps from -3 to 3). The release holds one number per image: it does not document how many people
+rated each image, who they were, their instructions or the rating interface, and it releases no individual ratings.
+`label` is not a second annotation: it is the score's bin, by the bins the prompts state. `prompt` was written by
+the benchmark's authors.
+
+**Who are the annotators?** Not documented in the release (hence `annotations_creators: other` above).
+
+### Personal and sensitive information
+
+Images may show people. No information about the people shown, or about the raters, is part of this dataset.
+
+## Bias, risks and limitations
+
+- **Placeholder scores.** {_placeholder_limit(suspicious_count)}
+- **A small test set.** `test` has a few hundred items (120 per dimension in the paper's protocol): intervals on
+  a dimension's correlation are wide, and two models should be compared item by item (paired), not by eyeballing
+  their point estimates.
+- **Ties.** Emotional valence is an integer scale: many items share a score, which bounds rank correlations.
+- **Subjective, averaged judgements.** Perceived funniness, beauty, emotion and memorability vary between people
+  and cultures; a single mean hides that disagreement, and the raters' make-up is unknown, so agreement with these
+  scores is agreement with one unknown group of raters.
+- **The test draw.** The paper's test items depend on a filesystem listing order (see "How `test` was drawn").
+- **Images of unknown origin and licence** (below).
+
 ## Images: sources and licences
 
 The images are embedded as the builder received them{" (here: procedural stand-ins)" if stand_in else ""}. The
@@ -259,13 +337,30 @@ sources and licences are **unknown** here. Check them before redistributing the 
 
 ## License and citation
 
-The annotation release (scores, labels, prompts) is released under CC-BY-4.0; that licence says nothing about the
-images (see above). Please cite the paper:
+The card's `license: other` ({LICENSE_NAME}) covers two parts with different terms:
+
+- **Annotations** (`score`, `label`, `prompt`, `id`, `dimension`, `dimension_key`): the annotation release's
+  licence, [CC-BY-4.0](https://creativecommons.org/licenses/by/4.0/); attribute the paper below.
+- **Images** (`image`): licences **unknown**; this repository grants no rights to them.
+
+Please cite the paper:
 
 ```bibtex
 {CITATION}
 ```
 """
+
+
+def _placeholder_limit(count: int) -> str:
+    what = (
+        "scores that look like placeholders rather than ratings (in the public release: Memorability scores of "
+        "exactly 0.000 while no other Memorability score is below 0.200, most likely missing annotations)"
+    )
+    if count:
+        return (
+            f'The audit flagged {count} {what}; "Audit" above says how many are in `test` and whether they were kept.'
+        )
+    return f"The audit flagged no {what} in this build."
 
 
 def _placeholder_text(report: AuditReport, options, suspicious_in_test: int = 0) -> str:
@@ -305,9 +400,22 @@ def write_card(
 ) -> Path:
     from huggingface_hub import DatasetCard
 
-    data = card_data(feats, rows, num_bytes, shard_bytes)
+    data = card_data(feats, rows, num_bytes, shard_bytes, **RELEASE_METADATA)
     text = card_text(rows, report, options, notes, test_split, stand_in, suspicious_in_test)
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{text}")
     path = folder / "README.md"
     path.write_text(str(card), encoding="utf-8")
     return path
+
+
+def for_repo(card: str, repo_id: str, revision: str | None = None) -> str:
+    """A built card with its repo named (at push) instead of :data:`REPO_PLACEHOLDER`; a push to a branch or
+    revision other than main says how to load that revision."""
+    card = card.replace(REPO_PLACEHOLDER, repo_id)
+    if revision:
+        note = (
+            f"This copy is revision `{revision}` of `{repo_id}`: pass `revision={revision!r}` to `load_dataset`, "
+            f"or `COGIP_DATASET={repo_id}@{revision}`.\n\n"
+        )
+        card = card.replace("## Loading\n\n", "## Loading\n\n" + note, 1)
+    return card

@@ -19,8 +19,9 @@ from cogip_tasks.dataset import read_manifest as read_build_manifest
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import sha256_file
 
-from .layout import MANIFEST, SPLITS
+from .layout import MANIFEST, SPLITS, manifest_text
 
+CARD = "README.md"  # the dataset card, named by the push (published_files)
 _SHOWN = 5  # problems named in the one-line refusal; the rest are counted
 
 
@@ -72,8 +73,8 @@ def check_folder(folder: str | Path, strict: bool = False, allow_stand_in: bool 
         else []
     )
     problems += [f"{rel}: shard not listed in {MANIFEST}" for rel in unlisted]
-    if "README.md" not in listed:
-        problems.append(f"README.md: not listed in {MANIFEST} (no dataset card)")
+    if CARD not in listed:
+        problems.append(f"{CARD}: not listed in {MANIFEST} (no dataset card)")
     if problems:
         more = f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else ""
         raise PushError(
@@ -92,6 +93,20 @@ def check_folder(folder: str | Path, strict: bool = False, allow_stand_in: bool 
         )
     files = [PlannedFile(rel, folder / rel, (folder / rel).stat().st_size) for rel in sorted(listed)]
     return files + [PlannedFile(MANIFEST, folder / MANIFEST, (folder / MANIFEST).stat().st_size)]
+
+
+def published_files(folder: Path, repo_id: str, revision: str | None = None) -> dict[str, bytes]:
+    """What the push uploads in place of two local files: the card with its repo named
+    (:func:`hub_upload.card.for_repo`) and the manifest recording that card's size and sha256, so the repo's
+    manifest describes the repo's files. The local folder is left as built."""
+    import hashlib
+
+    from .card import for_repo
+
+    card = for_repo((folder / CARD).read_text(encoding="utf-8"), repo_id, revision).encode("utf-8")
+    manifest = read_manifest(folder)
+    manifest["files"][CARD] = {"bytes": len(card), "sha256": hashlib.sha256(card).hexdigest()}
+    return {CARD: card, MANIFEST: manifest_text(manifest).encode("utf-8")}
 
 
 def default_message(folder: Path) -> str:
@@ -174,7 +189,13 @@ def push(
             for p in api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
             if p.startswith("data/") and p not in planned
         ]
-        operations = [CommitOperationAdd(path_in_repo=f.path_in_repo, path_or_fileobj=str(f.local_path)) for f in files]
+        named = published_files(folder, repo_id, revision)
+        operations = [
+            CommitOperationAdd(
+                path_in_repo=f.path_in_repo, path_or_fileobj=named.get(f.path_in_repo, str(f.local_path))
+            )
+            for f in files
+        ]
         operations += [CommitOperationDelete(path_in_repo=p) for p in stale]
         commit = api.create_commit(
             repo_id, operations=operations, commit_message=message, repo_type="dataset", revision=revision
