@@ -56,6 +56,10 @@ def setting(default: Any = dataclasses.MISSING, help: str = "", **options: Any) 
     return field(default=default, metadata={"help": help, **options})
 
 
+#: The Trainer's integrations a run reports to unless ``--report-to`` names some (tensorboard, wandb, ...).
+DEFAULT_REPORT_TO = "none"
+
+
 @dataclass
 class RunArguments:
     """What to train and where (field names are the ``--flag-names`` with ``-`` as ``_``)."""

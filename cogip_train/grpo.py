@@ -192,7 +192,8 @@ def make_trainer_class() -> type:
 def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
     from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
-    from .outputs import DEFAULT_REPORT_TO, OUTPUT_FILES, RunSummary, save_run, use_bf16, write_log
+    from .config import DEFAULT_REPORT_TO
+    from .outputs import OUTPUT_FILES, RunSummary, save_run, use_bf16, write_log
     from .wrappers import with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded

@@ -43,8 +43,6 @@ VERSIONED_PACKAGES = (
     "huggingface_hub",
     "deepspeed",
 )
-#: The Trainer's default integrations: none (``--report-to`` names tensorboard, wandb, ...).
-DEFAULT_REPORT_TO = "none"
 
 
 def package_versions() -> dict[str, str | None]:

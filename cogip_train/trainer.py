@@ -295,7 +295,7 @@ def training_arguments(
     (``report_to``: none unless given)."""
     from transformers import TrainingArguments
 
-    from .outputs import DEFAULT_REPORT_TO
+    from .config import DEFAULT_REPORT_TO
 
     warmup = config.warmup if config.warmup < 1 else int(config.warmup)
     kwargs = dict(

@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from cogip_train.cards import base_model_id, dataset_id
-from cogip_train.outputs import DEFAULT_REPORT_TO, shareable_settings, summary_text
+from cogip_train.config import DEFAULT_REPORT_TO
+from cogip_train.outputs import shareable_settings, summary_text
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
