@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .dimensions import BUILTIN_SPEC
+from .dimensions import BUILTIN_SPEC, BenchmarkSpec
 from .errors import CogIPError
 from .files import UserFileError, read_user_json, read_user_jsonl
 from .metrics import METRIC_NAMES
@@ -92,15 +92,18 @@ def _cell(value, count: bool = False) -> str:
     return f"{int(round(value))}" if count else f"{value:.3f}"
 
 
-def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS) -> str:
+def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS, spec: BenchmarkSpec | None = None) -> str:
     """A compact Markdown table of a run: the headline SRCC with its 95% interval first, one row per task that
     reports CogIP metrics (any benchmark's), then each group run (mean; its interval is the mean's); ``n`` items
-    scored.
+    scored. The tasks and groups are read from the results (``group_subtasks``), or are ``spec``'s when given.
 
     A group has no ``mae``/``rmse`` (their units differ by dimension): ``n/a`` there, see ``mae_norm``.
     """
     sections = results.get("results") if isinstance(results.get("results"), dict) else {}
     subtasks = results.get("group_subtasks") if isinstance(results.get("group_subtasks"), dict) else {}
+    if spec is not None:
+        subtasks = {spec.name: list(spec.task_names)}
+        sections = {**sections, **dict.fromkeys(spec.task_names)}
     groups = [name for name, tasks in subtasks.items() if tasks and task_metrics(results, name)]
 
     def reported(name: str) -> bool:
