@@ -248,7 +248,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         callbacks=[
             steps,
             identity_callback(identity),
-            RunSummary(rows, spec, {part: tuning.mode(part) for part in ("llm", "vision", "merger")}),
+            run_summary(rows, spec, {part: tuning.mode(part) for part in ("llm", "vision", "merger")}),
         ],
         loss_config=LossConfig.of(config),
         spec=spec,

@@ -193,7 +193,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
     from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
     from .config import DEFAULT_REPORT_TO
-    from .outputs import OUTPUT_FILES, RunSummary, save_run, use_bf16, write_log
+    from .outputs import OUTPUT_FILES, run_summary, save_run, use_bf16, write_log
     from .wrappers import with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
@@ -277,7 +277,7 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         train_dataset=grpo_dataset(rows, EvalRequests(loaded.wrapper, args.model, loaded.processor)),
         processing_class=loaded.processor,
         optimizers=(optimizer, None),
-        callbacks=[steps, identity_callback(identity), RunSummary(rows, spec, modes)],
+        callbacks=[steps, identity_callback(identity), run_summary(rows, spec, modes)],
     )
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     settings.update(

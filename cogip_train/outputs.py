@@ -8,7 +8,7 @@ Trainer's and TRL's example scripts leave a run:
 - ``README.md``: a model card (:mod:`cogip_train.cards`) here and in ``adapter/`` (or ``model/``) and ``merged/``;
 - ``checkpoint-*/``, ``adapter/`` or ``model/``, ``merged/`` (``--merge``), ``loss_curve.png``.
 
-Before the first step the run prints a summary (:class:`RunSummary`): rows per dimension, optimizer steps, and
+Before the first step the run prints a summary (:func:`run_summary`): rows per dimension, optimizer steps, and
 the trainable parameters of each part.
 """
 
@@ -18,8 +18,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-
-from transformers import TrainerCallback
 
 from cogip_tasks.files import atomic_write, write_text
 
@@ -150,23 +148,24 @@ def summary_text(
     )
 
 
-class RunSummary(TrainerCallback):
-    """Prints :func:`summary_text` when training begins: the Trainer has worked out its steps by then (for GRPO's
-    generation rounds too), and the model is the one being trained (LoRA-wrapped, engine-wrapped)."""
+def run_summary(rows: Any, spec: Any, modes: dict[str, str]) -> Any:
+    """A ``TrainerCallback`` that prints :func:`summary_text` when training begins: the Trainer has worked out its
+    steps by then (for GRPO's generation rounds too), and the model is the one being trained (LoRA-wrapped,
+    engine-wrapped). Built here so that importing this module loads no transformers (``--help`` stays instant)."""
+    from transformers import TrainerCallback
 
-    def __init__(self, rows: Any, spec: Any, modes: dict[str, str]):
-        self.rows, self.spec, self.modes = rows_per_dimension(rows), spec, modes
-        self.text: str | None = None
+    per_dimension = rows_per_dimension(rows)
 
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if state.is_world_process_zero and model is not None:
-            global_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
-            parts = parameters_per_part(model, self.spec)
-            self.text = summary_text(
-                self.rows, state.max_steps, state.num_train_epochs, global_batch, parts, self.modes
-            )
-            print(self.text, file=sys.stderr, flush=True)
-        return control
+    class RunSummary(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            if state.is_world_process_zero and model is not None:
+                global_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+                parts = parameters_per_part(model, spec)
+                text = summary_text(per_dimension, state.max_steps, state.num_train_epochs, global_batch, parts, modes)
+                print(text, file=sys.stderr, flush=True)
+            return control
+
+    return RunSummary()
 
 
 def save_run(
