@@ -29,7 +29,6 @@ from functools import lru_cache
 from types import MappingProxyType
 
 import numpy as np
-from scipy import optimize, stats
 
 from .dimensions import DIMENSIONS, Dimension, get_dimension
 
@@ -119,14 +118,20 @@ def _degenerate(x: np.ndarray, y: np.ndarray, name: str) -> bool:
 
 
 def spearman(x: np.ndarray, y: np.ndarray, name: str = "srcc") -> float:
+    from scipy import stats  # on first use: --help stays instant
+
     return float("nan") if _degenerate(x, y, name) else float(stats.spearmanr(x, y).statistic)
 
 
 def pearson(x: np.ndarray, y: np.ndarray, name: str = "plcc") -> float:
+    from scipy import stats  # on first use: --help stays instant
+
     return float("nan") if _degenerate(x, y, name) else float(stats.pearsonr(x, y).statistic)
 
 
 def kendall(x: np.ndarray, y: np.ndarray, name: str = "krcc") -> float:
+    from scipy import stats  # on first use: --help stays instant
+
     return float("nan") if _degenerate(x, y, name) else float(stats.kendalltau(x, y).statistic)
 
 
@@ -151,6 +156,8 @@ def pearson_logistic(x: np.ndarray, y: np.ndarray, name: str = "plcc_logistic") 
     image), like SRCC is a correlation of ranks: an anti-correlated model scores about ``-|plcc|``, not
     ``+|plcc|``. NaN (with a logged reason) below :data:`MIN_LOGISTIC_N` items or when the fit fails.
     """
+    from scipy import optimize, stats  # on first use: --help stays instant
+
     if _degenerate(x, y, name):
         return float("nan")
     if len(x) < MIN_LOGISTIC_N:
@@ -184,6 +191,8 @@ def resample_ranks(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     drew each distinct value: the rank of a value is the count of smaller draws plus the mean position among
     its equals. The ranks are the same floats (whole and half numbers), several times faster for the bootstrap.
     """
+    from scipy import stats  # on first use: --help stays instant
+
     if np.isnan(values).any():
         return stats.rankdata(values[idx], axis=1)  # NaN propagates as scipy defines it
     _, code = np.unique(values, return_inverse=True)

@@ -20,7 +20,7 @@ from cogip_tasks.entry import REPORT_DIR_ENV
 from conftest import REPO, offline_env
 
 # (trl is allowed: cogip-train parses with its TrlParser, whose import needs neither torch nor transformers)
-HEAVY = ("torch", "transformers", "datasets", "peft", "lmms_eval", "diffusers", "accelerate")
+HEAVY = ("torch", "transformers", "datasets", "peft", "lmms_eval", "diffusers", "accelerate", "scipy")
 
 #: Runs a command's real entry point with one function replaced by a pause (before or after the original runs),
 #: so that a signal arrives at a known point inside the run. Prints READY when the pause begins.
