@@ -155,9 +155,10 @@ def _option(args: list[str], name: str) -> str | None:
 
 def report_run(args: list[str], since: float) -> None:
     """After a run: remove local paths from its results files (they are meant to be shared), print each one's
-    compact table and warn, per task, about answers that used every allowed new token."""
+    compact table and warn, per task, about answers that used every allowed new token. Only the main process of a
+    multi-process run (``RANK`` 0 or unset) does it: lmms-eval writes the results there, once."""
     output_path = _option(args, "--output_path")
-    if output_path is None or not Path(output_path).is_dir():
+    if output_path is None or not Path(output_path).is_dir() or os.environ.get("RANK", "0") not in ("", "0"):
         return
     from .files import write_text
     from .results import RunOutputError, format_table, read_results, truncated_answers, without_local_paths

@@ -188,3 +188,25 @@ def test_results_name_versions_parser_and_the_rows_scored_and_submissions_carry_
     with pytest.raises(Rejected) as err:
         verify_submission(sub, truth)
     assert err.value.field == "data.test_fingerprints.funniness" and "other funniness test rows" in str(err.value)
+
+
+def test_only_the_main_process_reports_a_run(tmp_path, monkeypatch, capsys):
+    """Under torchrun every process runs cogip-eval's epilogue; only rank 0 (where lmms-eval wrote) rewrites and
+    prints, so the table is printed once and the results file written once."""
+    import time
+
+    from cogip_tasks.cli import report_run
+
+    config = {"dataset_path": "/home/u/data", "metadata": {"dataset": "local:data", "test_fingerprint": "x:0"}}
+    results = {"results": {"cogip_aesthetics": {"srcc,none": 0.5}}, "configs": {"cogip_aesthetics": config}}
+    path = tmp_path / "run" / "20260101_000000_results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(results))
+    since = time.time() - 60
+    monkeypatch.setenv("RANK", "1")
+    report_run(["--output_path", str(tmp_path)], since)
+    assert capsys.readouterr().out == "" and json.loads(path.read_text()) == results
+    monkeypatch.setenv("RANK", "0")
+    report_run(["--output_path", str(tmp_path)], since)
+    assert "| cogip_aesthetics | 0.500 [n/a, n/a] |" in capsys.readouterr().out
+    assert json.loads(path.read_text())["configs"]["cogip_aesthetics"]["dataset_path"] == "local:data"
