@@ -10,6 +10,7 @@ from .dimensions import BUILTIN_SPEC, BenchmarkSpec
 from .errors import CogIPError
 from .files import UserFileError, read_user_json, read_user_jsonl
 from .metrics import METRIC_NAMES
+from .model_args import REMOVED, format_model_args, published_args, published_model_name
 
 GROUP = BUILTIN_SPEC.name  # the built-in benchmark's lmms-eval group
 
@@ -132,10 +133,44 @@ def format_table(results: dict, metrics: tuple[str, ...] = TABLE_METRICS, spec: 
     return "\n".join(lines)
 
 
+#: lmms-eval's run settings (``config.resolved_cli_args``) kept as text in shared results: short words and
+#: ``k=v`` lists that name no file. Every other text value (output and include paths, Hub log args, tracker args)
+#: is replaced by ``<removed>``; numbers, booleans and None are kept. ``reasoning_tags`` is kept as written:
+#: ``verify`` re-strips the answers with it (and checks its shape there).
+_SHARED_RUN_SETTINGS = frozenset({"model", "tasks", "batch_size", "gen_kwargs", "verbosity", "log_samples_suffix"})
+
+
+def _shared_run_setting(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)) or key == "reasoning_tags":
+        return value
+    if isinstance(value, list) and all(isinstance(v, (bool, int, float)) for v in value):
+        return value
+    if key in _SHARED_RUN_SETTINGS and isinstance(value, str) and not any(c in value for c in "/\\~@:"):
+        return value
+    return REMOVED
+
+
 def without_local_paths(results: dict) -> dict:
-    """The results with the CogIP tasks' local paths replaced by what may be shared: ``dataset_path`` becomes
-    the dataset the task's metadata names (a Hub id, or ``local:<folder name>``) and the content-keyed local
-    ``cache_dir`` is dropped. Other tasks' configs are left as lmms-eval wrote them."""
+    """The results as they may be shared. The CogIP tasks' ``dataset_path`` becomes the dataset the task's
+    metadata names (a Hub id, or ``local:<folder name>``) and the content-keyed local ``cache_dir`` is dropped;
+    other tasks' configs are left as lmms-eval wrote them. How the model was loaded is published as the
+    leaderboard publishes it (:func:`~cogip_tasks.model_args.published_args`: a Hub id or a folder's base name,
+    allow-listed values), and lmms-eval's other run settings from an allow-list (:data:`_SHARED_RUN_SETTINGS`)."""
+    run = results.get("config")
+    if isinstance(run, dict):
+        raw_args = run.get("model_args")
+        if isinstance(raw_args, (str, dict)):
+            run["model_args"] = format_model_args(published_args(raw_args))
+            if "model_name" in results:
+                results["model_name"] = published_model_name(raw_args) or run.get("model") or REMOVED
+        cli_args = run.get("resolved_cli_args")
+        if isinstance(cli_args, dict):
+            for key, value in cli_args.items():
+                cli_args[key] = (
+                    format_model_args(published_args(value))
+                    if key == "model_args" and isinstance(value, (str, dict))
+                    else _shared_run_setting(key, value)
+                )
     configs = results.get("configs")
     for config in configs.values() if isinstance(configs, dict) else ():
         metadata = config.get("metadata") if isinstance(config, dict) else None

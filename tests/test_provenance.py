@@ -138,6 +138,37 @@ def test_without_local_paths_leaves_other_tasks_alone():
     assert out["configs"]["mme"] == theirs
 
 
+def test_shared_results_publish_the_model_and_run_settings_from_allow_lists():
+    """lmms-eval records the raw ``--model_args`` (a local path, a token), the output and include paths and the
+    Hub log args; the shared results keep what the leaderboard would publish and short words, nothing else."""
+    secret = "hf_" + "Ab1" * 8
+    raw = f"pretrained=/home/u/models/my-vlm,device=cpu,api_key={secret},max_pixels=12544"
+    results = {
+        "model_name": "/home/u/models/my-vlm",
+        "config": {
+            "model": "qwen2_5_vl",
+            "model_args": raw,
+            "batch_size": "4",
+            "resolved_cli_args": {
+                "model": "qwen2_5_vl", "tasks": "cogip", "model_args": raw, "batch_size": "4",
+                "output_path": "/home/u/runs/out", "include_path": ["/home/u/cogip_tasks/tasks"],
+                "hf_hub_log_args": f",output_path=/home/u/runs,token={secret}", "gen_kwargs": "max_new_tokens=24",
+                "log_samples": True, "seed": [0, 1234, 1234, 1234], "limit": None,
+            },
+        },
+    }  # fmt: skip
+    shared = json.dumps(without_local_paths(results))
+    assert "/home/u" not in shared and secret not in shared
+    assert results["model_name"] == "my-vlm"
+    assert results["config"]["model_args"] == "pretrained=my-vlm,device=cpu,api_key=<removed>,max_pixels=12544"
+    cli = results["config"]["resolved_cli_args"]
+    assert cli["model_args"] == results["config"]["model_args"]
+    assert (cli["tasks"], cli["gen_kwargs"], cli["log_samples"], cli["seed"], cli["limit"]) == (
+        "cogip", "max_new_tokens=24", True, [0, 1234, 1234, 1234], None,
+    )  # fmt: skip
+    assert cli["output_path"] == cli["include_path"] == cli["hf_hub_log_args"] == "<removed>"
+
+
 @pytest.mark.slow
 def test_results_name_versions_parser_and_the_rows_scored_and_submissions_carry_them(
     tiny_qwen_dir, sample_dataset_dir, tmp_path
@@ -171,6 +202,10 @@ def test_results_name_versions_parser_and_the_rows_scored_and_submissions_carry_
         }
         shared = json.dumps(config)
         assert str(sample_dataset_dir) not in shared and cache_home not in shared
+    # nothing local anywhere in the results file: not the model folder, the output folder or the task folder
+    shared = json.dumps(results)
+    assert str(tiny_qwen_dir) not in shared and str(out) not in shared and str(tmp_path) not in shared
+    assert results["model_name"] == tiny_qwen_dir.name
     # the compact table ends the run: headline first, one row per task and the group, counts as integers
     table = proc.stdout[proc.stdout.index("| task | srcc [95% CI] |") :].splitlines()
     assert [row.split(" | ")[0] for row in table[2:7]] == [
