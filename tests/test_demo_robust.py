@@ -89,7 +89,8 @@ def test_default_demo_aligns_and_prints_one_before_after_table(tmp_path):
     proc = run_cli(command, offline_env(OMP_NUM_THREADS=""), tmp_path)
     assert "(OMP_NUM_THREADS=1)" in proc.stdout and "1 CPU thread(s) per process" in proc.stdout  # the thread rule
     assert proc.stdout.count("| task | readout | SRCC before [95% CI] | SRCC after [95% CI] |") == 1
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| cogip_")]
+    summary = proc.stdout.split("| task | readout | SRCC before [95% CI] | SRCC after [95% CI] |")[1]
+    rows = [line for line in summary.splitlines() if line.startswith("| cogip_")]  # not the eval steps' own tables
     assert [r.split("|")[1:3] for r in rows] == [[f" {t} ", f" {r} "] for t in TASKS for r in ("greedy", "expected")]
     for row in rows:  # distinct predictions before -> after: between 0 and the 4 items
         before, after = map(int, re.fullmatch(r" (\d+) -> (\d+) ", row.split("|")[-2]).groups())
