@@ -124,7 +124,9 @@ def resolve_resume(resume: str | bool | None, output_dir: Path) -> str | None:
     if resume is None:
         return None
     given = output_dir if resume is True else Path(resume)
-    is_run_folder = given.is_dir() and not (given / "trainer_state.json").exists() and bool(checkpoints(given))
+    # A run folder holds checkpoint-N folders (and, once finished, the Trainer's own trainer_state.json at its
+    # root, as a TRL run does); a checkpoint folder holds none.
+    is_run_folder = given.is_dir() and bool(checkpoints(given))
     if resume is True or is_run_folder:
         found = checkpoints(given)
         if not found:
