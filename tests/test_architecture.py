@@ -141,7 +141,10 @@ def test_version_has_one_home():
     import cogip_tasks
 
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'dynamic = ["version"]' in pyproject and 'attr = "cogip_tasks.__version__"' in pyproject
+    import tomllib
+
+    assert "version" in tomllib.loads(pyproject)["project"]["dynamic"]
+    assert 'attr = "cogip_tasks.__version__"' in pyproject
     from setuptools.config.pyprojecttoml import read_configuration
 
     assert read_configuration(REPO / "pyproject.toml")["project"]["version"] == cogip_tasks.__version__
