@@ -20,13 +20,19 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cli_style import PROGRESS_ENV
 from .entry import entry_point
+from .errors import CogIPError
 from .harness import close_process_group
 from .lmms_compat import PLUGINS_ENV, index_plugin_tasks
 from .threads import HELP as THREADS_HELP
 from .threads import apply_cpu_threads
+
+if TYPE_CHECKING:
+    from .spec import Dimension
+    from .task_writer import TaskFolder
 
 PLUGIN = "cogip_tasks"
 PROG = "cogip-eval"
@@ -50,7 +56,8 @@ Environment:
                   output) or a save_to_disk directory (default: foolen/CogIP-Bench)
   COGIP_PARSER    cogip (default: the benchmark's parser), release (the authors' evaluation script's
                   parser, for comparison with the paper) or release-llama (their Llama script's: |x| > 10 dropped)
-Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image.
+Before any model loads, cogip-eval checks $COGIP_PARSER and loads and checks every test row and image of
+the CogIP tasks it runs: the built-in ones and those of every `tasks write` folder under --include_path.
 Exit status: 0 on success; 1 when the dataset or parser is unusable or lmms-eval logged a failed evaluation
 (plain lmms-eval exits 0 then); 2 on a usage error; 130 interrupted. $HF_TOKEN and every --model_args value that a
 published file would drop (credentials, URLs, free text) are masked in everything cogip-eval prints.
@@ -119,8 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["tasks"] and "--all" in args:
         args.remove("--all")
     args = with_verbosity(args)
-    if requested_cogip_tasks(args):
-        problem = preflight()
+    try:
+        folders = requested_task_folders(args)
+    except CogIPError as err:  # a task folder's spec that lmms-eval could not load either
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    if folders:
+        problem = preflight(folders)
         if problem:
             print(f"{PROG}: error: {problem}", file=sys.stderr)
             return 1
@@ -183,39 +195,75 @@ def report_run(args: list[str], since: float) -> None:
                 )
 
 
-def requested_cogip_tasks(args: list[str]) -> bool:
-    """True when ``--tasks`` names a CogIP task or the ``cogip`` group."""
+def _option_values(args: list[str], *names: str) -> list[str]:
+    """Every value given to one of the options ``names`` (``--opt value`` or ``--opt=value``), in order."""
+    values = []
     for i, arg in enumerate(args):
-        value = (
-            arg.partition("=")[2]
-            if arg.startswith("--tasks=")
-            else (args[i + 1] if arg == "--tasks" and i + 1 < len(args) else None)
-        )
-        if value is not None and any(t.strip().startswith("cogip") for t in value.split(",")):
-            return True
-    return False
+        for name in names:
+            if arg.startswith(f"{name}="):
+                values.append(arg.partition("=")[2])
+            elif arg == name and i + 1 < len(args):
+                values.append(args[i + 1])
+    return values
 
 
-def preflight() -> str | None:
-    """What would stop the CogIP tasks, found before lmms-eval loads the model (minutes on a large one).
+def requested_tasks(args: list[str]) -> list[str]:
+    """The task and group names ``--tasks`` gives (comma-separated; lmms-eval's wildcards kept as given)."""
+    return [t.strip() for value in _option_values(args, "--tasks") for t in value.split(",") if t.strip()]
 
-    Checks ``$COGIP_PARSER``'s value, that the dataset loads, and every test row, score and image — the same
-    checks the tasks run, which lmms-eval only reaches after the model is loaded.
+
+def requested_task_folders(args: list[str]) -> list[tuple[TaskFolder, list[Dimension]]]:
+    """The CogIP-spec task folders a run's ``--tasks`` reaches, each with the dimensions it asks for: the built-in
+    folder and every folder ``cogip-eval tasks write`` wrote under ``--include_path`` (found by its marker,
+    :func:`cogip_tasks.task_writer.read_task_folder`)."""
+    import fnmatch
+
+    from .task_writer import find_task_folders, read_task_folder
+
+    names = requested_tasks(args)
+    if not names:
+        return []
+    folders = [read_task_folder(TASK_FOLDER)]
+    for path in _option_values(args, "--include_path", "--include-path")[-1:]:  # lmms-eval takes the last one
+        folders += find_task_folders(Path(path).expanduser())
+    found, seen = [], set()
+    for folder in folders:
+        if folder is None or folder.path.resolve() in seen:
+            continue
+        seen.add(folder.path.resolve())
+        dims = []
+        for dim in folder.spec.dimensions:
+            if any(fnmatch.fnmatchcase(dim.task_name, n) or fnmatch.fnmatchcase(folder.spec.name, n) for n in names):
+                dims.append(dim)
+        if dims:
+            found.append((folder, dims))
+    return found
+
+
+def preflight(folders: list[tuple[TaskFolder, list[Dimension]]]) -> str | None:
+    """What would stop the requested CogIP-spec tasks, found before lmms-eval loads the model (minutes on a large
+    one).
+
+    Checks ``$COGIP_PARSER``'s value and, per task folder, that its dataset loads, was built for the folder's spec,
+    and every test row, score and image — the same checks the tasks run, which lmms-eval only reaches after the
+    model is loaded.
     """
-    from .dataset import CogIPDataError, dataset_source, dimension_rows, load_cogip
-    from .dimensions import DIMENSION_KEYS
+    from .dataset import dimension_rows, load_cogip
     from .scoring import parser_name_from_env
+    from .task_hooks import check_dataset_spec
 
     try:
         parser_name_from_env()
     except ValueError as err:
         return str(err)
-    source = dataset_source()
     try:
-        test = load_cogip(source, split="test")
-        for key in DIMENSION_KEYS:
-            dimension_rows(test, key, where=f"{source} (test split)")
-    except CogIPDataError as err:
+        for folder, dims in folders:
+            source = folder.source
+            test = load_cogip(source, split="test")
+            check_dataset_spec(source, folder.spec)
+            for dim in dims:
+                dimension_rows(test, dim, where=f"{source} (test split)", spec=folder.spec)
+    except CogIPError as err:  # a dataset that does not load, a spec mismatch, a bad row or image
         return str(err)
     return None
 

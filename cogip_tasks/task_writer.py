@@ -14,14 +14,16 @@ built-in ``cogip_tasks/tasks/cogip/`` folder is exactly what this writes for the
 from __future__ import annotations
 
 import argparse
+import ast
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .dataset import MANIFEST, CogIPDataError, is_local_folder, manifest_spec
 from .errors import EXIT_FAILURE, CogIPError, fail
-from .files import write_text
+from .files import read_user_bytes, write_text
 from .metrics import METRIC_NAMES
 from .spec import SPEC_FILE, BenchmarkSpec, load_spec
 
@@ -159,6 +161,89 @@ def write_tasks(out: Path, spec: BenchmarkSpec, dataset: str | None = None, spec
                 f"{spec.name!r}; lmms-eval would index those too: use an empty folder"
             )
     return [write_text(out / name, text) for name, text in files.items()]
+
+
+@dataclass(frozen=True)
+class TaskFolder:
+    """A task folder written by ``cogip-eval tasks write`` (the built-in one too): its spec and the dataset its
+    ``utils.py`` names (None: ``$COGIP_DATASET`` or the Hub default)."""
+
+    path: Path
+    spec: BenchmarkSpec
+    dataset: str | None
+
+    @property
+    def source(self) -> str:
+        """The dataset the folder's tasks load, resolved as its hooks resolve it."""
+        from .task_hooks import resolve_dataset
+
+        return resolve_dataset(self.dataset, self.path)
+
+    def names(self) -> tuple[str, ...]:
+        """The tasks and the group that ``--tasks`` may name."""
+        return (*self.spec.task_names, self.spec.name)
+
+
+_NOT_OURS = object()
+_MAX_UTILS_BYTES = 1 << 20  # a written utils.py is a few hundred bytes
+
+
+def _hooks_dataset(utils: Path) -> object:
+    """The ``dataset`` a task folder's ``utils.py`` passes to ``define_hooks`` (None when it passes none), or
+    ``_NOT_OURS`` for any other file. Read from the syntax tree: another task folder's code is never run."""
+    try:
+        tree = ast.parse(read_user_bytes(utils, what="task hooks", max_bytes=_MAX_UTILS_BYTES))
+    except (CogIPError, OSError, SyntaxError, ValueError):
+        return _NOT_OURS
+    imported = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "cogip_tasks.task_hooks"
+        and any(alias.name == "define_hooks" for alias in node.names)
+        for node in tree.body
+    )
+    for node in ast.walk(tree) if imported else ():
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "define_hooks":
+            value = next((kw.value for kw in node.keywords if kw.arg == "dataset"), None)
+            if value is None:
+                return None
+            try:
+                dataset = ast.literal_eval(value)
+            except ValueError:
+                return _NOT_OURS
+            return dataset if isinstance(dataset, str) or dataset is None else _NOT_OURS
+    return _NOT_OURS
+
+
+def read_task_folder(folder: str | Path) -> TaskFolder | None:
+    """The folder as a CogIP task folder, or None when it is not one. The marker is the pair that makes one: a
+    ``spec.yaml`` beside a ``utils.py`` that calls ``cogip_tasks.task_hooks.define_hooks``. Its spec is checked
+    (:class:`~cogip_tasks.spec.SpecError`, as lmms-eval would meet it) and registered, as its hooks do."""
+    from .task_hooks import task_spec
+
+    folder = Path(folder)
+    utils, spec_file = folder / "utils.py", folder / SPEC_FILE
+    if not (utils.is_file() and spec_file.is_file()):
+        return None
+    dataset = _hooks_dataset(utils)
+    if dataset is _NOT_OURS:
+        return None
+    return TaskFolder(folder, task_spec(spec_file), dataset)
+
+
+def find_task_folders(root: str | Path) -> list[TaskFolder]:
+    """Every CogIP task folder at or under ``root``, as lmms-eval's ``--include_path`` walks it (hidden folders
+    skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for spec_file in sorted([root / SPEC_FILE, *root.rglob(f"*/{SPEC_FILE}")]):
+        if any(part.startswith(".") for part in spec_file.relative_to(root).parts[:-1]):
+            continue
+        folder = read_task_folder(spec_file.parent)
+        if folder is not None:
+            found.append(folder)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
