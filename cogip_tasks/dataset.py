@@ -215,13 +215,59 @@ def manifest_spec(source: str | Path) -> BenchmarkSpec | None:
     path = Path(source) / MANIFEST
     if not path.exists() and not path.is_symlink():
         return None
-    data = read_manifest(source, required=())
-    if data.get("spec") is None:
+    return _embedded_spec(read_manifest(source, required=()), str(path))
+
+
+def _embedded_spec(manifest: dict, where: str) -> BenchmarkSpec | None:
+    if manifest.get("spec") is None:
         return None
     try:
-        return parse_spec(data["spec"], f"{path} (spec)")
+        return parse_spec(manifest["spec"], f"{where} (spec)")
     except SpecError as err:
         raise CogIPDataError(str(err)) from None
+
+
+def hub_manifest_spec(source: str) -> BenchmarkSpec | None:
+    """The spec a Hub dataset repo's manifest embeds (``owner/name``, or ``owner/name@revision`` pinned as
+    ``$COGIP_DATASET`` pins it), read with ``huggingface_hub`` (its cache and ``$HF_ENDPOINT``, ``$HF_TOKEN``,
+    ``$HF_HUB_OFFLINE``); None when the repo holds no manifest or one without a spec. Every failure to reach the
+    repo is one :class:`CogIPDataError` line naming the source."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    repo, revision = hub_revision(source)
+    try:
+        path = hf_hub_download(repo, MANIFEST, repo_type="dataset", revision=revision)
+    except RemoteEntryNotFoundError:
+        return None  # a repo, but not one cogip-upload built
+    except LocalEntryNotFoundError:
+        raise CogIPDataError(
+            f"{source}: cannot read its {MANIFEST} from the Hub: offline (HF_HUB_OFFLINE) or the Hub is "
+            "unreachable, and no copy is cached"
+        ) from None
+    except RevisionNotFoundError:
+        raise CogIPDataError(f"{source}: the Hub dataset {repo} has no revision {revision!r}") from None
+    except GatedRepoError:
+        raise CogIPDataError(f"{source}: the Hub dataset is gated: accept its terms and log in (HF_TOKEN)") from None
+    except RepositoryNotFoundError:
+        raise CogIPDataError(f"{source}: no such dataset on the Hub (or it is private: log in with HF_TOKEN)") from None
+    except Exception as err:  # a bad id, a server error, a timeout: one line
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise CogIPDataError(
+            f"{source}: cannot read its {MANIFEST} from the Hub ({type(err).__name__}: {reason[:300]})"
+        ) from None
+    where = f"{source}: {MANIFEST}"
+    try:
+        manifest = read_user_json(path, what="build manifest")
+    except UserFileError as err:
+        raise CogIPDataError(f"{where}: {err}") from None
+    return _embedded_spec(check_manifest(manifest, where, required=()), where)
 
 
 def dataset_spec(source: str | None = None) -> BenchmarkSpec:

@@ -1,6 +1,7 @@
 """``cogip-eval tasks write``: a benchmark spec -> an lmms-eval task folder.
 
     cogip-eval tasks write --dataset OUT -o TASKDIR            # the spec from OUT's build manifest
+    cogip-eval tasks write --dataset you/bench@v1 -o TASKDIR   # ... read from the Hub repo at that revision
     cogip-eval tasks write --spec SPEC.yaml --dataset OUT -o TASKDIR
     lmms-eval --include_path TASKDIR --tasks <name>_<key> ...     # or cogip-eval ... --tasks <name>
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .dataset import MANIFEST, CogIPDataError, is_local_folder, manifest_spec
+from .dataset import MANIFEST, CogIPDataError, hub_manifest_spec, is_local_folder, looks_like_path, manifest_spec
 from .errors import EXIT_FAILURE, CogIPError, fail
 from .files import read_user_bytes, write_text
 from .metrics import METRIC_NAMES
@@ -257,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dataset",
-        help="the dataset the tasks read: a folder built by `cogip-upload build --spec` (its manifest gives the "
-        "spec) or a Hub repo id; default for the built-in spec: $COGIP_DATASET or the Hub's CogIP-Bench",
+        help="the dataset the tasks read: a folder built by `cogip-upload build --spec` or its Hub copy, "
+        "owner/name[@revision] (the spec comes from its manifest, read from the Hub for a repo id); default for the "
+        "built-in spec: $COGIP_DATASET or the Hub's CogIP-Bench",
     )
     parser.add_argument("--spec", type=Path, help=f"the benchmark spec (default: the one in --dataset's {MANIFEST})")
     parser.add_argument(
@@ -280,6 +282,13 @@ def main(argv: list[str]) -> int:
             spec = manifest_spec(args.dataset)
             if spec is None:
                 raise CogIPDataError(f"--dataset {args.dataset}: {MANIFEST} embeds no spec; give --spec")
+        elif args.dataset is not None and not looks_like_path(args.dataset):  # a Hub id, perhaps @revision
+            spec = hub_manifest_spec(args.dataset)
+            if spec is None:
+                raise CogIPDataError(
+                    f"--dataset {args.dataset}: the Hub dataset holds no {MANIFEST} with a spec (not built by "
+                    "cogip-upload build --spec?); give --spec"
+                )
         else:
             raise CogIPError("give --spec SPEC.yaml, or --dataset a folder built by cogip-upload build --spec")
         spec = register_spec(spec)  # the built-in benchmark's name is reserved for it

@@ -114,3 +114,47 @@ def test_preflight_stops_on_a_dataset_of_another_benchmark(sharp_ds, tmp_path, s
         requested_task_folders(["--include_path", str(tmp_path / "tasks"), "--tasks", "sharpness_bench"])
     )
     assert problem is not None and "column 'dimension'" in problem and "unknown dimension" in problem
+
+
+def _tasks_write(dataset: str, out: Path, stub, home: Path, offline: bool = False) -> subprocess.CompletedProcess:
+    """``cogip-eval tasks write --dataset <Hub id>`` in a fresh process against the local Hub stand-in."""
+    env = offline_env(HF_ENDPOINT=stub.url, HF_HOME=str(home))
+    env.update(HF_HUB_OFFLINE="1" if offline else "0", HF_DATASETS_OFFLINE="1" if offline else "0")
+    command = [sys.executable, "-m", "cogip_tasks.cli", "tasks", "write", "--dataset", dataset, "-o", str(out)]
+    return subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_tasks_write_reads_the_spec_from_a_hub_dataset_at_a_pinned_revision(sharp_ds, tmp_path):
+    """The manifest (which carries the spec) is read from the Hub repo at ``owner/name@rev``; a revision without
+    one, a missing revision and an offline machine without a cached copy are one line each, exit 1."""
+    from cogip_tasks.spec import load_spec
+    from fixtures.hub_stub import HubStub
+
+    plain = tmp_path / "plain"  # a Hub dataset that cogip-upload did not build: no manifest
+    plain.mkdir()
+    (plain / "README.md").write_text("# another dataset\n")
+    home = tmp_path / "home"
+    with HubStub("someone/sharp", {"v1": sharp_ds, "plain": plain}) as stub:
+        done = _tasks_write("someone/sharp@v1", tmp_path / "tasks", stub, home)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert any(path.endswith("/resolve/v1/cogip_build.json") for _, path in stub.requests)
+        assert load_spec(tmp_path / "tasks" / "spec.yaml") == load_spec(SPEC)
+        assert "dataset='someone/sharp@v1'" in (tmp_path / "tasks" / "utils.py").read_text()
+        failures = {
+            "no manifest": _tasks_write("someone/sharp@plain", tmp_path / "t2", stub, home),
+            "no revision": _tasks_write("someone/sharp@v9", tmp_path / "t3", stub, home),
+            "offline": _tasks_write("someone/sharp@v1", tmp_path / "t4", stub, tmp_path / "cold", offline=True),
+        }
+        cached = _tasks_write("someone/sharp@v1", tmp_path / "t5", stub, home, offline=True)
+    assert cached.returncode == 0, cached.stderr[-3000:]  # offline, but the manifest is in the cache
+    prefix = "cogip-eval tasks write: error: "
+    expected = {
+        "no manifest": "--dataset someone/sharp@plain: the Hub dataset holds no cogip_build.json with a spec",
+        "no revision": "someone/sharp@v9: the Hub dataset someone/sharp has no revision 'v9'",
+        "offline": "someone/sharp@v1: cannot read its cogip_build.json from the Hub: offline (HF_HUB_OFFLINE)",
+    }
+    for name, proc in failures.items():
+        assert proc.returncode == 1, (name, proc.stderr[-3000:])
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(prefix + expected[name]), (name, proc.stderr[-3000:])
+    assert not any((tmp_path / t).exists() for t in ("t2", "t3", "t4"))
