@@ -9,6 +9,7 @@ annotations, bias/risks/limitations, citation). A built card names its repo :dat
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cogip_tasks.dimensions import DIMENSIONS
@@ -38,13 +39,48 @@ TAGS = [
 TASK_CATEGORIES = ["visual-question-answering", "image-text-to-text"]
 #: What a built card calls its repo until ``cogip-upload push`` names it (:func:`for_repo`).
 REPO_PLACEHOLDER = "<this repo>"
+#: A part whose licence nobody stated: said so, never guessed.
+UNKNOWN_LICENSE = "unknown"
+#: A licence as the Hub's card metadata spells it (``cc-by-4.0``, ``mit``, ``cc0-1.0``): lowercase words and
+#: versions joined by ``-`` or ``.``.
+LICENSE_ID = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
+#: Which columns each licensed part is.
+ANNOTATION_COLUMNS = ("score", "label", "prompt", "id", "dimension", "dimension_key")
+IMAGE_COLUMNS = ("image",)
+
+
+def license_fields(dataset: str, annotations: str, images: str) -> dict[str, str]:
+    """A card's licence fields when the annotations and the images each have their own licence: the one licence
+    when both parts share a known one, else ``license: other`` with a ``license_name`` that names each part's
+    (``<dataset>-annotations-<id>-images-<id>``; the card's prose says which columns are which part)."""
+    if annotations == images and annotations != UNKNOWN_LICENSE:
+        return {"license": annotations}
+    name = re.sub(r"[^a-z0-9.-]+", "-", dataset.lower()).strip("-")
+    return {"license": "other", "license_name": f"{name}-annotations-{annotations}-images-{images}"}
+
+
+def license_lines(annotations: str, images: str) -> str:
+    """The card's per-part statement: each part's columns and licence, an unknown one said to be unknown."""
+
+    def part(title: str, columns: tuple[str, ...], licence: str, unknown: str) -> str:
+        named = ", ".join(f"`{c}`" for c in columns)
+        return f"- **{title}** ({named}): " + (unknown if licence == UNKNOWN_LICENSE else f"`{licence}`.")
+
+    return "\n".join(
+        [
+            part("Annotations", ANNOTATION_COLUMNS, annotations, "licence **unknown**: not stated when it was built."),
+            part("Images", IMAGE_COLUMNS, images, "licences **unknown**; this repository grants no rights to them."),
+        ]
+    )
+
+
 #: ``license: other``: the annotations are CC-BY-4.0, the images' licences are not known (the card says which is which).
-LICENSE_NAME = "cogip-bench-annotations-cc-by-4.0-images-unknown"
+_RELEASE_LICENSE = license_fields("cogip-bench", "cc-by-4.0", UNKNOWN_LICENSE)
+LICENSE_NAME = _RELEASE_LICENSE["license_name"]
 #: The release build's card fields beyond the data's own: the licence of each part (the card's "License" says which
 #: is which), who made the annotations (human ratings; the release does not say who gave them) and the prompts.
 RELEASE_METADATA = {
-    "license": "other",
-    "license_name": LICENSE_NAME,
+    **_RELEASE_LICENSE,
     "annotations_creators": ["other"],
     "language_creators": ["expert-generated"],
     "source_datasets": ["original"],

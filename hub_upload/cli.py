@@ -19,6 +19,7 @@ from cogip_tasks.files import check_outputs_apart, output_lock, write_text
 
 from .audit import audit_release
 from .build import AuditFailed, BuildOptions, build, check_images_root
+from .card import LICENSE_ID, UNKNOWN_LICENSE
 from .push import push
 from .release import InputError, read_release
 from .standin import write_standin_images
@@ -74,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="with --spec: the human scores, columns image, dimension, score and optionally split (train/test)",
     )
+    for part, what in (("annotation", "the scores, labels and prompts"), ("image", "the images")):
+        b.add_argument(
+            f"--{part}-license",
+            type=_license_id,
+            default=None,
+            metavar="ID",
+            help=f"with --spec: the licence of {what}, a Hub licence id (cc-by-4.0, mit, ...), stated per part in "
+            f"the card (default: {UNKNOWN_LICENSE}, said so)",
+        )
     b.add_argument(
         "-o",
         "--output-dir",
@@ -208,6 +218,16 @@ _RELEASE_ONLY = (
 )
 
 
+def _license_id(text: str) -> str:
+    """argparse type: a Hub licence id, lowercased (``CC-BY-4.0`` is ``cc-by-4.0``)."""
+    value = text.strip().lower()
+    if not LICENSE_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a licence id (lowercase words and versions joined by '-' or '.': cc-by-4.0, mit)"
+        )
+    return value
+
+
 def _spec_build(args: argparse.Namespace) -> int:
     """``build --spec``: the options that apply to it, checked; then the build and its summary."""
     from cogip_tasks.dimensions import register_spec
@@ -224,7 +244,11 @@ def _spec_build(args: argparse.Namespace) -> int:
         raise InputError(f"{given[0]} applies to release builds only, not to --spec builds: drop it")
     spec = register_spec(load_spec(args.spec))  # the built-in benchmark's name is reserved for it
     options = SpecBuildOptions(
-        seed=DEFAULT_SEED if args.seed is None else args.seed, test_size=args.test_size, force=args.force
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        test_size=args.test_size,
+        force=args.force,
+        annotation_license=args.annotation_license or UNKNOWN_LICENSE,
+        image_license=args.image_license or UNKNOWN_LICENSE,
     )
     result = build_from_spec(spec, args.scores, args.images, args.output_dir, options)
     for note in result.notes:
@@ -242,6 +266,9 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("build needs --release (CogIP-Bench) or --spec with --scores (another benchmark)")
     if args.command == "build" and args.scores is not None:
         raise InputError("--scores is the input of --spec builds; give --spec too, or drop --scores")
+    if args.command == "build" and (args.annotation_license or args.image_license):
+        flag = "--annotation-license" if args.annotation_license else "--image-license"
+        raise InputError(f"{flag} applies to --spec builds; a release build's card states the release's licences")
     if args.command == "build":
         result = build(args.release, args.images, args.output_dir, build_options(args))
         print(f"images: {args.images}")

@@ -11,7 +11,9 @@ each dimension in the spec's order ``sorted(random.sample(range(N), n))`` over i
 
 Output (pushed by ``cogip-upload push`` like the built-in one)::
 
-    README.md           dataset card: configs per dimension, dataset_info, the spec, how test was chosen
+    README.md           dataset card: configs per dimension, dataset_info, the spec, how test was chosen, the
+                        licence of the annotations and of the images (``--annotation-license``,
+                        ``--image-license``; "unknown" unless stated)
     cogip_build.json    manifest: the spec, options, input hashes, rows, every file's sha256, the audit
     data/<key>/<split>-00000-of-00001.parquet      columns id, image, dimension, prompt, score, label, dimension_key
 """
@@ -37,7 +39,7 @@ from cogip_tasks.files import read_user_bytes, read_user_text, sha256_file
 from cogip_tasks.spec import BenchmarkSpec, Dimension
 
 from .build import BUILDER_VERSION, MAX_SHARD_BYTES, features, write_shards
-from .card import card_data
+from .card import UNKNOWN_LICENSE, card_data, license_fields, license_lines
 from .layout import DATA_DIR
 from .outdir import MANIFEST, check_output, clean_leftovers, replace_output, work_folder
 from .release import FLOAT32_MAX, InputError
@@ -69,6 +71,8 @@ class SpecBuildOptions:
     test_size: int | None = None  # per dimension; None: a fifth of each dimension's rows (at least 1)
     force: bool = False
     max_shard_bytes: int = MAX_SHARD_BYTES
+    annotation_license: str = UNKNOWN_LICENSE  # the scores' (and prompts', labels') licence, a Hub licence id
+    image_license: str = UNKNOWN_LICENSE
 
 
 @dataclass
@@ -221,7 +225,9 @@ def test_split_record(selected: dict[str, dict[str, list]], options: SpecBuildOp
     }
 
 
-def card_text(spec: BenchmarkSpec, rows: dict, test_split: dict, findings: list[str]) -> str:
+def card_text(
+    spec: BenchmarkSpec, rows: dict, test_split: dict, findings: list[str], options: SpecBuildOptions | None = None
+) -> str:
     dims = "\n".join(
         f"| `{d.key}` | {d.title} | `{d.release_name}` | {d.low:g} to {d.high:g}"
         f"{' (whole numbers)' if d.integer_scores else ''} | {', '.join(d.labels)} | "
@@ -237,6 +243,13 @@ def card_text(spec: BenchmarkSpec, rows: dict, test_split: dict, findings: list[
         )
     spec_yaml = yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True, width=120)
     noted = "\n".join(f"- {f}" for f in findings) or "none"
+    options = options or SpecBuildOptions()
+    fields = license_fields(spec.name, options.annotation_license, options.image_license)
+    if "license_name" in fields:
+        covers = f"The card's `license: other` (`{fields['license_name']}`) covers two parts with their own terms:"
+    else:
+        covers = f"The card's `license: {fields['license']}` covers both parts:"
+    licence = f"{covers}\n\n{license_lines(options.annotation_license, options.image_license)}"
     return f"""# {spec.title}
 
 A human-perception image benchmark in the CogIP format, built with `cogip-upload build --spec` from a benchmark
@@ -253,6 +266,10 @@ Columns: `id` (`<dimension>/<image path without suffix>`), `image` (embedded byt
 and one per dimension key. The test split is {how}.
 
 Audit findings: {noted}
+
+## License
+
+{licence}
 
 ## Spec
 
@@ -308,10 +325,10 @@ def build_from_spec(
             splits=SPEC_SPLITS,
             pretty_name=spec.title,
             tags=["cogip", "image-assessment", "human-perception", "mllm-evaluation", "lmms-eval"],
-            license="other",
             n_rows=sum(rows["default"].values()),
+            **license_fields(spec.name, options.annotation_license, options.image_license),
         )
-        card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_text(spec, rows, test_split, findings)}")
+        card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_text(spec, rows, test_split, findings, options)}")
         (tmp / "README.md").write_text(str(card), encoding="utf-8")
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         manifest = {
@@ -319,7 +336,12 @@ def build_from_spec(
             "builder_version": BUILDER_VERSION,
             "spec": spec.to_dict(),
             "spec_sha256": spec.fingerprint,
-            "options": {"seed": options.seed, "test_size": options.test_size},
+            "options": {
+                "seed": options.seed,
+                "test_size": options.test_size,
+                "annotation_license": options.annotation_license,
+                "image_license": options.image_license,
+            },
             "test_split": test_split,
             "inputs": {"scores_csv_sha256": sha256_file(scores), "images": len(hashes)},
             "stand_in_images": False,

@@ -165,6 +165,50 @@ def test_an_unreadable_image_and_options_that_do_not_apply_are_refused(sharp_src
     assert not (tmp_path / "o").exists()
 
 
+def _card(folder: Path):
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(folder / "README.md")
+    return card.data.to_dict(), card.text[card.text.index("## License") :]
+
+
+def test_the_card_states_each_parts_licence_and_unknown_stays_explicit(sharp_src, tmp_path):
+    """--annotation-license / --image-license: the card's licence per part, as the built-in card has it; a part
+    nobody stated is "unknown" in the metadata's license_name and in the prose."""
+    from hub_upload.spec_build import SpecBuildOptions, build_from_spec
+
+    out = tmp_path / "cc"
+    done = upload(*build_args(sharp_src, out), "--annotation-license", "CC-BY-4.0")
+    assert done.returncode == 0, done.stderr
+    data, licence = _card(out)
+    assert data["license"] == "other"
+    assert data["license_name"] == "sharpness-bench-annotations-cc-by-4.0-images-unknown"
+    assert "- **Annotations** (`score`, `label`, `prompt`, `id`, `dimension`, `dimension_key`): `cc-by-4.0`." in licence
+    assert "- **Images** (`image`): licences **unknown**; this repository grants no rights to them." in licence
+    manifest = json.loads((out / "cogip_build.json").read_text())
+    assert manifest["options"]["annotation_license"] == "cc-by-4.0"
+    assert manifest["options"]["image_license"] == "unknown"
+
+    from cogip_tasks.spec import load_spec
+
+    spec, src = load_spec(SPEC), (sharp_src / "scores.csv", sharp_src / "images")
+    build_from_spec(spec, *src, tmp_path / "unstated")  # the default: neither part stated
+    data, licence = _card(tmp_path / "unstated")
+    assert data["license_name"] == "sharpness-bench-annotations-unknown-images-unknown"
+    assert "licence **unknown**: not stated when it was built." in licence and "licences **unknown**" in licence
+    build_from_spec(spec, *src, tmp_path / "mit", SpecBuildOptions(annotation_license="mit", image_license="mit"))
+    data, licence = _card(tmp_path / "mit")
+    assert data["license"] == "mit" and "license_name" not in data and "**unknown**" not in licence
+
+    done = upload(*build_args(sharp_src, tmp_path / "o"), "--image-license", "CC BY 4.0")
+    assert done.returncode == 2 and "'CC BY 4.0' is not a licence id" in done.stderr.strip().splitlines()[-1]
+    done = upload(
+        "build", "--release", sharp_src, "--images", sharp_src, "-o", tmp_path / "o", "--image-license", "mit"
+    )
+    assert done.returncode == 1 and "--image-license applies to --spec builds" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_tasks_write_reads_the_spec_from_the_built_dataset(sharp_src, tmp_path):
     out = tmp_path / "ds"
     assert upload(*build_args(sharp_src, out)).returncode == 0
