@@ -81,7 +81,22 @@ def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
         nargs="+",
         metavar="DIM",
         help="dimension(s) to judge (aesthetics, funniness, emotional_valence/emotion, memorability, "
-        "or all) (default: the manifest's target dimension)",
+        "or all; another benchmark's with --dataset/--spec) (default: the manifest's target dimension)",
+    )
+    parser.add_argument(
+        f"--{prefix}dataset",
+        dest=f"{dest}dataset",
+        metavar="DATASET",
+        help="judge on the dimensions of the benchmark this dataset was built for (a cogip-upload build --spec "
+        "folder or its Hub copy, owner/name[@revision]: its manifest's spec) (default: CogIP-Bench)",
+    )
+    parser.add_argument(
+        f"--{prefix}spec",
+        dest=f"{dest}spec",
+        type=Path,
+        metavar="SPEC",
+        help="judge on the dimensions of this benchmark spec, with its prompts, labels and ranges "
+        "(docs/custom-benchmarks.md) (default: CogIP-Bench)",
     )
     parser.add_argument(
         f"--{prefix}batch-size", dest=f"{dest}batch_size", type=_POSITIVE, default=1, help="judge batch size"
@@ -209,13 +224,13 @@ def _settings(args: argparse.Namespace) -> GenSettings:
 
 
 def _target_dimension(args: argparse.Namespace) -> str | None:
-    from cogip_tasks.dimensions import get_dimension
-
+    from .judge import dimension_of, judge_benchmark
     from .prompts import dimension_from_path
 
     if args.dimension:
+        benchmark = judge_benchmark(args.judge_dataset, args.judge_spec)  # CogIP-Bench unless the judge's is named
         try:
-            return get_dimension(args.dimension).key
+            return dimension_of(benchmark, args.dimension).key
         except ValueError as err:
             raise PromptFileError(f"--dimension: {err}") from None
     found = {dimension_from_path(p) for p in args.prompts}
@@ -262,9 +277,12 @@ def _judge(
     report_dir,
     force_simple: bool,
     quiet: bool,
+    dataset: str | None = None,
+    spec: Path | None = None,
 ) -> None:
-    from .judge import JUDGE_DIR, PLOT, REPORT, run_judge
+    from .judge import JUDGE_DIR, PLOT, REPORT, judge_benchmark, run_judge
 
+    benchmark = judge_benchmark(dataset, spec)
     report = run_judge(
         output_dir,
         model,
@@ -275,6 +293,7 @@ def _judge(
         report_dir=report_dir,
         force_simple=force_simple,
         progress=not quiet,
+        benchmark=benchmark,
     )
     where = report_dir or f"{output_dir}/{JUDGE_DIR}"
     print(format_report(report))
@@ -326,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                     None,
                     args.judge_force_simple,
                     args.quiet,
+                    args.judge_dataset,
+                    args.judge_spec,
                 )
         else:
             stack.enter_context(output_lock(args.output_dir, command="cogip-gen judge"))
@@ -342,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.report_dir,
                 args.force_simple,
                 args.quiet,
+                args.dataset,
+                args.spec,
             )
     finally:
         stack.close()

@@ -1,9 +1,10 @@
 """Judging a generation folder: does the aligned encoder's image carry the trait more strongly than the base's?
 
 Every base and aligned image is scored on the chosen dimension(s) by a judge MLLM — any lmms-eval model, named
-with ``--model``/``--model_args`` — asked the benchmark's own describe-then-predict prompt
-(``cogip_tasks.prompts.DEFAULT_PROMPTS``) with the CogIP tasks' generation settings, its answer read by
-``cogip_tasks.parse_answer``.
+with ``--model``/``--model_args`` — asked the benchmark's own describe-then-predict prompt (the spec's
+``Dimension.prompt``) with the CogIP tasks' generation settings, its answer read by ``cogip_tasks.parse_answer``
+with that dimension's labels and range. The benchmark is CogIP-Bench unless the user names another one: a spec
+(``--spec``) or a dataset built from one (``--dataset``, whose manifest carries it).
 
 Why the model is driven in-process with lmms-eval ``Instance`` requests rather than by running the CogIP tasks on
 the images: the tasks need a human score for every row (they compute agreement metrics), and generated images
@@ -46,10 +47,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cogip_tasks.dimensions import BUILTIN_SPEC
 from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import UserFileError, read_user_bytes
 from cogip_tasks.identity import PLACEMENT_KEYS, identity_hash, without_placement
 from cogip_tasks.images import ImageError, decode_image
+from cogip_tasks.spec import BenchmarkSpec, Dimension
 
 from .files import save_figure, write_json
 from .generate import MANIFEST, VARIANTS, ManifestError, item_key, proven, read_manifest
@@ -95,37 +98,71 @@ def judge_id(model: str, model_args: dict[str, Any]) -> str:
     return model + ":" + ",".join(f"{k}={v}" for k, v in sorted(args.items()))
 
 
-def answer_identity(model: str, model_args: dict[str, Any], gen_kwargs: dict[str, Any], dimension: str) -> str:
+def answer_identity(
+    model: str, model_args: dict[str, Any], gen_kwargs: dict[str, Any], dimension: str | Dimension
+) -> str:
     """The run identity (:mod:`cogip_tasks.identity`) of the judge's answers on one dimension: the model, every
-    model argument but placement (``max_pixels`` included), the generation settings and the prompt. A recorded
-    answer is reused only under the same identity (and the same image bytes)."""
-    from cogip_tasks.prompts import DEFAULT_PROMPTS
+    model argument but placement (``max_pixels`` included), the generation settings and the prompt (a key names
+    a CogIP-Bench dimension). A recorded answer is reused only under the same identity (and the same image
+    bytes)."""
+    from cogip_tasks.dimensions import get_dimension
 
     args = without_placement(model_args)  # max_pixels, min_pixels, attn_implementation are part of it
-    return identity_hash(
-        {"model": model, "model_args": args, "generation_kwargs": gen_kwargs, "prompt": DEFAULT_PROMPTS[dimension]}
-    )
+    prompt = get_dimension(dimension).prompt
+    return identity_hash({"model": model, "model_args": args, "generation_kwargs": gen_kwargs, "prompt": prompt})
 
 
-def resolve_dimensions(requested: list[str] | None, manifest: dict[str, Any]) -> list[str]:
-    from cogip_tasks.dimensions import DIMENSION_KEYS, get_dimension
+def dimension_of(benchmark: BenchmarkSpec, name: str) -> Dimension:
+    """``name``'s dimension in ``benchmark`` (ValueError naming the benchmark's dimensions); CogIP-Bench's by
+    ``get_dimension``, as before other benchmarks could be judged."""
+    from cogip_tasks.dimensions import get_dimension
 
+    return get_dimension(name) if benchmark is BUILTIN_SPEC else benchmark.dimension(name)
+
+
+def resolve_dimensions(
+    requested: list[str] | None, manifest: dict[str, Any], benchmark: BenchmarkSpec = BUILTIN_SPEC
+) -> list[str]:
+    """The keys of the ``benchmark``'s dimensions to judge: ``requested`` (any spelling, or ``all``), else the
+    generation's target dimension."""
+    keys = ", ".join(benchmark.keys)
     if not requested:
         if not manifest.get("dimension"):
+            raise JudgeError(f"which dimension(s) to judge? the manifest names none: pass --dimensions ({keys} or all)")
+        found = benchmark.find(str(manifest["dimension"]))
+        if found is None:
             raise JudgeError(
-                "which dimension(s) to judge? the manifest names none: pass --dimensions "
-                f"({', '.join(DIMENSION_KEYS)} or all)"
+                f"the generation's target dimension {manifest['dimension']!r} is not a dimension of "
+                f"{benchmark.title} ({keys}): pass --dimensions"
             )
-        requested = [manifest["dimension"]]
+        return [found.key]
     if any(r.lower() == "all" for r in requested):
-        return list(DIMENSION_KEYS)
+        return list(benchmark.keys)
     try:
-        return list(dict.fromkeys(get_dimension(r).key for r in requested))
+        return list(dict.fromkeys(dimension_of(benchmark, r).key for r in requested))
     except ValueError as err:
         raise JudgeError(f"--dimensions: {err}") from None
 
 
-def is_bipolar(dimension: str) -> bool:
+def judge_benchmark(dataset: str | None = None, spec: str | Path | None = None) -> BenchmarkSpec:
+    """The benchmark whose dimensions the judge scores: a spec file's, the one a dataset was built for (its
+    manifest's spec, read from the Hub for a repo id), else CogIP-Bench."""
+    from cogip_tasks.dataset import dataset_spec, looks_like_path
+    from cogip_tasks.dimensions import register_spec
+    from cogip_tasks.spec import load_spec
+
+    if dataset is not None and spec is not None:
+        raise JudgeError("--dataset and --spec both name the benchmark to judge on: give one")
+    if spec is not None:
+        return register_spec(load_spec(spec))  # the built-in benchmark's name is reserved for it
+    if dataset is not None:
+        if looks_like_path(dataset) and not Path(dataset).expanduser().exists():
+            raise JudgeError(f"--dataset {dataset}: no such dataset folder")
+        return dataset_spec(dataset, hub=True)
+    return BUILTIN_SPEC
+
+
+def is_bipolar(dimension: str | Dimension) -> bool:
     """A scale with both signs (valence, -3..3): which way is "more" depends on the prompt."""
     from cogip_tasks.dimensions import get_dimension
 
@@ -133,7 +170,7 @@ def is_bipolar(dimension: str) -> bool:
     return dim.low < 0 < dim.high
 
 
-def target(dimension: str, record: dict[str, Any]) -> dict[str, str]:
+def target(dimension: str | Dimension, record: dict[str, Any]) -> dict[str, str]:
     """The direction a prompt's images are scored in on ``dimension`` and the rule that chose it."""
     if not is_bipolar(dimension):
         return {"direction": HIGHER, "rule": "scale"}
@@ -327,11 +364,11 @@ def run_judge(
     chunk_size: int | None = None,
     force_simple: bool = False,
     progress: bool = True,
+    benchmark: BenchmarkSpec = BUILTIN_SPEC,
 ) -> dict[str, Any]:
-    """Score every image of a generation folder, then write ``report.json`` and ``report.png``; returns the report."""
+    """Score every image of a generation folder on ``benchmark``'s dimensions (CogIP-Bench unless given), then
+    write ``report.json`` and ``report.png``; returns the report."""
     from tqdm.auto import tqdm
-
-    from cogip_tasks.prompts import DEFAULT_PROMPTS
 
     out = Path(output_dir)
     try:
@@ -340,7 +377,8 @@ def run_judge(
         raise JudgeError(str(err)) from None
     if manifest is None:
         raise JudgeError(f"{out}: no {MANIFEST} — not a cogip-gen output folder (run `cogip-gen generate` first)")
-    dims = resolve_dimensions(dimensions, manifest)
+    dims = resolve_dimensions(dimensions, manifest, benchmark)
+    spec_dims = benchmark.by_key
     args = parse_model_args(model_args)
     judge = judge_id(model, args)
     try:
@@ -358,7 +396,7 @@ def run_judge(
         else:
             pairs.append(item)
     digests = {item[v]: image_digest(out / item[v]) for item in pairs for v in VARIANTS}
-    runs = {d: answer_identity(model, args, settings, d) for d in dims}
+    runs = {d: answer_identity(model, args, settings, spec_dims[d]) for d in dims}
     recorded = [r for r in read_answers(answers_file) if runs.get(r["dimension"]) == r["run"]]
     done = {(r["dimension"], r["image"], r["sha256"]) for r in recorded}
     todo = [
@@ -375,7 +413,7 @@ def run_judge(
             for start in range(0, len(todo), chunk_size):
                 chunk = todo[start : start + chunk_size]
                 answers = ask(
-                    lm, [DEFAULT_PROMPTS[d] for d, _, _ in chunk], [out / it[v] for _, it, v in chunk], settings
+                    lm, [spec_dims[d].prompt for d, _, _ in chunk], [out / it[v] for _, it, v in chunk], settings
                 )
                 rows = [
                     {
@@ -394,9 +432,11 @@ def run_judge(
                 recorded += rows
                 bar.update(len(chunk))
 
-    report = build_report(out, manifest, pairs, missing, dims, recorded, judge, model, args, settings, digests, runs)
+    report = build_report(
+        out, manifest, pairs, missing, dims, recorded, judge, model, args, settings, digests, runs, benchmark
+    )
     write_json(report_dir / REPORT, report)
-    plot_report(report, report_dir / PLOT)
+    plot_report(report, report_dir / PLOT, benchmark)
     return report
 
 
@@ -413,6 +453,7 @@ def build_report(
     gen_kwargs: dict[str, Any],
     digests: dict[str, str],
     runs: dict[str, str],
+    benchmark: BenchmarkSpec = BUILTIN_SPEC,
 ) -> dict[str, Any]:
     from cogip_tasks.scoring import PARSER_VERSION, parse_answer
 
@@ -422,13 +463,14 @@ def build_report(
     }
     scores, summaries = [], {}
     for dim in dims:
+        spec_dim = benchmark.by_key[dim]
         rows = []
         for item in pairs:
-            aim = target(dim, item)
+            aim = target(spec_dim, item)
             row = {"key": item_key(item), "name": item["name"], "seed": item["seed"], "dimension": dim, "target": aim}
             for v in VARIANTS:
                 answer = latest[(dim, item[v], digests[item[v]])]
-                parsed = parse_answer(answer, dim)
+                parsed = parse_answer(answer, spec_dim)
                 row[v] = {
                     "image": item[v],
                     "sha256": digests[item[v]],
@@ -445,7 +487,8 @@ def build_report(
         "format": REPORT_FORMAT,
         "output_dir": str(out),
         "judge": {"model": model, "model_args": public_model_args(args), "id": judge, "runs": runs},
-        "prompt": "cogip_tasks.prompts.DEFAULT_PROMPTS[dimension]",
+        "benchmark": {"name": benchmark.name, "title": benchmark.title, "spec_sha256": benchmark.fingerprint},
+        "prompt": "the benchmark spec's prompt of each dimension (Dimension.prompt)",
         "generation_kwargs": gen_kwargs,
         "parser": PARSER_VERSION,
         "pairs": len(pairs),
@@ -609,20 +652,18 @@ def wilcoxon(base, aligned) -> tuple[float | None, float | None, str | None]:
     return wilcoxon_diffs(np.asarray(aligned, dtype=float) - np.asarray(base, dtype=float))
 
 
-def plot_report(report: dict[str, Any], path: str | Path) -> None:
+def plot_report(report: dict[str, Any], path: str | Path, benchmark: BenchmarkSpec = BUILTIN_SPEC) -> None:
     """One panel per dimension: each prompt's mean as a base -> aligned line, the means over prompts as large
     markers."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from cogip_tasks.dimensions import get_dimension
 
     dims = list(report["dimensions"])
     fig = Figure(figsize=(3.2 * max(1, len(dims)), 3.4))
     FigureCanvasAgg(fig)
     for i, key in enumerate(dims):
         ax = fig.add_subplot(1, len(dims), i + 1)
-        dim, summary = get_dimension(key), report["dimensions"][key]
+        dim, summary = benchmark.dimension(key), report["dimensions"][key]
         for p in summary["per_prompt"]:
             if p["parsed_pairs"]:
                 ax.plot([0, 1], [p["base"], p["aligned"]], color="0.7", lw=0.8, zorder=1)

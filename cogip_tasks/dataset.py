@@ -270,11 +270,15 @@ def hub_manifest_spec(source: str) -> BenchmarkSpec | None:
     return _embedded_spec(check_manifest(manifest, where, required=()), where)
 
 
-def dataset_spec(source: str | None = None) -> BenchmarkSpec:
+def dataset_spec(source: str | None = None, hub: bool = False) -> BenchmarkSpec:
     """The benchmark a dataset holds: the spec its build manifest embeds (registered, so that its task names
-    resolve), else the built-in CogIP-Bench."""
+    resolve), else the built-in CogIP-Bench. A Hub repo id's manifest is read from the Hub only with ``hub``
+    (:func:`hub_manifest_spec`)."""
     source = dataset_source(source)
-    spec = manifest_spec(source) if is_local_folder(source) else None
+    if is_local_folder(source):
+        spec = manifest_spec(source)
+    else:  # a save_to_disk directory has no manifest; nor has a path that does not exist (its loading says so)
+        spec = hub_manifest_spec(source) if hub and not looks_like_path(source) else None
     return BUILTIN_SPEC if spec is None else register_spec(spec)
 
 

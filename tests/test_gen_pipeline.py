@@ -18,7 +18,7 @@ from cogip_gen.generate import ManifestError, run_generation
 from cogip_gen.pipeline import GenSettings, load_pipeline
 from cogip_gen.prompts import load_prompts
 from cogip_tasks.tiny_model import build_tiny_qwen2_5_vl
-from conftest import TINY_MODEL_ARGS
+from conftest import REPO, TINY_MODEL_ARGS
 from fixtures.tiny_gen import build_tiny_qwen_image
 
 pytestmark = pytest.mark.slow
@@ -250,6 +250,33 @@ def test_judge_cli_report_plot_and_resume(generated, tiny_qwen_dir, monkeypatch,
     assert main(argv) == 0
     assert json.loads((out / "judge/report.json").read_text())["dimensions"] == report["dimensions"]
     assert len((out / "judge/answers.jsonl").read_text().splitlines()) == 16
+
+
+def test_the_tiny_judge_scores_another_benchmarks_dimension(generated, tiny_qwen_dir, tmp_path, capsys):
+    """The real lmms-eval wrapper as judge on a custom spec's dimension (--spec): every image asked the spec's
+    prompt, each answer read on the spec's scale, the report naming the benchmark; a rerun reuses the answers."""
+    from cogip_gen.judge import judge_benchmark
+
+    out, _, _ = generated
+    spec_file = REPO / "examples" / "sharpness" / "spec.yaml"
+    report_dir = tmp_path / "judge_sharpness"
+    argv = ["judge", str(out), "--model", "qwen2_5_vl", "--model_args", f"pretrained={tiny_qwen_dir},{TINY_MODEL_ARGS}",
+            "--spec", str(spec_file), "--dimensions", "sharpness", "--gen_kwargs", "max_new_tokens=6",
+            "-o", str(report_dir), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert "sharpness" in capsys.readouterr().out
+    report = json.loads((report_dir / "report.json").read_text())
+    spec = judge_benchmark(spec=spec_file)
+    assert report["benchmark"]["spec_sha256"] == spec.fingerprint and list(report["dimensions"]) == ["sharpness"]
+    answers = [json.loads(line) for line in (report_dir / "answers.jsonl").read_text().splitlines()]
+    assert len(answers) == 8 and {a["dimension"] for a in answers} == {"sharpness"}
+    assert {a["run"] for a in answers} == {report["judge"]["runs"]["sharpness"]}
+    for row in report["scores"]:
+        for variant in ("base", "aligned"):
+            score = row[variant]["score"]
+            assert score is None or 1 <= score <= 5  # read on Sharpness' 1-5 scale
+    assert main(argv) == 0  # every answer recorded: nothing asked again
+    assert len((report_dir / "answers.jsonl").read_text().splitlines()) == 8
 
 
 def test_judge_speaks_both_lmms_eval_request_layouts(generated, tiny_qwen_dir):
