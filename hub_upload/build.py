@@ -18,7 +18,7 @@ import json
 import math
 import shutil
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,19 +248,28 @@ def write_shards(
     return paths, num_bytes
 
 
-def _write_manifest(
-    tmp: Path,
+def write_manifest(tmp: Path, fields: dict) -> None:
+    """``cogip_build.json`` in the work folder ``tmp``: the builder, a builder's own ``fields`` and every file
+    written so far (bytes, sha256), which are the files the build owns (:mod:`hub_upload.outdir`)."""
+    files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+    manifest = {
+        "builder": "hub_upload",
+        "builder_version": BUILDER_VERSION,
+        **fields,
+        "files": {rel: {"bytes": (tmp / rel).stat().st_size, "sha256": sha256_file(tmp / rel)} for rel in files},
+    }
+    (tmp / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+
+
+def _manifest_fields(
     release: Release,
     report: AuditReport,
     options: BuildOptions,
     rows: dict[str, dict[str, int]],
     notes: list[str],
     stand_in: str | None,
-) -> None:
-    files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-    manifest = {
-        "builder": "hub_upload",
-        "builder_version": BUILDER_VERSION,
+) -> dict:
+    return {
         "options": {
             "seed": options.seed,
             "test_per_dimension": options.test_per_dimension,
@@ -275,10 +284,57 @@ def _write_manifest(
         "release_files": {rel: sha256_file(release.root / rel) for rel in release.files()},
         "rows": rows,
         "notes": notes,
-        "files": {rel: {"bytes": (tmp / rel).stat().st_size, "sha256": sha256_file(tmp / rel)} for rel in files},
         "audit": report.to_json(),
     }
-    (tmp / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+
+
+@dataclass
+class ShardSizes:
+    """What the card's ``dataset_info`` and the manifest say of the shards: config -> split -> count."""
+
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)  # rows; ``default``: all dimensions
+    num_bytes: dict[str, dict[str, int]] = field(default_factory=dict)  # Arrow size
+    shard_bytes: dict[str, dict[str, int]] = field(default_factory=dict)  # Parquet files' size
+
+
+def write_dataset_folder(
+    out: Path,
+    selected: Mapping[str, Mapping[str, list]],
+    splits: tuple[str, ...],
+    images_root: Path,
+    finish: Callable[[Path, ShardSizes], None],
+    *,
+    force: bool,
+    max_shard_bytes: int,
+    dimensions: Mapping[str, Dimension] = DIMENSIONS,
+    progress: bool = False,
+) -> tuple[ShardSizes, list[str], list[str]]:
+    """Write a dataset folder whole or not at all (both builders): a killed build's leftovers cleaned, the shards of
+    every (dimension key, split) of ``selected`` (key -> split -> rows, in the benchmark's order) in a work folder
+    beside ``out``, then ``finish(work folder, sizes)`` writes the card and the manifest, and the folder is moved
+    into place. Returns the sizes, the files written (the manifest last) and what the cleaning did."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cleaned = clean_leftovers(out)
+    # A sibling (same filesystem, so the final rename is atomic); mkdir, not mkdtemp, keeps the umask's mode.
+    tmp = work_folder(out, "building")
+    tmp.mkdir()
+    try:
+        sizes = ShardSizes()
+        jobs = [(key, split) for key in selected for split in splits]
+        for key, split in tqdm(jobs, desc="build: shards", disable=not progress):
+            items = selected[key][split]
+            paths, size = write_shards(items, images_root, tmp / DATA_DIR / key, split, max_shard_bytes, dimensions)
+            sizes.rows.setdefault(key, {})[split] = len(items)
+            sizes.num_bytes.setdefault(key, {})[split] = size
+            sizes.shard_bytes.setdefault(key, {})[split] = sum(p.stat().st_size for p in paths)
+        sizes.rows["default"] = {split: sum(sizes.rows[k][split] for k in selected) for split in splits}
+        finish(tmp, sizes)
+        replace_output(tmp, out, force)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    return sizes, sorted(manifest["files"]) + [MANIFEST], cleaned
 
 
 def check_images_root(images_root: Path) -> None:
@@ -331,44 +387,28 @@ def build(
         raise AuditFailed(report)
     selected, notes = select_rows(release, report, options)
     stand_in = stand_in_evidence(release, images_root, report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cleaned = clean_leftovers(out)
-    # A sibling (same filesystem, so the final rename is atomic); mkdir, not mkdtemp, keeps the umask's mode.
-    tmp = work_folder(out, "building")
-    tmp.mkdir()
-    try:
-        rows: dict[str, dict[str, int]] = {}
-        num_bytes: dict[str, dict[str, int]] = {}
-        shard_bytes: dict[str, dict[str, int]] = {}
-        jobs = [(key, split) for key in DIMENSIONS for split in SPLITS]
-        for key, split in tqdm(jobs, desc="build: shards", disable=not options.progress):
-            items = selected[key][split]
-            check_ids([i.id for i in items], f"{release.root} ({DIMENSIONS[key].release_name}, {split})")
-            paths, size = write_shards(items, images_root, tmp / DATA_DIR / key, split, options.max_shard_bytes)
-            rows.setdefault(key, {})[split] = len(items)
-            num_bytes.setdefault(key, {})[split] = size
-            shard_bytes.setdefault(key, {})[split] = sum(p.stat().st_size for p in paths)
-        rows["default"] = {split: sum(rows[k][split] for k in DIMENSIONS) for split in SPLITS}
-        suspicious_in_test = len(
-            report.ids_of("suspicious_placeholder") & {i.id for k in DIMENSIONS for i in selected[k]["test"]}
-        )
+    for key in DIMENSIONS:  # before anything is written
+        for split in SPLITS:
+            check_ids([i.id for i in selected[key][split]], f"{release.root} ({DIMENSIONS[key].release_name}, {split})")
+    test_ids = {i.id for k in DIMENSIONS for i in selected[k]["test"]}
+    suspicious_in_test = len(report.ids_of("suspicious_placeholder") & test_ids)
+
+    def finish(tmp: Path, sizes: ShardSizes) -> None:
+        test_split = test_split_record(options)
         write_card(
-            tmp,
-            features(),
-            rows,
-            num_bytes,
-            shard_bytes,
-            report,
-            options,
-            notes,
-            test_split_record(options),
-            stand_in,
-            suspicious_in_test,
-        )
-        _write_manifest(tmp, release, report, options, rows, notes, stand_in)
-        replace_output(tmp, out, options.force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    return BuildResult(out, report, rows, sorted(manifest["files"]) + [MANIFEST], cleaned + notes)
+            tmp, features(), sizes.rows, sizes.num_bytes, sizes.shard_bytes, report, options, notes, test_split,
+            stand_in, suspicious_in_test,
+        )  # fmt: skip
+        write_manifest(tmp, _manifest_fields(release, report, options, sizes.rows, notes, stand_in))
+
+    sizes, files, cleaned = write_dataset_folder(
+        out,
+        {key: selected[key] for key in DIMENSIONS},
+        SPLITS,
+        images_root,
+        finish,
+        force=options.force,
+        max_shard_bytes=options.max_shard_bytes,
+        progress=options.progress,
+    )
+    return BuildResult(out, report, sizes.rows, files, cleaned + notes)

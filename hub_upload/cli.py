@@ -251,12 +251,17 @@ def _spec_build(args: argparse.Namespace) -> int:
         image_license=args.image_license or UNKNOWN_LICENSE,
     )
     result = build_from_spec(spec, args.scores, args.images, args.output_dir, options)
+    _print_built(result, f" ({spec.title}: {', '.join(spec.keys)})")
+    return 0
+
+
+def _print_built(result, what: str = "") -> None:
+    """What a build (either builder) did: its notes, the rows per config and split, the files written."""
     for note in result.notes:
         print(f"note: {note}")
     for config, splits in result.rows.items():
         print(f"{config}: " + ", ".join(f"{split} {n}" for split, n in splits.items()))
-    print(f"wrote {len(result.files)} file(s) to {result.out} ({spec.title}: {', '.join(spec.keys)})")
-    return 0
+    print(f"wrote {len(result.files)} file(s) to {result.out}{what}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -273,11 +278,7 @@ def _run(args: argparse.Namespace) -> int:
         result = build(args.release, args.images, args.output_dir, build_options(args))
         print(f"images: {args.images}")
         print(result.report.summary())
-        for note in result.notes:
-            print(f"note: {note}")
-        for config, splits in result.rows.items():
-            print(f"{config}: " + ", ".join(f"{split} {n}" for split, n in splits.items()))
-        print(f"wrote {len(result.files)} file(s) to {result.out}")
+        _print_built(result)
         return 0
     if args.command == "audit":
         release = read_release(args.release)

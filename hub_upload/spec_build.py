@@ -23,10 +23,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -38,10 +36,9 @@ from cogip_tasks.errors import CogIPError
 from cogip_tasks.files import read_user_bytes, read_user_text, sha256_file
 from cogip_tasks.spec import BenchmarkSpec, Dimension
 
-from .build import BUILDER_VERSION, MAX_SHARD_BYTES, features, write_shards
+from .build import MAX_SHARD_BYTES, ShardSizes, features, write_dataset_folder, write_manifest
 from .card import UNKNOWN_LICENSE, card_data, license_fields, license_lines
-from .layout import DATA_DIR
-from .outdir import MANIFEST, check_output, clean_leftovers, replace_output, work_folder
+from .outdir import check_output
 from .release import FLOAT32_MAX, InputError
 from .testsplit import DEFAULT_SEED
 
@@ -298,29 +295,14 @@ def build_from_spec(
     selected = split_rows(rows_in, spec, options)
     findings = leakage(selected, hashes)
     test_split = test_split_record(selected, options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cleaned = clean_leftovers(out)
-    tmp = work_folder(out, "building")
-    tmp.mkdir()
-    try:
-        rows: dict[str, dict[str, int]] = {}
-        num_bytes: dict[str, dict[str, int]] = {}
-        shard_bytes: dict[str, dict[str, int]] = {}
-        for key in spec.keys:
-            for split in SPEC_SPLITS:
-                items = selected[key][split]
-                paths, size = write_shards(
-                    items, images_root, tmp / DATA_DIR / key, split, options.max_shard_bytes, spec.by_key
-                )
-                rows.setdefault(key, {})[split] = len(items)
-                num_bytes.setdefault(key, {})[split] = size
-                shard_bytes.setdefault(key, {})[split] = sum(p.stat().st_size for p in paths)
-        rows["default"] = {split: sum(rows[k][split] for k in spec.keys) for split in SPEC_SPLITS}
+
+    def finish(tmp: Path, sizes: ShardSizes) -> None:
+        rows = sizes.rows
         data = card_data(
             features(),
             rows,
-            num_bytes,
-            shard_bytes,
+            sizes.num_bytes,
+            sizes.shard_bytes,
             keys=spec.keys,
             splits=SPEC_SPLITS,
             pretty_name=spec.title,
@@ -330,10 +312,7 @@ def build_from_spec(
         )
         card = DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{card_text(spec, rows, test_split, findings, options)}")
         (tmp / "README.md").write_text(str(card), encoding="utf-8")
-        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-        manifest = {
-            "builder": "hub_upload",
-            "builder_version": BUILDER_VERSION,
+        fields = {
             "spec": spec.to_dict(),
             "spec_sha256": spec.fingerprint,
             "options": {
@@ -348,12 +327,18 @@ def build_from_spec(
             "stand_in_evidence": None,
             "rows": rows,
             "notes": [],
-            "files": {rel: {"bytes": (tmp / rel).stat().st_size, "sha256": sha256_file(tmp / rel)} for rel in files},
             "audit": {"n_images": len(hashes), "open": len(findings), "findings": findings},
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        replace_output(tmp, out, options.force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return SpecBuildResult(out, rows, files + [MANIFEST], cleaned + findings)
+        write_manifest(tmp, fields)
+
+    sizes, files, cleaned = write_dataset_folder(
+        out,
+        {key: selected[key] for key in spec.keys},
+        SPEC_SPLITS,
+        images_root,
+        finish,
+        force=options.force,
+        max_shard_bytes=options.max_shard_bytes,
+        dimensions=spec.by_key,
+    )
+    return SpecBuildResult(out, sizes.rows, files, cleaned + findings)
