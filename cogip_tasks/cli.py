@@ -126,23 +126,30 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["tasks"] and "--all" in args:
         args.remove("--all")
     args = with_verbosity(args)
-    try:
-        folders = requested_task_folders(args)
-    except CogIPError as err:  # a task folder's spec that lmms-eval could not load either
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 1
-    if folders:
-        problem = preflight(folders)
-        if problem:
-            print(f"{PROG}: error: {problem}", file=sys.stderr)
+    _mask_secrets(args)  # before anything is printed, our own errors included
+    output_path = (_option_values(args, "--output_path") or [None])[-1]
+    check_outputs(output_path, args)  # lmms-eval's output folder: never an input, one writer (as every CogIP output)
+    with output_path_lock(output_path):
+        try:
+            folders = requested_task_folders(args)
+        except CogIPError as err:  # a task folder's spec that lmms-eval could not load either
+            print(f"{PROG}: error: {err}", file=sys.stderr)
             return 1
+        if folders:
+            problem = preflight(folders)
+            if problem:
+                print(f"{PROG}: error: {problem}", file=sys.stderr)
+                return 1
+        return _run_lmms_eval(args)
+
+
+def _run_lmms_eval(args: list[str]) -> int:
     os.environ[PLUGINS_ENV] = with_plugin(os.environ.get(PLUGINS_ENV))
     # Imported only now: lmms-eval reads the plugin list when its model registry is first imported.
     import lmms_eval.__main__ as lmms_eval_entry
     from lmms_eval.cli.dispatch import main as lmms_eval_main
 
     index_plugin_tasks()  # also for `cogip-eval tasks list`, which never imports lmms-eval's model registry
-    _mask_secrets(args)
     failures = _record_failures(lmms_eval_entry)
     sys.argv = ["lmms-eval", *args]
     started = time.time()
@@ -156,20 +163,77 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _option(args: list[str], name: str) -> str | None:
-    for i, arg in enumerate(args):
-        if arg.startswith(f"{name}="):
-            return arg.partition("=")[2]
-        if arg == name and i + 1 < len(args):
-            return args[i + 1]
-    return None
+#: lmms-eval options CogIP reads, and the shortest abbreviation its argparse takes for each (argparse accepts any
+#: unambiguous prefix, so ``--output x`` is ``--output_path x``).
+_SHORTEST = {"--output_path": "--ou", "--config": "--con", "--include_path": "--in", "--model_args": "--model_",
+             "--use_cache": "--us", "--tasks": "--ta"}  # fmt: skip
+
+
+def _names(arg: str, name: str) -> bool:
+    flag = arg.partition("=")[0]
+    return flag == name or (name in _SHORTEST and flag.startswith(_SHORTEST[name]) and name.startswith(flag))
+
+
+def eval_inputs(args: list[str]) -> list[str]:
+    """The local files and folders an evaluation reads (the dataset, model folders, ``--include_path``,
+    ``--config``): ``--output_path`` may be none of them, nor hold one, nor lie inside one."""
+    from .dataset import dataset_source, hub_revision
+    from .model_args import split_model_args
+
+    found = [
+        hub_revision(dataset_source())[0],
+        *_option_values(args, "--include_path"),
+        *_option_values(args, "--config"),
+    ]
+    for value in _option_values(args, "--model_args"):
+        found += [part.partition("=")[2].strip().strip("\"'") for part in split_model_args(value)]
+    return [path for path in found if path and _exists(path)]
+
+
+def _exists(path: str) -> bool:
+    try:
+        return os.path.lexists(os.path.expanduser(path))
+    except (ValueError, OSError):  # a NUL in the name, a name too long: not a file that is read
+        return False
+
+
+def check_outputs(output_path: str | None, args: list[str]) -> None:
+    """Refuse, before any model loads, an ``--output_path`` (or ``--use_cache`` prefix) that is an input, holds
+    one or lies inside one, and an ``--output_path`` that names something other than a folder."""
+    from .errors import CogIPError
+    from .files import check_outputs_apart
+
+    outputs = _option_values(args, "--use_cache")
+    if output_path is not None:
+        if not output_path.strip() or "\0" in output_path:
+            raise CogIPError(f"--output_path {output_path!r}: not a folder name")
+        path = Path(output_path).expanduser()
+        if path.exists() and not path.is_dir():
+            raise CogIPError(
+                f"--output_path {output_path}: exists and is not a folder; lmms-eval writes a folder there"
+            )
+        outputs.append(str(path))
+    if outputs:
+        check_outputs_apart(outputs, eval_inputs(args))
+
+
+def output_path_lock(output_path: str | None):
+    """The output folder's lock (:func:`cogip_tasks.files.output_lock`), held by the main process of a launch
+    (``RANK`` 0 or unset): a second evaluation into the same ``--output_path`` fails at once, naming the first."""
+    import contextlib
+
+    from .files import output_lock
+
+    if output_path is None or os.environ.get("RANK", "0") not in ("", "0"):
+        return contextlib.nullcontext()
+    return output_lock(Path(output_path).expanduser(), command=PROG)
 
 
 def report_run(args: list[str], since: float) -> None:
     """After a run: remove local paths from its results files (they are meant to be shared), print each one's
     compact table and warn, per task, about answers that used every allowed new token. Only the main process of a
     multi-process run (``RANK`` 0 or unset) does it: lmms-eval writes the results there, once."""
-    output_path = _option(args, "--output_path")
+    output_path = (_option_values(args, "--output_path") or [None])[-1]
     if output_path is None or not Path(output_path).is_dir() or os.environ.get("RANK", "0") not in ("", "0"):
         return
     from .files import write_text
@@ -196,13 +260,14 @@ def report_run(args: list[str], since: float) -> None:
 
 
 def _option_values(args: list[str], *names: str) -> list[str]:
-    """Every value given to one of the options ``names`` (``--opt value`` or ``--opt=value``), in order."""
+    """Every value given to one of lmms-eval's options ``names`` (``--opt value``, ``--opt=value`` or an
+    abbreviation argparse would take), in order."""
     values = []
     for i, arg in enumerate(args):
-        for name in names:
-            if arg.startswith(f"{name}="):
+        if arg.startswith("--") and any(_names(arg, name) for name in names):
+            if "=" in arg:
                 values.append(arg.partition("=")[2])
-            elif arg == name and i + 1 < len(args):
+            elif i + 1 < len(args):
                 values.append(args[i + 1])
     return values
 
@@ -272,8 +337,7 @@ def _mask_secrets(args: list[str]) -> None:
     """Mask $HF_TOKEN and every ``--model_args`` value that a published file would drop, on the whole console."""
     from .model_args import console_secrets, mask_console
 
-    values = [v for flag, v in zip(args, args[1:]) if flag in ("--model_args", "--model-args")]
-    values += [a.split("=", 1)[1] for a in args if a.startswith(("--model_args=", "--model-args="))]
+    values = [*_option_values(args, "--model_args"), *_option_values(args, "--model-args")]
     mask_console([os.environ.get("HF_TOKEN", ""), *(s for v in values for s in console_secrets(v))])
 
 
