@@ -79,20 +79,77 @@ def _data_files(folder: Path) -> list[Path]:
     )
 
 
-def check_regular_files(folder: Path) -> None:
-    """Refuse a local dataset folder holding, where ``load_dataset`` may read, anything but regular files and
-    folders (a FIFO would block the load forever, a link to ``/dev/zero`` would grow without end)."""
+#: More rows than any shard of an image benchmark holds (CogIP-Bench has a few thousand): a footer claiming more is
+#: crafted or corrupt, and ``datasets`` would size its buffers by it.
+MAX_SHARD_ROWS = 10_000_000
+_PARQUET_MAGIC = b"PAR1"
+
+
+def check_local_files(folder: Path) -> None:
+    """Refuse a local dataset folder (a repo folder or a ``save_to_disk`` one) whose files ``datasets`` would read
+    unsafely, before it reads any, with one line naming the file: anything but a regular file or folder (a FIFO
+    would block the load forever, ``/dev/zero`` never ends), a file over the size cap of every file CogIP reads
+    (``$COGIP_MAX_FILE_MB``), a ``.parquet`` shard that is not Parquet, and a Parquet footer with an impossible
+    row count. A link to a file is judged by what it leads to; a link to a folder is refused (its files would
+    escape these checks, and it may loop)."""
     import stat
 
+    from .files import max_file_bytes
+
+    cap = max_file_bytes()
     for path in sorted(folder.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
         try:
-            mode = path.stat().st_mode
+            info = path.stat()  # links followed: what datasets would read
         except OSError as err:
             raise CogIPDataError(f"{path}: cannot read it ({err.strerror or type(err).__name__})") from None
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        if stat.S_ISDIR(info.st_mode):
+            if path.is_symlink():
+                raise CogIPDataError(
+                    f"{path}: a link to a folder inside the dataset folder; copy the folder itself there"
+                )
+            continue
+        if not stat.S_ISREG(info.st_mode):
             raise CogIPDataError(f"{path}: not a regular file (a FIFO, a device or a socket); remove it")
+        if info.st_size > cap:
+            raise CogIPDataError(
+                f"{path}: {info.st_size / (1 << 20):.0f} MiB, larger than the {cap >> 20} MiB limit on files CogIP "
+                "reads (set $COGIP_MAX_FILE_MB to raise it)"
+            )
+        if path.suffix.lower() == ".parquet":
+            check_parquet_shard(path, info.st_size)
+
+
+def check_parquet_shard(path: Path, size: int) -> None:
+    """A ``.parquet`` file is Parquet (magic bytes at both ends, a footer pyarrow reads) with a sane row count;
+    only the footer is read."""
+    import pyarrow.parquet as pq
+
+    from .files import open_regular
+
+    try:
+        handle = os.fdopen(open_regular(path, "dataset file"), "rb")
+    except UserFileError as err:
+        raise CogIPDataError(str(err)) from None
+    with handle:
+        head = handle.read(4)
+        handle.seek(max(0, size - 4))
+        tail = handle.read(4)
+        if size < 12 or head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+            raise CogIPDataError(f"{path}: not a Parquet file (no PAR1 magic bytes at its start and end)")
+        try:
+            meta = pq.read_metadata(handle)
+            rows = meta.num_rows
+            groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        except Exception as err:  # pyarrow raises OSError, ArrowInvalid, ... for a damaged footer
+            reason = " ".join(str(err).split())[:200] or type(err).__name__
+            raise CogIPDataError(f"{path}: not a readable Parquet file ({reason})") from None
+    if not 0 <= rows <= MAX_SHARD_ROWS or any(n < 0 for n in groups) or sum(groups) != rows:
+        raise CogIPDataError(
+            f"{path}: its Parquet footer claims {rows} rows (row groups: {sum(groups)}); "
+            f"a shard holds at most {MAX_SHARD_ROWS:,}: damaged or crafted"
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -304,6 +361,7 @@ def load_cogip(source: str | None = None, split: str | None = None):
     source = dataset_source(source)
     try:
         if is_saved_to_disk(source):
+            check_local_files(Path(source))
             ds = datasets.load_from_disk(source)
             if not isinstance(ds, datasets.DatasetDict):
                 raise CogIPDataError(
@@ -318,9 +376,9 @@ def load_cogip(source: str | None = None, split: str | None = None):
             if looks_like_path(source) and not Path(source).expanduser().exists():
                 raise CogIPDataError(f"{source}: no such dataset folder")
             if is_local_folder(source):
-                check_regular_files(Path(source))
+                check_local_files(Path(source))
             ds = datasets.load_dataset(hub_revision(source)[0], split=split, **load_kwargs(source))
-    except CogIPDataError:
+    except CogIPError:
         raise
     except Exception as err:  # datasets raises many types (offline, missing split, bad files): one clear line
         reason = " ".join(str(err).split()) or type(err).__name__

@@ -106,6 +106,9 @@ def _open_regular(path: Path, what: str) -> int:
     return fd
 
 
+open_regular = _open_regular  # for readers that must seek (a Parquet footer): the same refusals, a descriptor
+
+
 def _too_big(path: Path, what: str, cap: int) -> UserFileError:
     return UserFileError(
         f"{path}: {what} is larger than the {cap >> 20} MiB limit on files CogIP reads "

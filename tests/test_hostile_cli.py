@@ -88,6 +88,19 @@ def arena(tmp_path_factory) -> dict[str, Path]:
     (root / "out_existing").mkdir()
     (root / "out_existing" / "keep.txt").write_text("earlier results\n")
     (root / "link_to_data").symlink_to(data)
+    shard = "data/test-00000-of-00001.parquet"
+    for name in ("d_big", "d_text", "d_zero", "d_fifo", "d_footer", "d_linkdir"):
+        shutil.copytree(data, root / name)
+    (root / "d_big" / "data" / "notes.txt").write_bytes(b"x" * (2 << 20))  # over COGIP_MAX_FILE_MB=1
+    (root / "d_text" / shard).write_text("id,image\n1,2\n")
+    (root / "d_zero" / shard).unlink()
+    (root / "d_zero" / shard).symlink_to("/dev/zero")
+    (root / "d_fifo" / shard).unlink()
+    os.mkfifo(root / "d_fifo" / shard)
+    raw = (root / "d_footer" / shard).read_bytes()  # footer length field overwritten: points before the file
+    (root / "d_footer" / shard).write_bytes(raw[:-8] + b"\xff\xff\xff\x7fPAR1")
+    shutil.move(root / "d_linkdir" / "data", root / "elsewhere")
+    (root / "d_linkdir" / "data").symlink_to(root / "elsewhere")
     return {"root": root, "data": data, "model": root / "model"}
 
 
@@ -95,7 +108,54 @@ def _eval(a: dict[str, Path], *extra: str) -> list[str]:
     return ["--model", "qwen2_5_vl", "--model_args", f"pretrained={a['model']},api_key={SECRET}", *extra]
 
 
+def _on(name: str, **env: str) -> Callable[[dict[str, Path]], dict[str, str]]:
+    return lambda a: {"COGIP_DATASET": str(a["root"] / name), **env}
+
+
 CASES: list[Case] = [
+    # --- the dataset folder's files, checked before `datasets` reads them (cogip_tasks.dataset.check_local_files) ---
+    Case(
+        "eval-file-over-size-cap",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "notes.txt: 2 MiB, larger than the 1 MiB limit",
+        env=_on("d_big", COGIP_MAX_FILE_MB="1"),
+    ),
+    Case(
+        "eval-shard-not-parquet",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "test-00000-of-00001.parquet: not a Parquet file",
+        env=_on("d_text"),
+    ),
+    Case(
+        "eval-shard-link-to-dev-zero",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "test-00000-of-00001.parquet: not a regular file",
+        env=_on("d_zero"),
+    ),
+    Case(
+        "eval-shard-fifo",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "test-00000-of-00001.parquet: not a regular file",
+        env=_on("d_fifo"),
+    ),
+    Case(
+        "eval-shard-damaged-footer",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "test-00000-of-00001.parquet: not a readable Parquet file",
+        env=_on("d_footer"),
+    ),
+    Case(
+        "eval-data-folder-is-a-link",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "d_linkdir/data: a link to a folder",
+        env=_on("d_linkdir"),
+    ),
     # --- cogip-eval --output_path: never an input, never inside one, never holding one, a folder ---
     Case(
         "eval-output-inside-dataset",
@@ -161,6 +221,18 @@ def test_hostile_input_is_one_named_line_and_changes_nothing(case: Case, arena, 
     assert "Traceback" not in out.out + out.err
     assert SECRET not in out.out + out.err
     assert _snapshot(arena["root"]) == before
+
+
+def test_a_parquet_footer_claiming_too_many_rows_is_refused_before_datasets_reads_it(arena, monkeypatch):
+    """The row count comes from the footer alone (pyarrow's metadata): a real shard of 8 rows over a limit of 7."""
+    from cogip_tasks import dataset
+    from cogip_tasks.dataset import CogIPDataError, load_cogip
+
+    monkeypatch.setattr(dataset, "MAX_SHARD_ROWS", 7)
+    with pytest.raises(CogIPDataError, match=r"test-00000-of-00001.parquet: its Parquet footer claims 8 rows"):
+        load_cogip(str(arena["data"]), split="test")
+    monkeypatch.setattr(dataset, "MAX_SHARD_ROWS", 8)
+    assert len(load_cogip(str(arena["data"]), split="test")) == 8
 
 
 def test_a_second_evaluation_into_a_held_output_path_fails_at_once_naming_the_holder(arena, tmp_path, monkeypatch):
