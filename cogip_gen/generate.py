@@ -190,25 +190,29 @@ def run_identity(pipeline: str, settings: dict[str, Any], encoder_model: str, en
 
 
 def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: list[Item], where: Path) -> None:
+    """Refuse a folder made by another run. Decided by the run identity alone (:func:`run_identity`: every setting
+    and encoder argument, private ones by their hash); the recorded, published fields only name what differs."""
     diffs = []
     if manifest.get("identity") != header["identity"]:  # anything that changes the images, shown or not
-        diffs.append(
-            "the run identity (pipeline, settings or an aligned-encoder argument such as revision=)"
-            if "identity" in manifest
-            else "the run identity (not recorded by an older cogip-gen)"
-        )
-    for key in ("pipeline", "settings"):
-        old, new = manifest.get(key), header[key]
-        if isinstance(old, dict):
-            diffs += [f"{key}.{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in new if old.get(k) != new.get(k)]
-        elif old != new:
-            diffs.append(f"{key}: {old!r} -> {new!r}")
-    old_enc, new_enc = manifest.get("aligned_encoder", {}), header["aligned_encoder"]
-    diffs += [
-        f"aligned_encoder.{k}: {old_enc.get(k)!r} -> {new_enc[k]!r}"
-        for k in ("model", "pretrained", "adapter")
-        if old_enc.get(k) != new_enc[k]
-    ]
+        for key in ("pipeline", "settings"):
+            old, new = manifest.get(key), header[key]
+            if isinstance(old, dict):
+                diffs += [f"{key}.{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in new if old.get(k) != new.get(k)]
+            elif old != new:
+                diffs.append(f"{key}: {old!r} -> {new!r}")
+        old_enc, new_enc = manifest.get("aligned_encoder"), header["aligned_encoder"]
+        old_enc = old_enc if isinstance(old_enc, dict) else {}
+        diffs += [
+            f"aligned_encoder.{k}: {old_enc.get(k)!r} -> {new_enc[k]!r}"
+            for k in ("model", "pretrained", "adapter")
+            if old_enc.get(k) != new_enc[k]
+        ]
+        if not diffs:  # only a value that is not published (a private argument, revision=...) or an older manifest
+            diffs.append(
+                "the run identity (pipeline, settings or an aligned-encoder argument such as revision=)"
+                if "identity" in manifest
+                else "the run identity (not recorded by an older cogip-gen)"
+            )
     known = {i["name"]: i for i in manifest.get("items", [])}
     diffs += [
         f"prompt {it.name!r}: {known[it.name]['prompt']!r:.60} -> {it.prompt!r:.60}"
@@ -220,8 +224,6 @@ def _check_same_run(manifest: dict[str, Any], header: dict[str, Any], items: lis
         for it in items
         if it.name in known and known[it.name].get("direction") != it.direction
     ]
-    if len(diffs) > 1:
-        diffs = diffs[1:]  # the named fields say it better than the hash
     if diffs:
         raise ManifestError(
             f"{where / MANIFEST}: this folder holds images made differently; use a new --output-dir or the same "

@@ -10,9 +10,9 @@ are in :data:`PUBLISHED_VALUES` and their value is of the kind it names (a numbe
 dtype, ...); everything else is dropped (shown as ``<removed>``). ``cogip-eval`` masks on the console every
 value this drops (:func:`console_secrets`, :func:`mask_console`).
 
-:func:`scrub_args` (generation manifests and judge reports, which also use it to tell runs apart) keeps its
-older rule: values of keys not on the allow-list become ``<removed>``, and credentials inside kept values (URL
-user info, token-looking strings) are removed.
+Generation manifests, judge reports and training logs record model args by the same allow-list. Whether two runs
+may share outputs is never decided from these published values: that is the run identity's
+(:mod:`cogip_tasks.identity`), which hashes every argument but placement.
 """
 
 from __future__ import annotations
@@ -24,51 +24,7 @@ from .errors import CogIPError
 
 REMOVED = "<removed>"
 
-#: Keys whose values are kept in public outputs (lower case; anything else is removed).
-HARMLESS_KEYS = frozenset(
-    {
-        "pretrained",
-        "model",
-        "model_name",
-        "model_id",
-        "model_version",
-        "adapter",
-        "revision",
-        "device",
-        "device_map",
-        "dtype",
-        "torch_dtype",
-        "attn_implementation",
-        "use_flash_attention_2",
-        "batch_size",
-        "max_pixels",
-        "min_pixels",
-        "max_num_frames",
-        "fps",
-        "nframes",
-        "max_length",
-        "max_new_tokens",
-        "use_cache",
-        "trust_remote_code",
-        "tensor_parallel_size",
-        "data_parallel_size",
-        "gpu_memory_utilization",
-        "max_model_len",
-        "max_images",
-        "interleave_visuals",
-        "system_prompt",
-        "reasoning_prompt",
-        "readout",
-        "chat_template",
-        "use_custom_video_loader",
-        "truncation",
-        "conv_template",
-        "quantization",
-    }
-)
-
-# user:password@ in a URL, and strings shaped like API tokens (Hugging Face, OpenAI-style, GitHub, AWS ids).
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# Strings shaped like API tokens (Hugging Face, OpenAI-style, GitHub, AWS ids): never published as a model name.
 _TOKEN_LIKE = re.compile(
     r"\b(?:hf_[A-Za-z0-9]{8,}|sk[-_][A-Za-z0-9_-]{8,}|gh[pousr]_[A-Za-z0-9]{8,}|AKIA[0-9A-Z]{12,})\b"
 )
@@ -131,26 +87,6 @@ def parse_model_args(model_args: str | dict[str, Any] | None) -> dict[str, Any]:
 def format_model_args(args: dict[str, Any]) -> str:
     """The inverse of :func:`parse_model_args` for plain values: ``{"a": 1}`` -> ``"a=1"``."""
     return ",".join(f"{k}={v}" for k, v in args.items())
-
-
-def scrub_value(value: Any) -> Any:
-    """A kept value with embedded credentials removed (URL user info, token-looking strings), recursively."""
-    if isinstance(value, dict):
-        return scrub_args(value)
-    if isinstance(value, (list, tuple)):
-        return [scrub_value(v) for v in value]
-    if isinstance(value, str):
-        value = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{REMOVED}@", value)
-        return _TOKEN_LIKE.sub(REMOVED, value)
-    return value
-
-
-def scrub_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Model args safe to publish: values of keys not on :data:`HARMLESS_KEYS` become ``<removed>``."""
-    return {
-        str(key): scrub_value(value) if str(key).strip().lower() in HARMLESS_KEYS else REMOVED
-        for key, value in args.items()
-    }
 
 
 def scrub_model_args(model_args: str | dict[str, Any] | None) -> str:

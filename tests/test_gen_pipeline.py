@@ -4,6 +4,7 @@ as the aligned encoder through lmms-eval's wrapper, and a tiny random judge. Not
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_files_grids_and_manifest(generated, tiny_pipe, aligned_dir):
     assert manifest["pipeline"] == str(tiny_pipe) and manifest["dimension"] == "aesthetics"
     assert manifest["settings"] == SETTINGS.as_dict()
     assert manifest["aligned_encoder"]["model"] == "qwen2_5_vl"
-    assert manifest["aligned_encoder"]["pretrained"] == str(aligned_dir)
+    assert manifest["aligned_encoder"]["pretrained"] == Path(aligned_dir).name  # published: the base name only
     assert manifest["base_encoder"]["class"] == "Qwen2_5_VLForConditionalGeneration"
     assert {(i["name"], i["prompt"], i["seed"]) for i in manifest["items"]} == {
         (n, p, s) for n, p in PROMPTS.items() for s in SEEDS

@@ -189,3 +189,25 @@ def test_generate_reuses_under_placement_only_changes(tmp_path, monkeypatch):
     no_model(monkeypatch)
     for args in ("pretrained=x,device=cuda:1", "pretrained=x,device_map=auto"):
         assert run_generation(tmp_path, prompts, [0], **{**BASE, "encoder_args": args})["generated"] == 0
+
+
+def test_generate_decides_by_the_identity_alone_not_by_the_published_fields(tmp_path, monkeypatch):
+    """Two local encoders with one base name publish the same ``pretrained`` (the folder's base name), yet differ:
+    refused by the identity. A manifest whose published fields were written by an older rule (a full path) but
+    whose identity matches is the same run: reused."""
+    a, b = tmp_path / "a" / "merged", tmp_path / "b" / "merged"
+    out = tmp_path / "out"
+    out.mkdir()
+    make_folder(out, {"a": "one"}, dimension="aesthetics")
+    manifest = json.loads((out / MANIFEST).read_text())
+    settings = GenSettings().as_dict()
+    manifest["aligned_encoder"] = {**encoder_identity("qwen2_5_vl", f"pretrained={a}"), "pretrained": str(a)}
+    manifest["identity"] = run_identity("tiny", settings, "qwen2_5_vl", f"pretrained={a}")
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    no_model(monkeypatch)
+    prompts = [Prompt("a", "one")]
+    run = {"pipeline": "tiny", "encoder_model": "qwen2_5_vl"}
+    assert encoder_identity("qwen2_5_vl", f"pretrained={a}")["pretrained"] == "merged"  # published: base name only
+    assert run_generation(out, prompts, [0], **run, encoder_args=f"pretrained={a}")["generated"] == 0
+    with pytest.raises(ManifestError, match="holds images made differently"):  # same published name, another model
+        run_generation(out, prompts, [0], **run, encoder_args=f"pretrained={b}")
