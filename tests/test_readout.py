@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -318,6 +319,60 @@ def test_recorded_columns_equal_the_full_logits_readout(wrapper, monkeypatch, re
     assert [s for _, s in wrapper.expected_scores] == [s for _, s in reference]
     assert [v for v, _ in wrapper.expected_scores] == pytest.approx([v for v, _ in reference], rel=1e-5, abs=1e-6)
     assert {s for _, s in reference} == ({"digits", "label"} if readout == "expected_digits" else {"label"})
+
+
+@pytest.mark.parametrize("columns", ["recorded", "none"])
+def test_label_branches_from_the_kv_cache_equal_the_full_passes(wrapper, monkeypatch, columns):
+    """The label branches the greedy answer did not take, read by extending ``generate``'s KV cache, equal the
+    full teacher-forced passes they replace: rows of different prompt and answer lengths (left padding, answers
+    ending early with EOS), labels at the answer's start, after text, inside a token (``(high``), none at all,
+    and one answer cut by ``max_new_tokens`` just after its label. With no label columns recorded every node,
+    the root's too, comes from the passes."""
+    from cogip_tasks.models import cogip_expected
+
+    answers = [
+        "very high 8.75",
+        "The image is sad, dark and cold: negative -1",
+        "Medium 0.55",
+        "no score at all",
+        "(high 7.2)",
+        "A wide shot of a quiet street in warm evening light, so high",  # the longest: cut after its label
+    ]
+    dims = ["aesthetics", "emotional_valence", "memorability", "funniness", "aesthetics", "aesthetics"]
+    contexts = [f"Rate image {i}, {'with a longer prompt ' * (i % 3)}please." for i in range(len(answers))]
+    images = _images(len(answers))
+    tok = wrapper.tokenizer
+    max_new = max(len(tok.encode(a)) for a in answers)  # the last answer has no room for its EOS
+    if columns == "none":
+        monkeypatch.setattr(wrapper, "_readout_columns", lambda dims: (list(wrapper.digit_ids), []))
+    calls = Counter()
+    for name in ("_cached_pass", "_forced_pass"):
+        original = getattr(wrapper, name)
+
+        def counted(*args, name=name, original=original, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(wrapper, name, counted)
+
+    def read() -> list[tuple[float, str]]:
+        wrapper.readout = "expected_label"
+        force_answers(wrapper, [tok.encode(a) for a in answers])
+        out = wrapper.answer_batch(contexts, images, [get_dimension(d) for d in dims], {"max_new_tokens": max_new})
+        assert [split_readout(o)[0] for o in out] == answers
+        return list(wrapper.expected_scores)
+
+    cached = read()
+    assert calls == {"_cached_pass": calls["_cached_pass"]} and calls["_cached_pass"] >= 1
+    monkeypatch.setattr(cogip_expected, "_reusable_cache", lambda out: None)  # as without a cache: full passes
+    calls.clear()
+    full = read()
+    assert calls == {"_forced_pass": calls["_forced_pass"]} and calls["_forced_pass"] >= 1
+    assert [s for _, s in cached] == [s for _, s in full] == ["label"] * len(answers)
+    assert [v for v, _ in cached] == pytest.approx([v for v, _ in full], rel=1e-5, abs=1e-6)
+    # ... and the full passes equal the reference readout (every position's full logits, full passes).
+    reference = _full_logits_readout(wrapper, contexts, images, answers[:-1], dims[:-1], "expected_label")
+    assert [v for v, _ in full[:-1]] == pytest.approx([v for v, _ in reference], rel=1e-5, abs=1e-6)
 
 
 def test_logit_columns_give_the_full_log_softmax():

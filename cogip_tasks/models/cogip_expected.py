@@ -16,7 +16,8 @@ Loading is lmms-eval's own ``qwen2_5_vl`` wrapper (same model_args); answering d
 digits are not one token each) the answer falls back to ``expected_label``, which is always defined, and the
 readout line says ``(label)``; the counts are logged at the end of each call. Label probabilities of words
 the greedy answer did not take (``very`` of ``very high`` after a greedy ``high``) need one teacher-forced
-forward pass per branch of the label words' token trie (one for five-level labels with Qwen's vocabulary).
+forward pass per branch of the label words' token trie (one for five-level labels with Qwen's vocabulary); it
+extends ``generate``'s KV cache by the branch's few tokens rather than running the prompt again.
 Tasks that are not CogIP tasks get the greedy answer.
 
 Data parallel on CPU: lmms-eval's wrapper pins each process to ``cuda:<rank>`` whenever there are several, so
@@ -41,6 +42,8 @@ from lmms_eval.models.simple import qwen2_5_vl as lmms_qwen
 from lmms_eval.models.simple.qwen2_5_vl import Qwen2_5_VL, process_vision_info
 from loguru import logger as eval_logger
 from tqdm import tqdm
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from cogip_tasks.dimensions import Dimension, get_dimension
 from cogip_tasks.harness import OneProcessAccelerator
@@ -171,7 +174,7 @@ class CogIPExpected(Qwen2_5_VL):
         sample = bool(kwargs["temperature"] and kwargs["temperature"] > 0)
         record = None if self.readout == "greedy" else LogitColumns(*self._readout_columns(dims))
         with record.hooked(self.model) if record else contextlib.nullcontext():
-            sequences = self.model.generate(
+            out = self.model.generate(
                 **inputs,
                 eos_token_id=self.tokenizer.eos_token_id,
                 pad_token_id=self.tokenizer.pad_token_id,
@@ -181,8 +184,11 @@ class CogIPExpected(Qwen2_5_VL):
                 num_beams=kwargs["num_beams"],
                 max_new_tokens=kwargs["max_new_tokens"],
                 use_cache=self.use_cache,
-                return_dict_in_generate=False,  # the token ids only: the KV cache is freed as generate returns
+                # Greedy: the token ids only, so the KV cache is freed as generate returns. A readout keeps the cache
+                # until it is done: a label branch the answer did not take is read by extending it (_cached_pass).
+                return_dict_in_generate=record is not None,
             )
+        sequences, cache = (out.sequences, _reusable_cache(out)) if record is not None else (out, None)
         until = gen_kwargs.get("until", [self.tokenizer.decode(self.eot_token_id)])
         until = [t for t in ([until] if isinstance(until, str) else until) if t and t != "\n\n"]
         stops = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
@@ -200,7 +206,8 @@ class CogIPExpected(Qwen2_5_VL):
         self.expected_scores = [None] * len(answers)
         if record is None:
             return answers
-        self.expected_scores = self._read_scores(inputs, record, generated, answers, dims)
+        self.expected_scores = self._read_scores(inputs, record, generated, answers, dims, cache)
+        del out, cache  # the KV cache: freed before the answers are formatted
         return [
             answer if read is None else format_readout(answer, read[0], dim, read[1])
             for answer, read, dim in zip(answers, self.expected_scores, dims)
@@ -222,7 +229,7 @@ class CogIPExpected(Qwen2_5_VL):
                         inner.update(tokens[:-1])
         return sorted(columns), sorted(inner)
 
-    def _read_scores(self, inputs, record, generated, answers, dims) -> list[tuple[float, str] | None]:
+    def _read_scores(self, inputs, record, generated, answers, dims, cache=None) -> list[tuple[float, str] | None]:
         results: list[tuple[float, str] | None] = [None] * len(answers)
         label_jobs = {}  # row -> (first answer token of the label, label token sequences)
         for i, (tokens, answer, dim) in enumerate(zip(generated, answers, dims)):
@@ -249,7 +256,7 @@ class CogIPExpected(Qwen2_5_VL):
                     for label, text in label_variants(dim, capitalised).items()
                 },
             )
-        logprobs = self._label_logprobs(inputs, record, generated, label_jobs)
+        logprobs = self._label_logprobs(inputs, record, generated, label_jobs, cache)
         for i, (_, sequences) in label_jobs.items():
             probs = sequence_probabilities(sequences, lambda node, i=i: logprobs[i][node])
             results[i] = (clip_to_range(expected_label_value(probs, dims[i]), dims[i]), "label")
@@ -272,12 +279,15 @@ class CogIPExpected(Qwen2_5_VL):
             probs.append(torch.softmax(record.logits(k, row, self.digit_ids), -1).tolist())
         return factor * expected_number(number, in_range_digit_probs(number, probs, factor, dim))
 
-    def _label_logprobs(self, inputs, record, generated, jobs) -> dict[int, dict[TokenPath, dict[int, float]]]:
+    def _label_logprobs(
+        self, inputs, record, generated, jobs, cache=None
+    ) -> dict[int, dict[TokenPath, dict[int, float]]]:
         """Log-probabilities of the tokens that follow every trie node of each row's label words.
 
         Nodes on the greedy path come from the columns recorded during generation; the others (and any whose
         tokens were not recorded) from teacher-forced forward passes over prompt + greedy prefix + node, one pass
-        per maximal trie path (all rows of the batch together).
+        per maximal trie path (all rows of the batch together): from ``generate``'s KV ``cache`` when there is one
+        (:meth:`_cached_pass`), else over the whole sequence (:meth:`_forced_pass`). Both give the same numbers.
         """
         found: dict[int, dict[TokenPath, dict[int, float]]] = {}
         missing: dict[int, dict[TokenPath, list[int]]] = {}
@@ -295,7 +305,11 @@ class CogIPExpected(Qwen2_5_VL):
         paths = {i: maximal_paths(list(nodes)) for i, nodes in missing.items()}
         for round_ in range(max((len(p) for p in paths.values()), default=0)):
             this_round = {i: p[round_] for i, p in paths.items() if len(p) > round_}
-            for i, node_logprobs in self._forced_pass(inputs, generated, jobs, this_round, missing).items():
+            if cache is not None:
+                passed = self._cached_pass(inputs, generated, jobs, this_round, missing, cache)
+            else:
+                passed = self._forced_pass(inputs, generated, jobs, this_round, missing)
+            for i, node_logprobs in passed.items():
                 found[i].update(node_logprobs)
         return found
 
@@ -341,6 +355,88 @@ class CogIPExpected(Qwen2_5_VL):
                 tokens = wanted[i][path[:j]]
                 out[i][path[:j]] = dict(zip(tokens, (row[tokens] - torch.logsumexp(row, -1)).tolist()))
         return out
+
+    @torch.no_grad()
+    def _cached_pass(
+        self,
+        inputs,
+        generated,
+        jobs,
+        paths: dict[int, TokenPath],
+        wanted: dict[int, dict[TokenPath, list[int]]],
+        cache,
+    ) -> dict[int, dict[TokenPath, dict[int, float]]]:
+        """:meth:`_forced_pass`'s numbers from ``generate``'s KV cache instead of a second prefill.
+
+        Each row feeds only the token before its label (whose output predicts the label's first token; the prompt's
+        last token when the label opens the answer) and its path, attending to the cached prompt and greedy
+        prefix before that token and not to the rest of its cached answer; positions continue the prompt's as
+        ``generate`` continued them (text after the image: one position on all three rotary axes). The tokens
+        appended to the cache are cropped off again, so every round starts from ``generate``'s cache.
+        """
+        ids, prompt_mask = inputs["input_ids"], inputs["attention_mask"]
+        batch, width = ids.shape
+        cached = cache.get_seq_length()
+        in_cache = cached - width  # generated tokens in the cache: generate never feeds its last token back
+        # Rotary position of each row's last prompt token (left padding: the last column); generated token g
+        # (0-based) sits at that + 1 + g.
+        rope, _ = self.model.model.get_rope_index(ids, **{k: v for k, v in inputs.items() if k != "input_ids"})
+        last = rope[:, :, -1]  # [3, batch]
+        rows, firsts = [], []
+        for i in range(batch):
+            k = jobs[i][0] if i in jobs else 0
+            first = min(k, in_cache) - 1  # generated index of the first token fed; -1: the prompt's last token
+            fed = [int(ids[i, -1])] if first < 0 else []
+            rows.append(fed + list(generated[i][max(first, 0) : k]) + list(paths.get(i, ())))
+            firsts.append(first)
+        length = max(map(len, rows))
+        device = ids.device
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (length - len(r)) + r for r in rows], device=device)
+        # The cache's mask: the prompt's own (its padding), then each row's greedy prefix up to its first fed token.
+        mask = torch.zeros(batch, cached + length, dtype=prompt_mask.dtype, device=device)
+        mask[:, :width] = prompt_mask
+        positions = torch.zeros(3, batch, length, dtype=torch.long, device=device)
+        for i, (row, first) in enumerate(zip(rows, firsts)):
+            if first < 0:
+                mask[i, width - 1] = 0  # the prompt's last token is fed again
+            mask[i, width : width + max(first, 0)] = 1
+            mask[i, cached + length - len(row) :] = 1
+            positions[:, i, length - len(row) :] = (
+                last[:, i, None] + 1 + first + torch.arange(len(row), device=device)[None]
+            )
+        nodes = {i: [j for j in range(len(p) + 1) if p[:j] in wanted[i]] for i, p in paths.items()}
+        keep = max(len(paths[i]) + 1 - j for i, js in nodes.items() for j in js)
+        try:
+            logits = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=positions,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=keep,
+            ).logits
+        finally:
+            cache.crop(cached - cache.get_seq_length())  # back to generate's cache for the next round
+        out = {}
+        for i, js in nodes.items():
+            path = paths[i]
+            out[i] = {}
+            for j in js:
+                row = logits[i, keep - len(path) - 1 + j].float()
+                tokens = wanted[i][path[:j]]
+                out[i][path[:j]] = dict(zip(tokens, (row[tokens] - torch.logsumexp(row, -1)).tolist()))
+        return out
+
+
+def _reusable_cache(out):
+    """``generate``'s KV cache if :meth:`CogIPExpected._cached_pass` can extend and crop it (a dynamic cache of
+    full-attention layers, under transformers' current name ``cache``); else None (the readout then runs
+    :meth:`CogIPExpected._forced_pass`)."""
+    cache = getattr(out, "cache", None)
+    if not isinstance(cache, DynamicCache) or not all(type(layer) is DynamicLayer for layer in cache.layers):
+        return None
+    return cache
 
 
 class LogitColumns:
