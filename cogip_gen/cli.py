@@ -71,6 +71,8 @@ def _finite_float(text: str) -> float:
 
 
 _POSITIVE = _bounded_int(1)
+# Far above any real run, far below what would run for days or allocate terabytes once the model has loaded.
+MAX_STEPS, MAX_SIDE = 1000, 4096
 
 
 def _judge_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -159,15 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the trait the prompts target (default: from the prompt file name, emotion.json -> emotional_valence)",
     )
-    gen.add_argument("--steps", type=_POSITIVE, default=_DEFAULTS.steps, help="denoising steps")
+    gen.add_argument("--steps", type=_bounded_int(1, MAX_STEPS), default=_DEFAULTS.steps, help="denoising steps")
     gen.add_argument(
         "--true-cfg-scale",
         type=_finite_float,
         default=_DEFAULTS.true_cfg_scale,
         help="true classifier-free guidance scale (<= 1 turns CFG off)",
     )
-    gen.add_argument("--width", type=_POSITIVE, default=_DEFAULTS.width, help="image width in pixels")
-    gen.add_argument("--height", type=_POSITIVE, default=_DEFAULTS.height, help="image height in pixels")
+    gen.add_argument("--width", type=_bounded_int(1, MAX_SIDE), default=_DEFAULTS.width, help="image width in pixels")
+    gen.add_argument(
+        "--height", type=_bounded_int(1, MAX_SIDE), default=_DEFAULTS.height, help="image height in pixels"
+    )
     gen.add_argument("--negative-prompt", default=_DEFAULTS.negative_prompt, help="negative prompt of true CFG")
     gen.add_argument(
         "--max-sequence-length",

@@ -127,11 +127,27 @@ class Prompt:
     direction: str | None = None  # stated in the prompts file: one of DIRECTIONS; None: not stated
 
 
+#: Far more than the text encoder reads (``--max-sequence-length`` tokens, at most 1024): a longer prompt would be
+#: cut without a word.
+MAX_PROMPT_CHARS = 10_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _check_text(text: object, where: str) -> str:
     if not isinstance(text, str):
         raise PromptFileError(f"{where}: expected a string prompt, got {type(text).__name__} {text!r:.80}")
     if not text.strip():
         raise PromptFileError(f"{where}: empty prompt")
+    bad = _CONTROL.search(text)
+    if bad:
+        raise PromptFileError(
+            f"{where}: the prompt holds a control character (U+{ord(bad.group()):04X} at position {bad.start()})"
+        )
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PromptFileError(
+            f"{where}: the prompt has {len(text):,} characters; at most {MAX_PROMPT_CHARS:,} (the text encoder "
+            "reads far fewer)"
+        )
     return text.strip()
 
 

@@ -126,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["tasks"] and "--all" in args:
         args.remove("--all")
     args = with_verbosity(args)
-    _mask_secrets(args)  # before anything is printed, our own errors included
     output_path = (_option_values(args, "--output_path") or [None])[-1]
     check_outputs(output_path, args)  # lmms-eval's output folder: never an input, one writer (as every CogIP output)
     with output_path_lock(output_path):
@@ -150,6 +149,7 @@ def _run_lmms_eval(args: list[str]) -> int:
     from lmms_eval.cli.dispatch import main as lmms_eval_main
 
     index_plugin_tasks()  # also for `cogip-eval tasks list`, which never imports lmms-eval's model registry
+    _mask_secrets(args)
     failures = _record_failures(lmms_eval_entry)
     sys.argv = ["lmms-eval", *args]
     started = time.time()
@@ -158,6 +158,17 @@ def _run_lmms_eval(args: list[str]) -> int:
     finally:
         close_process_group()
     if failures:
+        from .entry import console_secrets, write_report
+        from .errors import one_line
+        from .model_args import mask_text
+
+        err = failures[0]
+        try:
+            where = f"full report: {write_report(PROG, err, args)}"
+        except OSError as report_err:
+            where = f"no report written ({one_line(report_err, 200)})"
+        message = one_line(mask_text(f"{type(err).__name__}: {err}", console_secrets(args)), 300)
+        print(f"{PROG}: error: the evaluation failed: {message} ({where})", file=sys.stderr)
         return 1
     report_run(args, since=started)
     return 0
@@ -341,8 +352,23 @@ def _mask_secrets(args: list[str]) -> None:
     mask_console([os.environ.get("HF_TOKEN", ""), *(s for v in values for s in console_secrets(v))])
 
 
+class _QuietTraceback:
+    """lmms-eval's ``traceback`` module as seen from its ``__main__``: ``print_exc`` prints nothing (cogip-eval
+    ends a failed evaluation with one line and writes the traceback to a report file instead)."""
+
+    def __getattr__(self, name: str):
+        import traceback
+
+        return getattr(traceback, name)
+
+    @staticmethod
+    def print_exc(*args, **kwargs) -> None:
+        return None
+
+
 def _record_failures(module) -> list[BaseException]:
-    """Wrap lmms-eval's per-run function so that an error it swallows is remembered."""
+    """Wrap lmms-eval's per-run function so that an error it swallows is remembered (and its traceback, which
+    lmms-eval would print, is kept for the report)."""
     failures: list[BaseException] = []
     run_one = module.cli_evaluate_single
 
@@ -354,6 +380,7 @@ def _record_failures(module) -> list[BaseException]:
             raise
 
     module.cli_evaluate_single = recording
+    module.traceback = _QuietTraceback()
     return failures
 
 

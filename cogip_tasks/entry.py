@@ -29,6 +29,8 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, CogIPError, fail, one_line
+from .files import max_file_bytes
+from .model_args import masked_console
 
 REPORT_DIR_ENV = "COGIP_REPORT_DIR"
 
@@ -60,16 +62,11 @@ def report_dir() -> Path:
 
 
 def console_secrets(argv: list[str]) -> list[str]:
-    """$HF_TOKEN and every model-args value a published file would drop (cogip_tasks.model_args), from any
-    ``--*model-args`` / ``--*model_args`` option of ``argv``."""
-    from .model_args import console_secrets as model_args_secrets
+    """$HF_TOKEN and what ``argv`` holds that must not be echoed (:func:`cogip_tasks.model_args.argv_secrets`:
+    model-args values a published file would drop, values of credential-named options, token-shaped strings)."""
+    from .model_args import argv_secrets
 
-    values = []
-    for i, arg in enumerate(argv):
-        name, eq, value = arg.partition("=")
-        if name.startswith("--") and name.replace("_", "-").endswith("model-args"):
-            values.append(value if eq else (argv[i + 1] if i + 1 < len(argv) else ""))
-    secrets = [os.environ.get("HF_TOKEN", ""), *(s for v in values for s in model_args_secrets(v))]
+    secrets = [os.environ.get("HF_TOKEN", ""), *argv_secrets(argv)]
     return sorted({s for s in secrets if s}, key=len, reverse=True)
 
 
@@ -130,8 +127,11 @@ def entry_point(prog: str, on_interrupt: str) -> Callable[[Callable[..., int | N
         @functools.wraps(main)
         def run(argv: list[str] | None = None) -> int:
             args = sys.argv[1:] if argv is None else list(argv)
-            with sigterm_as_interrupt():
+            # every line the command prints, usage errors and libraries' output included, masks its secrets
+            with sigterm_as_interrupt(), masked_console(console_secrets(args)):
                 try:
+                    if not {"-h", "--help"} & set(args):
+                        max_file_bytes()  # a bad $COGIP_MAX_FILE_MB is refused at once, whatever reads files later
                     code = main(argv)
                 except (CogIPError, OSError) as err:
                     return fail(prog, err)

@@ -52,6 +52,10 @@ class OutputBusy(CogIPError, BlockingIOError):
     """Another process holds the output folder's lock; the message names it and the holder."""
 
 
+class OutputNotFolder(CogIPError, ValueError):
+    """An output folder's path names something else (a file)."""
+
+
 class OutputIsInput(CogIPError, ValueError):
     """An output path is, holds or lies inside one of the command's inputs."""
 
@@ -342,12 +346,21 @@ def output_lock(folder: str | Path, *, command: str | None = None) -> Iterator[P
     from filelock import FileLock, Timeout
 
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputNotFolder(f"{folder}: exists and is not a folder; choose an output folder")
     path = lock_path(folder)
     made = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))  # filelock would report a failure here as "busy"
     except OSError as err:
-        raise _write_error(path.parent, err) from None
+        for parent in made:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        reason = err.strerror or type(err).__name__
+        raise WriteError(
+            err.errno, f"{folder}: cannot write there ({reason}: cannot create {path.name} beside it)"
+        ) from None
     lock = FileLock(str(path), timeout=0)
     try:
         try:

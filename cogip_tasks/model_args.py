@@ -17,13 +17,19 @@ may share outputs is never decided from these published values: that is the run 
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import CogIPError
 
 REMOVED = "<removed>"
 
+# user:password@ in a URL: masked wherever a command prints.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# An option named like a credential (--token, --api-key, --hf_token, --password ...): its value is never echoed.
+_SECRET_OPTION = re.compile(r"token|key|secret|passw|auth|cookie|credential", re.IGNORECASE)
 # Strings shaped like API tokens (Hugging Face, OpenAI-style, GitHub, AWS ids): never published as a model name.
 _TOKEN_LIKE = re.compile(
     r"\b(?:hf_[A-Za-z0-9]{8,}|sk[-_][A-Za-z0-9_-]{8,}|gh[pousr]_[A-Za-z0-9]{8,}|AKIA[0-9A-Z]{12,})\b"
@@ -192,10 +198,30 @@ def console_secrets(model_args: str | dict[str, Any] | None) -> list[str]:
     return sorted((s.strip() for s in secrets if len(s.strip()) >= 6), key=len, reverse=True)
 
 
+def argv_secrets(argv: list[str]) -> list[str]:
+    """What a command line holds that no console line may echo: every ``--*model_args`` value a published file
+    would drop (:func:`console_secrets`; a model's local folder is no secret), the value of any option named like
+    a credential (``--token``, ``--api-key``), and token-shaped strings anywhere (typed after a misspelt option)."""
+    found: list[str] = []
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        following = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+        if name.startswith("-") and name.replace("_", "-").endswith("model-args"):
+            for key, value, part in _entries(following):
+                if key is not None and key.strip().lower() in MODEL_KEYS and published_value(key, value) is not None:
+                    continue  # a model's Hub id or local folder: not published whole, yet no secret to hide
+                found += console_secrets(part)
+        elif name.startswith("-") and _SECRET_OPTION.search(name):
+            found.append(following)
+        found += _TOKEN_LIKE.findall(arg)
+    return sorted({s for s in found if len(s.strip()) >= 4}, key=len, reverse=True)
+
+
 def mask_text(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret, and the user info of every URL (``https://user:pass@``), as ``***``."""
     for secret in secrets:
         text = text.replace(secret, "***")
-    return text
+    return _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
 
 
 class _MaskingStream:
@@ -210,6 +236,20 @@ class _MaskingStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def masked_console(secrets: list[str]) -> Iterator[None]:
+    """Within the block, stdout and stderr mask ``secrets`` and URL user info (:func:`mask_text`); restored after."""
+    import sys
+
+    secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _MaskingStream(sys.stdout, secrets), _MaskingStream(sys.stderr, secrets)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def mask_console(secrets: list[str]) -> None:

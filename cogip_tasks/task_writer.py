@@ -24,7 +24,7 @@ import yaml
 
 from .dataset import MANIFEST, CogIPDataError, hub_manifest_spec, is_local_folder, looks_like_path, manifest_spec
 from .errors import EXIT_FAILURE, CogIPError, fail
-from .files import read_user_bytes, write_text
+from .files import check_outputs_apart, output_lock, read_user_bytes, read_user_text, write_text
 from .metrics import METRIC_NAMES
 from .spec import SPEC_FILE, BenchmarkSpec, load_spec
 
@@ -277,7 +277,7 @@ def main(argv: list[str]) -> int:
         spec_text = None
         if args.spec is not None:
             spec = load_spec(args.spec)
-            spec_text = args.spec.read_text(encoding="utf-8")
+            spec_text = read_user_text(args.spec, what="spec file")  # kept verbatim, through the one reader
         elif args.dataset is not None and is_local_folder(args.dataset):
             spec = manifest_spec(args.dataset)
             if spec is None:
@@ -296,7 +296,10 @@ def main(argv: list[str]) -> int:
             raise CogIPError(f"--dataset is needed: the spec {spec.name!r} is not the built-in benchmark")
         if spec == BUILTIN_SPEC and spec_text is None:
             spec_text = SPEC_PATH.read_text(encoding="utf-8")
-        written = write_tasks(args.out, spec, args.dataset, spec_text)
+        inputs = [p for p in (args.spec, args.dataset) if p is not None and os.path.exists(p)]
+        check_outputs_apart([args.out], inputs)  # a task folder inside the dataset would change what it holds
+        with output_lock(args.out, command="cogip-eval tasks write"):
+            written = write_tasks(args.out, spec, args.dataset, spec_text)
     except (CogIPError, OSError) as err:
         return fail("cogip-eval tasks write", err)
     print(

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from cogip_tasks.dimensions import SPEC_PATH as BUILTIN_SPEC_FILE
 from conftest import offline_env
+from fixtures.release import write_synthetic_release
+from hub_upload.release import read_release
+from hub_upload.standin import write_standin_images
 
 SECRET = "sk_live_H2_NEVER_SHOWN_77"
 ENV_KEYS = ("COGIP_DATASET", "COGIP_PARSER", "COGIP_MAX_FILE_MB", "HF_TOKEN")
@@ -73,7 +77,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 def _error_lines(err: str) -> list[str]:
     """stderr's lines that are not progress bars (datasets' and tqdm's, redrawn with carriage returns)."""
-    return [line for line in err.splitlines() if line.strip() and "\r" not in line and "it/s]" not in line]
+    return [line for line in err.splitlines() if line.strip() and "\r" not in line and "/s]" not in line]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +105,33 @@ def arena(tmp_path_factory) -> dict[str, Path]:
     (root / "d_footer" / shard).write_bytes(raw[:-8] + b"\xff\xff\xff\x7fPAR1")
     shutil.move(root / "d_linkdir" / "data", root / "elsewhere")
     (root / "d_linkdir" / "data").symlink_to(root / "elsewhere")
-    return {"root": root, "data": data, "model": root / "model"}
+    release = write_synthetic_release(root / "release", n_train=2, pool_sizes=3)
+    write_standin_images(read_release(release), root / "images", size=16, progress=False)
+    prompts = root / "prompts"
+    prompts.mkdir()
+    (prompts / "good.json").write_text('{"a": "a cat"}')
+    (prompts / "nul.json").write_text('{"a": "a c\\u0000at"}')
+    (prompts / "long.json").write_text('{"a": "' + "word " * 5000 + '"}')
+    (root / "spec_copy").mkdir()
+    shutil.copy(BUILTIN_SPEC_FILE, root / "spec_copy" / "spec.yaml")
+    return {"root": root, "data": data, "model": root / "model", "release": release, "images": root / "images"}
+
+
+def _build(a: dict[str, Path], *extra: str) -> list[str]:
+    return ["build", "--release", str(a["release"]), "--images", str(a["images"]), "--test-size", "1", *extra]
+
+
+def _gen(a: dict[str, Path], *extra: str) -> list[str]:
+    model = ["--model", "qwen2_5_vl", "--model-args", f"pretrained={a['model']},api_key={SECRET}"]
+    return ["generate", "--pipeline", str(a["root"] / "no-pipe"), *model, *extra]
+
+
+def _write(a: dict[str, Path], *extra: str) -> list[str]:
+    return ["tasks", "write", "--spec", str(BUILTIN_SPEC_FILE), "--dataset", str(a["data"]), *extra]
+
+
+def _judge(a: dict[str, Path], *extra: str) -> list[str]:
+    return ["judge", str(a["root"] / "gen"), "--model", "m", "--model-args", f"pretrained=x,api_key={SECRET}", *extra]
 
 
 def _eval(a: dict[str, Path], *extra: str) -> list[str]:
@@ -113,6 +143,136 @@ def _on(name: str, **env: str) -> Callable[[dict[str, Path]], dict[str, str]]:
 
 
 CASES: list[Case] = [
+    # --- secrets: never echoed, usage errors and environment included (the entry wrapper masks every line) ---
+    Case(
+        "upload-usage-error-echoing-a-token",
+        "cogip-upload",
+        lambda a: ["push", str(a["data"]), "--repo-id", "a/b", "--dry-run", "--token", SECRET],
+        "unrecognized arguments: --token ***",
+        code=2,
+    ),
+    Case(
+        "gen-usage-error-echoing-a-key",
+        "cogip-gen",
+        lambda a: _judge(a, "--api-key", SECRET),
+        "unrecognized arguments: --api-key ***",
+        code=2,
+    ),
+    Case(
+        "eval-dataset-url-with-credentials",
+        "cogip-eval",
+        lambda a: _eval(a, "--tasks", "cogip"),
+        "https://***@example.org/x: no such dataset",
+        env=lambda a: {"COGIP_DATASET": f"https://u:{SECRET}@example.org/x"},
+    ),
+    # --- $COGIP_MAX_FILE_MB with odd values: refused at once by every command ---
+    *(
+        Case(
+            f"{prog}-max-file-mb-{value}",
+            prog,
+            argv,
+            f"$COGIP_MAX_FILE_MB={value!r}",
+            env=lambda a, value=value: {"COGIP_MAX_FILE_MB": value},
+        )
+        for value in ("0", "-5", "abc", "1e308", "9" * 40, "nan")
+        for prog, argv in (
+            ("cogip-eval", lambda a: _eval(a, "--tasks", "cogip")),
+            ("cogip-upload", lambda a: _build(a, "-o", str(a["root"] / "o1"))),
+            ("cogip-gen", lambda a: _gen(a, "--prompt", "a cat", "-o", str(a["root"] / "g1"))),
+        )
+    ),
+    # --- output folders that cannot be written, or are files ---
+    Case(
+        "upload-output-unwritable",
+        "cogip-upload",
+        lambda a: _build(a, "-o", "/proc/cogip-out"),
+        "/proc/cogip-out: cannot write there",
+    ),
+    Case(
+        "gen-output-unwritable",
+        "cogip-gen",
+        lambda a: _gen(a, "--prompt", "a cat", "-o", "/proc/cogip-out"),
+        "/proc/cogip-out: cannot write there",
+    ),
+    Case(
+        "judge-report-dir-unwritable",
+        "cogip-gen",
+        lambda a: _judge(a, "--output-dir", "/proc/cogip-out"),
+        "/proc/cogip-out: cannot write there",
+    ),
+    Case(
+        "tasks-write-output-unwritable",
+        "cogip-eval",
+        lambda a: _write(a, "-o", "/proc/cogip-out"),
+        "/proc/cogip-out: cannot write there",
+    ),
+    Case(
+        "upload-output-is-a-file",
+        "cogip-upload",
+        lambda a: _build(a, "-o", str(a["root"] / "notes.txt")),
+        "notes.txt: exists and is not a folder",
+    ),
+    Case(
+        "gen-output-is-a-file",
+        "cogip-gen",
+        lambda a: _gen(a, "--prompt", "a cat", "-o", str(a["root"] / "notes.txt")),
+        "notes.txt: exists and is not a folder",
+    ),
+    Case(
+        "tasks-write-output-is-a-file",
+        "cogip-eval",
+        lambda a: _write(a, "-o", str(a["root"] / "notes.txt")),
+        "notes.txt: exists and is not a folder",
+    ),
+    # --- tasks write: its folder is an output like any other ---
+    Case(
+        "tasks-write-into-the-dataset",
+        "cogip-eval",
+        lambda a: _write(a, "-o", str(a["data"] / "tasks")),
+        "output lies inside the input",
+    ),
+    Case(
+        "tasks-write-over-its-own-spec",
+        "cogip-eval",
+        lambda a: [
+            "tasks",
+            "write",
+            "--spec",
+            str(a["root"] / "spec_copy" / "spec.yaml"),
+            "--dataset",
+            str(a["data"]),
+            "-o",
+            str(a["root"] / "spec_copy"),
+        ],
+        "output folder holds the input",
+    ),
+    # --- cogip-gen: prompts and absurd numbers refused before a model loads ---
+    Case(
+        "gen-prompt-with-nul",
+        "cogip-gen",
+        lambda a: _gen(a, "--prompts", str(a["root"] / "prompts" / "nul.json"), "-o", str(a["root"] / "g2")),
+        "control character (U+0000",
+    ),
+    Case(
+        "gen-prompt-too-long",
+        "cogip-gen",
+        lambda a: _gen(a, "--prompts", str(a["root"] / "prompts" / "long.json"), "-o", str(a["root"] / "g3")),
+        "the prompt has 25,000 characters",
+    ),
+    Case(
+        "gen-steps-absurd",
+        "cogip-gen",
+        lambda a: _gen(a, "--prompt", "a cat", "-o", str(a["root"] / "g4"), "--steps", "10000000000"),
+        "--steps: 10000000000 is out of range",
+        code=2,
+    ),
+    Case(
+        "gen-width-absurd",
+        "cogip-gen",
+        lambda a: _gen(a, "--prompt", "a cat", "-o", str(a["root"] / "g5"), "--width", "1000000"),
+        "--width: 1000000 is out of range",
+        code=2,
+    ),
     # --- the dataset folder's files, checked before `datasets` reads them (cogip_tasks.dataset.check_local_files) ---
     Case(
         "eval-file-over-size-cap",
@@ -216,7 +376,7 @@ def test_hostile_input_is_one_named_line_and_changes_nothing(case: Case, arena, 
     named = case.named(arena) if callable(case.named) else case.named
     lines = _error_lines(out.err)
     assert code == case.code, out.err[-2000:]
-    assert len(lines) == 1 and lines[0].startswith(f"{case.prog}: error: "), out.err[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(case.prog) and ": error: " in lines[0], out.err[-2000:]
     assert named in lines[0], lines[0]
     assert "Traceback" not in out.out + out.err
     assert SECRET not in out.out + out.err
@@ -295,3 +455,23 @@ def test_python_m_cogip_eval_refuses_an_output_inside_the_dataset(arena, tmp_pat
     assert proc.returncode == 1 and proc.stderr.strip().startswith("cogip-eval: error: "), proc.stderr
     assert len(_error_lines(proc.stderr)) == 1 and "output is the input" in proc.stderr
     assert _snapshot(data) == before and os.listdir(tmp_path) == ["data"]
+
+
+@pytest.mark.slow  # runs lmms-eval (a model that fails to load): ~30 CPU seconds
+def test_a_failed_evaluation_is_one_line_and_a_report_never_a_traceback(arena, tmp_path):
+    """lmms-eval prints the traceback of a run that failed and goes on; cogip-eval ends it with one line naming
+    the error and the report file that holds the traceback (secrets masked in both)."""
+    reports = tmp_path / "reports"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cogip_tasks.cli", *_eval(arena, "--tasks", "cogip_aesthetics"), "-q"],
+        env=offline_env(COGIP_DATASET=str(arena["data"]), COGIP_REPORT_DIR=str(reports)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout and SECRET not in proc.stderr + proc.stdout
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("cogip-eval: error: ")]
+    assert len(ours) == 1 and "the evaluation failed: AssertionError" in ours[0], proc.stderr[-3000:]
+    (report,) = reports.iterdir()
+    assert report.name in ours[0] and "Traceback" in report.read_text() and SECRET not in report.read_text()
