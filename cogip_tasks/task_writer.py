@@ -275,6 +275,9 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         spec_text = None
+        if args.dataset is not None and looks_like_path(args.dataset) and not os.path.isdir(args.dataset):
+            # tasks pointing at a folder that is not there would fail only when evaluated
+            raise CogIPDataError(f"--dataset {args.dataset}: no such dataset folder (nor a Hub id: owner/name)")
         if args.spec is not None:
             spec = load_spec(args.spec)
             spec_text = read_user_text(args.spec, what="spec file")  # kept verbatim, through the one reader

@@ -246,6 +246,36 @@ CASES: list[Case] = [
         ],
         "output folder holds the input",
     ),
+    Case(
+        "tasks-write-dataset-folder-missing",
+        "cogip-eval",
+        lambda a: [
+            "tasks",
+            "write",
+            "--spec",
+            str(BUILTIN_SPEC_FILE),
+            "--dataset",
+            str(a["root"] / "nothing"),
+            "-o",
+            str(a["root"] / "t1"),
+        ],
+        "nothing: no such dataset folder",
+    ),
+    Case(
+        "tasks-write-dataset-is-a-file",
+        "cogip-eval",
+        lambda a: [
+            "tasks",
+            "write",
+            "--spec",
+            str(BUILTIN_SPEC_FILE),
+            "--dataset",
+            str(a["root"] / "notes.txt"),
+            "-o",
+            str(a["root"] / "t2"),
+        ],
+        "notes.txt: no such dataset folder",
+    ),
     # --- cogip-gen: prompts and absurd numbers refused before a model loads ---
     Case(
         "gen-prompt-with-nul",
