@@ -74,20 +74,64 @@ class ModelArgsError(CogIPError, ValueError):
 
 
 def parse_model_args(model_args: str | dict[str, Any] | None) -> dict[str, Any]:
-    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` with lmms-eval's own parser (quotes and JSON values as it allows)."""
+    """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` as lmms-eval reads ``--model_args`` (quotes and JSON values as it
+    allows): its ``simple_parse_args_string`` rules, restated in :func:`_lmms_split` and :func:`_lmms_value`
+    because importing ``lmms_eval.utils`` imports torch and transformers (seconds before any check can run);
+    ``tests/test_model_args.py`` holds them equal to lmms-eval's own function."""
     if model_args is None or model_args == "":
         return {}
     if isinstance(model_args, dict):
         return dict(model_args)
-    from lmms_eval.utils import simple_parse_args_string
-
     try:
-        return simple_parse_args_string(model_args)
+        return {key: _lmms_value(value) for key, value in (part.split("=", 1) for part in _lmms_split(model_args))}
     except ValueError:
         bad = [part for part in str(model_args).split(",") if "=" not in part]
         raise ModelArgsError(
             f"--model_args {model_args!r}: expected key=value pairs separated by commas; not key=value: {bad}"
         ) from None
+
+
+def _lmms_split(args_string: str) -> list[str]:
+    """``lmms_eval.utils._smart_comma_split`` of the stripped string: commas inside quotes, braces or brackets
+    do not split; parts are stripped, empty ones dropped."""
+    args_string = args_string.strip()
+    parts, current, depth, quote = [], [], 0, None
+    for i, char in enumerate(args_string):
+        if char in ('"', "'") and (i == 0 or args_string[i - 1] != "\\"):
+            if quote is None:
+                quote = char
+            elif char == quote:
+                quote = None
+        elif quote is None:
+            if char in ("{", "["):
+                depth += 1
+            elif char in ("}", "]"):
+                depth -= 1
+            elif char == "," and depth == 0:
+                part = "".join(current).strip()
+                if part:
+                    parts.append(part)
+                current = []
+                continue
+        current.append(char)
+    part = "".join(current).strip()
+    if part:
+        parts.append(part)
+    return parts
+
+
+def _lmms_value(value: str) -> Any:
+    """``lmms_eval.utils.handle_arg_string``: true/false (any case), digits as int, else float, else the text."""
+    if value.lower() == "true":
+        return True
+    if value.lower() == "false":
+        return False
+    if value.isnumeric():
+        return int(value)
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def format_model_args(args: dict[str, Any]) -> str:

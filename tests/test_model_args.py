@@ -186,3 +186,36 @@ def test_cogip_eval_masks_model_args_secrets_on_the_console(tmp_path):
     )
     assert done.returncode == 1 and "RuntimeError" in done.stderr and "args" in done.stdout
     assert secret not in done.stdout + done.stderr
+
+
+def test_parse_model_args_reads_as_lmms_eval_does():
+    """parse_model_args restates lmms-eval's parser (so no torch is imported to parse); the two agree on every
+    shape, generated ones included: the same dict, or both refuse (lmms-eval's ValueError, our ModelArgsError)."""
+    import random
+
+    from lmms_eval.utils import simple_parse_args_string
+
+    from cogip_tasks.model_args import ModelArgsError, parse_model_args
+
+    cases = [
+        "pretrained=Qwen/Qwen2.5-VL-3B-Instruct,device=cpu,max_pixels=12544,dtype=float32",
+        " a=1 , b = 2 ,, c=TRUE,d=false,e=1e-3,f=nan,g=-4,h=1_000,i=²,j=٣,k=0x10",
+        'kw={"a": 1, "b": [1, 2]},q="x,y",r=\'u,v\',s=\\"t,w',
+        "x={a,[b},y=]c,d=e",
+        "novalue,a=1",
+        "a=b=c,=empty",
+        "   ",
+        "'unterminated=1,b=2",
+    ]
+    alphabet = ["a", "b", "=", ",", " ", '"', "'", "\\", "{", "}", "[", "]", "1", ".", "e", "-", "T", "true"]
+    rng = random.Random(0)
+    cases += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14))) for _ in range(3000)]
+    for text in cases:
+        try:
+            expected = simple_parse_args_string(text)
+        except ValueError:
+            with pytest.raises(ModelArgsError):
+                parse_model_args(text)
+            continue
+        got = parse_model_args(text)
+        assert repr(got) == repr(expected), text  # repr: nan == nan, and True is not 1
