@@ -219,3 +219,16 @@ def test_parse_model_args_reads_as_lmms_eval_does():
             continue
         got = parse_model_args(text)
         assert repr(got) == repr(expected), text  # repr: nan == nan, and True is not 1
+
+
+def test_argv_secrets_covers_what_a_usage_error_or_a_library_could_echo():
+    """The entry wrapper masks these in every printed line: credential-named options, token-shaped strings after
+    any option, model-args values published files drop, URL user info; a model's local folder stays readable."""
+    from cogip_tasks.model_args import argv_secrets, mask_text
+
+    argv = ["--bogus", "hf_AbCdEfGhIjKlMnOpQr", "--api-key", "plain-password", "--model_args",
+            "pretrained=/data/models/qwen,auth_header=Bearer xyz123,device=cpu"]  # fmt: skip
+    line = mask_text(" ".join(argv) + " https://me:pw@host/x /data/models/qwen", argv_secrets(argv))
+    for secret in ("hf_AbCdEfGhIjKlMnOpQr", "plain-password", "xyz123", "me:pw"):
+        assert secret not in line
+    assert "/data/models/qwen" in line and "device=cpu" in line and "https://***@host/x" in line
