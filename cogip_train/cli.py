@@ -203,22 +203,12 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
     # The wrapper creates an Accelerator before the Trainer does; both must agree on mixed precision.
     os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"
 
-    from transformers import set_seed
-
     from cogip_tasks.model_args import scrub_model_args
 
     from .data import ChatCollator, EvalRequests, load_train_rows
-    from .engines import describe_engine, save_final, write_merged
-    from .outputs import run_summary, save_run
-    from .trainer import (
-        LossConfig,
-        SoftLabelTrainer,
-        StepsThisRun,
-        TuningConfig,
-        prepare_model,
-        training_arguments,
-    )
-    from .wrappers import load_through_lmms_eval, on_cpu
+    from .outputs import run_summary, save_outputs, train_and_log
+    from .trainer import LossConfig, SoftLabelTrainer, StepsThisRun, load_for_training, training_arguments
+    from .wrappers import on_cpu
 
     config = config_from(vars(args))
     processes = int(os.environ.get("WORLD_SIZE", "1"))
@@ -227,20 +217,13 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
     training_args = training_arguments(
         config, str(args.output_dir), bf16=bf16, processes=processes, use_cpu=on_cpu(model_args), **overrides
     )
-    set_seed(config.seed)
-    loaded = load_through_lmms_eval(args.model, model_args)
-    load_dtype = loaded.model.dtype
-    if not bf16:
-        # The harness loads bf16 weights; on CPU (no bf16 autocast worth having) we train in float32.
-        loaded.model.float()
-    tuning = TuningConfig.of(config)
-    set_seed(config.seed)  # LoRA's random initialisation is part of the run: seeded, so --seed repeats it
-    model = prepare_model(loaded.model, spec, tuning)
+    prepared = load_for_training(args.model, model_args, spec, config, bf16=bf16)
+    loaded, tuning = prepared.loaded, prepared.tuning
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
     steps = StepsThisRun()
     trainer = SoftLabelTrainer(
-        model=model,
+        model=prepared.model,
         args=training_args,
         train_dataset=rows,
         data_collator=ChatCollator(EvalRequests(loaded.wrapper, args.model, loaded.processor)),
@@ -272,45 +255,12 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         "lrs": config.learning_rates(),
         "resumed_from": resume,
         "trainer_overrides": {k: str(v) for k, v in overrides.items()},
-        "saved_dtype": str(load_dtype),
+        "saved_dtype": str(prepared.load_dtype),
     }
-    try:
-        result = trainer.train(resume_from_checkpoint=resume)
-    except BaseException:
-        # What was learnt so far is logged even when training stops (NaN, Ctrl-C, a crash) -- but a run that
-        # stopped before its first step (a checkpoint that does not load) learnt nothing and must not replace
-        # the log of the run it tried to resume.
-        if steps.steps and trainer.is_world_process_zero():
-            write_log(args.output_dir, trainer.state.log_history, settings)
-        raise
-    settings["engine"] = describe_engine(trainer)
-    if trainer.is_world_process_zero():
-        write_log(args.output_dir, trainer.state.log_history, settings)
-
-    out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
-    save_final(trainer, str(out), load_dtype)
-    merged_dir = None
-    if args.merge and trainer.is_world_process_zero():
-        if not tuning.uses_lora:
-            print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
-        else:
-            merged_dir = args.output_dir / OUTPUT_FILES["merged"]
-            write_merged(trainer, type(loaded.model), model_args, out, merged_dir, load_dtype)
-            loaded.processor.save_pretrained(str(merged_dir))
-            print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
-    if trainer.is_world_process_zero():
-        save_run(
-            trainer,
-            result,
-            args.output_dir,
-            settings,
-            method="sft",
-            model_args=model_args,
-            rows=rows,
-            saved=out,
-            merged=merged_dir,
-        )
-        print(f"adapter/model: {out}")
+    result = train_and_log(
+        trainer, resume, steps, settings, lambda: write_log(args.output_dir, trainer.state.log_history, settings)
+    )
+    save_outputs(trainer, result, args, settings, prepared=prepared, model_args=model_args, rows=rows)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -189,11 +188,33 @@ def make_trainer_class() -> type:
     return CogIPGRPOTrainer
 
 
+def grpo_config(
+    args: argparse.Namespace, weights: list[float], *, bf16: bool, use_cpu: bool, overrides: dict[str, Any]
+) -> Any:
+    """TRL's ``GRPOConfig``: the Trainer options both methods share (:func:`cogip_train.trainer.trainer_options`),
+    the GRPO settings, then the ``GRPOConfig`` options passed through cogip-train (:mod:`cogip_train.arguments`)."""
+    from trl import GRPOConfig
+
+    from .trainer import trainer_options
+
+    shared = trainer_options(config_from(vars(args)), str(args.output_dir), bf16=bf16, use_cpu=use_cpu)
+    grpo = dict(
+        # --grad-accum as given (what check_grpo_args counts completions with); --global-batch-size is SFT's
+        gradient_accumulation_steps=args.grad_accum,
+        num_generations=args.num_generations,
+        max_completion_length=args.max_completion_length,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        beta=args.beta,
+        reward_weights=weights,
+    )
+    return GRPOConfig(**{**shared, **grpo, **overrides})
+
+
 def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
     from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
-    from .config import DEFAULT_REPORT_TO
-    from .outputs import OUTPUT_FILES, run_summary, save_run, use_bf16, write_log
+    from .outputs import run_summary, save_outputs, train_and_log, use_bf16, write_log
     from .wrappers import with_pixel_bounds, wrapper_spec
 
     spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
@@ -215,63 +236,25 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     overrides = trainer_overrides(resolved, GRPOConfig) if resolved else {}
 
     from .data import EvalRequests, load_train_rows
-    from .engines import save_final
-    from .trainer import StepsThisRun, TuningConfig, param_groups, prepare_model
-    from .wrappers import load_through_lmms_eval, on_cpu
+    from .trainer import StepsThisRun, load_for_training, param_groups
+    from .wrappers import on_cpu
 
+    train_config = config_from(vars(args))  # the settings both methods share, read as the SFT path reads them
     rows = load_train_rows(args.dataset, args.dimensions, args.max_samples, split=args.split)
-    loaded = load_through_lmms_eval(args.model, model_args)
-    load_dtype = loaded.model.dtype
-    if not bf16:
-        loaded.model.float()  # as the SFT path: float32 training on CPU, saved back in the harness's dtype
-    tuning = TuningConfig.of(config_from(vars(args)))  # the parts to tune, read as the SFT path reads them
-    model = prepare_model(loaded.model, spec, tuning)
-    lrs = {
-        "llm": args.learning_rate,
-        "vision": args.vision_lr or args.learning_rate,
-        "merger": args.merger_lr or args.learning_rate,
-    }
-    optimizer = torch.optim.AdamW(param_groups(model, spec, lrs, args.weight_decay))
     funcs, weights = reward_functions(args)
+    # Before the model loads, as the SFT path: a DeepSpeed ZeRO-3 config then makes from_pretrained build it
+    # partitioned.
+    config = grpo_config(args, weights, bf16=bf16, use_cpu=on_cpu(model_args), overrides=overrides)
+    prepared = load_for_training(args.model, model_args, spec, train_config, bf16=bf16)
+    loaded, tuning = prepared.loaded, prepared.tuning
+    lrs = train_config.learning_rates()
+    optimizer = torch.optim.AdamW(param_groups(prepared.model, spec, lrs, args.weight_decay))
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
     steps = StepsThisRun()
-    config = GRPOConfig(
-        **{
-            **dict(
-                output_dir=str(args.output_dir),
-                per_device_train_batch_size=args.batch_size,
-                gradient_accumulation_steps=args.grad_accum,
-                num_train_epochs=args.epochs,
-                max_steps=args.max_steps,
-                learning_rate=args.learning_rate,
-                lr_scheduler_type=args.lr_scheduler,
-                warmup_steps=args.warmup if args.warmup < 1 else int(args.warmup),
-                weight_decay=args.weight_decay,
-                bf16=bf16,
-                gradient_checkpointing=args.gradient_checkpointing,
-                gradient_checkpointing_kwargs={"use_reentrant": False},
-                logging_steps=args.logging_steps,
-                save_strategy="steps",
-                save_steps=args.save_steps,
-                save_total_limit=args.save_total_limit,
-                report_to=DEFAULT_REPORT_TO,  # unless --report-to is passed through
-                seed=args.seed,
-                dataloader_num_workers=0,
-                use_cpu=on_cpu(model_args),  # as the SFT path: several CPU processes over gloo (DeepSpeed's too)
-                num_generations=args.num_generations,
-                max_completion_length=args.max_completion_length,
-                temperature=args.temperature,
-                top_p=args.top_p,
-                beta=args.beta,
-                reward_weights=weights,
-            ),
-            **overrides,  # GRPOConfig options passed through cogip-train (cogip_train.arguments)
-        }
-    )
     modes = {part: tuning.mode(part) for part in ("llm", "vision", "merger")}
     trainer = make_trainer_class()(
-        model=model,
+        model=prepared.model,
         reward_funcs=funcs,
         args=config,
         train_dataset=grpo_dataset(rows, EvalRequests(loaded.wrapper, args.model, loaded.processor)),
@@ -294,41 +277,9 @@ def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
         write_log(args.output_dir, trainer.state.log_history, settings)
         write_reward_plot(args.output_dir, trainer.state.log_history, funcs)
 
-    try:
-        result = trainer.train(resume_from_checkpoint=resume)
-    except BaseException:
-        if steps.steps and trainer.is_world_process_zero():  # as SFT: a run that took no step keeps the old log
-            log()
-        raise
-    if trainer.is_world_process_zero():
-        log()
-
+    result = train_and_log(trainer, resume, steps, settings, log)
     policy = trainer.accelerator.unwrap_model(trainer.model)
     if tuning.uses_lora and "ref" in getattr(policy, "peft_config", {}):
         policy.delete_adapter("ref")  # TRL's frozen copy for the KL; the run's adapter is "default"
-    out = args.output_dir / (OUTPUT_FILES["adapter"] if tuning.uses_lora else OUTPUT_FILES["full"])
-    save_final(trainer, str(out), load_dtype)  # gathered whole under DeepSpeed/FSDP, as the SFT path
-    merged_dir = None
-    if args.merge and trainer.is_world_process_zero():
-        if not tuning.uses_lora:
-            print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
-        else:
-            merged_dir = args.output_dir / OUTPUT_FILES["merged"]
-            merged = policy.merge_and_unload()
-            merged.to(load_dtype).save_pretrained(str(merged_dir))
-            loaded.processor.save_pretrained(str(merged_dir))
-            print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
-    if trainer.is_world_process_zero():
-        save_run(
-            trainer,
-            result,
-            args.output_dir,
-            settings,
-            method="grpo",
-            model_args=model_args,
-            rows=rows,
-            saved=out,
-            merged=merged_dir,
-        )
-    print(f"adapter/model: {out}")
+    save_outputs(trainer, result, args, settings, prepared=prepared, model_args=model_args, rows=rows)
     return 0

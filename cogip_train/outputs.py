@@ -211,3 +211,62 @@ def save_run(
         rows_per_dimension=rows_per_dimension(rows),
         evaluate=None if evaluate is None else f"{output_dir.name}/{evaluate.name}",
     )
+
+
+def train_and_log(trainer: Any, resume: str | None, steps: Any, settings: dict[str, Any], log: Any) -> Any:
+    """``trainer.train()`` with ``log()`` (train_log.json, the plots) written by world process zero, both methods.
+
+    What was learnt so far is logged even when training stops (NaN, Ctrl-C, a crash) -- but a run that stopped
+    before its first step (``steps``: :class:`cogip_train.trainer.StepsThisRun`; a checkpoint that does not load)
+    learnt nothing and must not replace the log of the run it tried to resume. A finished run's ``settings`` get
+    the engine report (:func:`cogip_train.engines.describe_engine`). Returns the ``TrainOutput``."""
+    from .engines import describe_engine
+
+    try:
+        result = trainer.train(resume_from_checkpoint=resume)
+    except BaseException:
+        if steps.steps and trainer.is_world_process_zero():
+            log()
+        raise
+    settings["engine"] = describe_engine(trainer)
+    if trainer.is_world_process_zero():
+        log()
+    return result
+
+
+def save_outputs(
+    trainer: Any, result: Any, args: Any, settings: dict[str, Any], *, prepared: Any, model_args: str, rows: Any
+) -> Path:
+    """After training, both methods (every rank calls it): ``adapter/`` or ``model/`` saved whole whatever the
+    engine, ``--merge``'s ``merged/`` and the run files (:func:`save_run`) on world process zero, then where the
+    model is. ``args`` gives ``--output-dir``, ``--merge`` and ``--model``; ``settings["method"]`` the method;
+    ``prepared`` is the :class:`cogip_train.trainer.PreparedModel`. Returns the adapter/model folder."""
+    from .engines import save_final, write_merged
+
+    output_dir, uses_lora = args.output_dir, prepared.tuning.uses_lora
+    out = output_dir / (OUTPUT_FILES["adapter"] if uses_lora else OUTPUT_FILES["full"])
+    save_final(trainer, str(out), prepared.load_dtype)  # collective under DeepSpeed/FSDP: every rank
+    if not trainer.is_world_process_zero():
+        return out
+    merged_dir = None
+    if args.merge and not uses_lora:
+        print(f"--merge: nothing to merge, the full model is in {out}", file=sys.stderr)
+    elif args.merge:
+        merged_dir = output_dir / OUTPUT_FILES["merged"]
+        loaded = prepared.loaded
+        write_merged(trainer, type(loaded.model), model_args, out, merged_dir, prepared.load_dtype)
+        loaded.processor.save_pretrained(str(merged_dir))
+        print(f"merged model: {merged_dir}  (lmms-eval --model {args.model} --model_args pretrained={merged_dir})")
+    save_run(
+        trainer,
+        result,
+        output_dir,
+        settings,
+        method=settings["method"],
+        model_args=model_args,
+        rows=rows,
+        saved=out,
+        merged=merged_dir,
+    )
+    print(f"adapter/model: {out}")
+    return out

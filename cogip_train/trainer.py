@@ -213,6 +213,34 @@ class TuningConfig:
         return any(self.mode(c) == "lora" for c in COMPONENTS)
 
 
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model loaded through lmms-eval's wrapper and made ready to train (:func:`load_for_training`)."""
+
+    loaded: Any  # cogip_train.wrappers.LoadedModel: the wrapper, its model and processor
+    model: Any  # the model to train (a peft model when a part is LoRA-trained)
+    tuning: TuningConfig
+    load_dtype: Any  # the harness's dtype: the final save and merged/ are written back in it
+
+
+def load_for_training(name: str, model_args: str, spec: WrapperSpec, config: Any, *, bf16: bool) -> PreparedModel:
+    """Load ``--model`` through lmms-eval's wrapper and prepare the parts to train (both methods). Seeded with
+    ``--seed`` before the load and again before LoRA's random initialisation, so the same seed repeats the run."""
+    from transformers import set_seed
+
+    from .wrappers import load_through_lmms_eval
+
+    set_seed(config.seed)
+    loaded = load_through_lmms_eval(name, model_args)
+    load_dtype = loaded.model.dtype
+    if not bf16:
+        # The harness loads bf16 weights; on CPU (no bf16 autocast worth having) we train in float32.
+        loaded.model.float()
+    tuning = TuningConfig.of(config)
+    set_seed(config.seed)  # LoRA's random initialisation is part of the run: seeded, so --seed repeats it
+    return PreparedModel(loaded, prepare_model(loaded.model, spec, tuning), tuning, load_dtype)
+
+
 def lora_target_regex(spec: WrapperSpec, tuning: TuningConfig) -> str:
     """One regex (peft fullmatches it against module names) covering the LoRA parts' linear layers."""
     patterns = []
@@ -286,6 +314,38 @@ def param_groups(
     ]
 
 
+def trainer_options(config: Any, output_dir: str, *, bf16: bool, use_cpu: bool = False) -> dict:
+    """The Trainer options both methods set alike, from a :class:`cogip_train.config.TrainConfig`: the fields of
+    the SFT path's ``TrainingArguments`` and of GRPO's ``GRPOConfig`` (its subclass) that mean the same thing in
+    both. Each caller adds its method's own fields (gradient accumulation too: SFT's follows --global-batch-size,
+    GRPO takes --grad-accum as given), then the options passed through (``report_to``: none unless given)."""
+    from .config import DEFAULT_REPORT_TO
+
+    return dict(
+        output_dir=output_dir,
+        per_device_train_batch_size=config.batch_size,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup if config.warmup < 1 else int(config.warmup),
+        weight_decay=config.weight_decay,
+        bf16=bf16,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        remove_unused_columns=False,  # the collator (SFT) and the rewards (GRPO) read the rows' id, dimension, score
+        report_to=DEFAULT_REPORT_TO,  # unless --report-to is passed through
+        seed=config.seed,
+        data_seed=config.seed,  # the Trainer's shuffling (GRPO's RepeatSampler takes seed)
+        dataloader_num_workers=0,
+        use_cpu=use_cpu,  # several CPU processes: accelerate's MULTI_CPU over gloo (DeepSpeed's too)
+    )
+
+
 def training_arguments(
     config: Any, output_dir: str, *, bf16: bool, processes: int, use_cpu: bool = False, **extra: Any
 ):
@@ -295,34 +355,9 @@ def training_arguments(
     (``report_to``: none unless given)."""
     from transformers import TrainingArguments
 
-    from .config import DEFAULT_REPORT_TO
-
-    warmup = config.warmup if config.warmup < 1 else int(config.warmup)
-    kwargs = dict(
-        output_dir=output_dir,
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.accumulation(processes),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=warmup,
-        weight_decay=config.weight_decay,
-        bf16=bf16,
-        gradient_checkpointing=config.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        remove_unused_columns=False,
-        report_to=DEFAULT_REPORT_TO,  # unless --report-to is passed through
-        seed=config.seed,
-        data_seed=config.seed,
-        dataloader_num_workers=0,
-        use_cpu=use_cpu,  # several CPU processes: accelerate's MULTI_CPU over gloo
-        # The release's per-micro-batch mean is not a sum over the step's tokens: no scaling by the process count.
-        average_tokens_across_devices=not LossConfig.of(config).per_micro_batch,
-    )
+    kwargs = trainer_options(config, output_dir, bf16=bf16, use_cpu=use_cpu)
+    kwargs["gradient_accumulation_steps"] = config.accumulation(processes)  # --global-batch-size decides it
+    # The release's per-micro-batch mean is not a sum over the step's tokens: no scaling by the process count.
+    kwargs["average_tokens_across_devices"] = not LossConfig.of(config).per_micro_batch
     kwargs.update(extra)  # TrainingArguments options passed through cogip-train (cogip_train.arguments)
     return TrainingArguments(**kwargs)

@@ -186,10 +186,12 @@ def test_cogip_eval_scores_a_model_an_engine_saved(runs, sample_dataset_dir, tmp
 
 
 @pytest.mark.slow
-def test_grpo_runs_and_saves_under_zero2(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+def test_grpo_runs_saves_and_merges_under_zero2(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """GRPO saves and merges through the SFT path's engine-aware code: merged/ is the base model with the saved
+    adapter merged (not TRL's "ref" copy), and only the main process prints where the model is."""
     out = tmp_path / "grpo"
     accelerate = str(Path(sys.executable).with_name("accelerate"))
-    run_cli(
+    proc = run_cli(
         [
             accelerate,
             "launch",
@@ -224,15 +226,29 @@ def test_grpo_runs_and_saves_under_zero2(tiny_qwen_dir, sample_dataset_dir, tmp_
             "8",
             "--output-dir",
             str(out),
+            "--merge",
         ],  # fmt: skip
         offline_env(OMP_NUM_THREADS="1"),
         REPO,
     )
     log = log_of(out)
     assert sorted(e["step"] for e in log["log_history"] if "reward" in e) == [1, 2]
+    assert log["settings"]["engine"]["engine"] == "deepspeed-zero2"
     files = engine_files(out / "checkpoint-2")
     assert {f"global_step2/zero_pp_rank_{r}_mp_rank_00_optim_states.pt" for r in (0, 1)} <= set(files), files
-    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert (out / "adapter" / "adapter_model.safetensors").is_file() and not (out / "adapter" / "ref").exists()
+    assert proc.stdout.count("adapter/model: ") == 1 and proc.stdout.count("merged model: ") == 1
+
+    import torch
+    from peft import PeftModel
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    base = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_qwen_dir, torch_dtype=torch.float32)
+    expected = PeftModel.from_pretrained(base, str(out / "adapter")).merge_and_unload().state_dict()
+    merged = state_dict(out / "merged")
+    assert merged.keys() == expected.keys()  # a plain checkpoint: no LoRA or "ref" tensors left
+    for key in expected:
+        torch.testing.assert_close(merged[key], expected[key].float(), rtol=1e-2, atol=1e-3, msg=key)
 
 
 @pytest.mark.parametrize("engine", ["ddp", *ENGINES])

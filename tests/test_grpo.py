@@ -107,6 +107,30 @@ def test_grpo_resume_without_checkpoint_is_one_line_exit_1(tmp_path, capsys):
     assert code == 1 and err.startswith("cogip-train: error: --resume: no checkpoint-* folder") and err.count("\n") == 1
 
 
+def test_grpo_and_sft_take_the_shared_trainer_options_from_one_list(tmp_path):
+    """GRPO's GRPOConfig and SFT's TrainingArguments agree on every option both methods share (one list,
+    cogip_train.trainer.trainer_options), non-default values included; gradient accumulation stays each method's:
+    SFT's follows --global-batch-size, GRPO's is --grad-accum as given."""
+    from cogip_train.arguments import resolve
+    from cogip_train.config import config_from
+    from cogip_train.grpo import grpo_config
+    from cogip_train.trainer import trainer_options, training_arguments
+
+    common = ["--model-args", "pretrained=x", "--output-dir", str(tmp_path / "o"), "--batch-size", "2"]
+    common += ["--epochs", "2", "--max-steps", "9", "--learning-rate", "0.002", "--lr-scheduler", "linear"]
+    common += ["--warmup", "5", "--weight-decay", "0.1", "--logging-steps", "2", "--save-steps", "7"]
+    common += ["--save-total-limit", "2", "--seed", "3", "--no-gradient-checkpointing"]
+    grpo_args = resolve([*common, "--method", "grpo", "--grad-accum", "3"]).args
+    sft_args = resolve([*common, "--global-batch-size", "8"]).args
+    grpo = grpo_config(grpo_args, [1.0, 0.0, 0.0], bf16=False, use_cpu=True, overrides={})
+    sft = training_arguments(config_from(vars(sft_args)), str(tmp_path / "o"), bf16=False, processes=1, use_cpu=True)
+    shared = trainer_options(config_from(vars(sft_args)), str(tmp_path / "o"), bf16=False, use_cpu=True)
+    assert {key: getattr(grpo, key) for key in shared} == {key: getattr(sft, key) for key in shared}
+    assert (grpo.warmup_steps, grpo.seed, grpo.data_seed, grpo.save_steps, grpo.max_steps) == (5, 3, 3, 7, 9)
+    assert grpo.gradient_checkpointing is False and grpo.remove_unused_columns is False
+    assert (grpo.gradient_accumulation_steps, sft.gradient_accumulation_steps) == (3, 4)
+
+
 def test_grpo_prompts_are_the_evaluation_requests_token_for_token(tiny_qwen_dir, sample_dataset_dir):
     """TRL renders each prompt from its messages and image; the ids and pixels equal what lmms-eval's wrapper
     gives the model for the same row at evaluation time (captured by the SFT path's EvalRequests)."""
@@ -134,6 +158,25 @@ def test_grpo_prompts_are_the_evaluation_requests_token_for_token(tiny_qwen_dir,
         assert trl["input_ids"].tolist() == evaluation["input_ids"].tolist()
         assert torch.equal(trl["pixel_values"], evaluation["pixel_values"])
         assert torch.equal(trl["image_grid_thw"], evaluation["image_grid_thw"])
+
+
+@pytest.mark.slow
+def test_the_seed_decides_grpo_lora_initialisation(tiny_qwen_dir, sample_dataset_dir, tmp_path):
+    """--seed seeds LoRA's initialisation under GRPO as under SFT. After one step lora_A is still its initial value
+    (its gradient is zero while lora_B is): the same seed gives the same adapter to the bit, another seed another."""
+    import torch
+
+    adapters = {}
+    for name, seed in (("a", "0"), ("b", "0"), ("other seed", "1")):
+        out = tmp_path / name
+        extra = ["--dimensions", "aesthetics", "--max-samples", "2", "--batch-size", "2", "--max-steps", "1"]
+        command = grpo_command(tiny_qwen_dir, sample_dataset_dir, out, *extra, "--lora-rank", "4", "--seed", seed)
+        run_cli(command, offline_env(), tmp_path)
+        adapters[name] = weights(out / "adapter" / "adapter_model.safetensors")
+    a, b, other = adapters["a"], adapters["b"], adapters["other seed"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    lora_a = [k for k in a if "lora_A" in k]
+    assert lora_a and not any(torch.equal(a[k], other[k]) for k in lora_a)
 
 
 @pytest.mark.slow
