@@ -58,34 +58,78 @@ def _training_corpus() -> list[str]:
     return words * 20 + [str(i) for i in range(100)]
 
 
-def train_tokenizer(vocab_size: int = 400):
-    """A Qwen2-style byte-level BPE tokenizer (digits split one per token) as a ``Qwen2TokenizerFast``."""
+def bpe_tokenizer(split_regex: str, special_tokens: list[str], corpus: list[str], vocab_size: int):
+    """A byte-level BPE (a ``tokenizers.Tokenizer``) trained on ``corpus``, with ``split_regex`` as its
+    pre-tokeniser split (how it cuts digits, above all) and ``special_tokens``."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import Qwen2TokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(_QWEN2_SPLIT), behavior="isolated"),
+            pre_tokenizers.Split(Regex(split_regex), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_training_corpus(), trainer)
+    tok.train_from_iterator(corpus, trainer)
+    return tok
+
+
+def train_tokenizer(vocab_size: int = 400):
+    """A Qwen2-style byte-level BPE tokenizer (digits split one per token) as a ``Qwen2TokenizerFast``."""
+    from transformers import Qwen2TokenizerFast
+
     return Qwen2TokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=bpe_tokenizer(_QWEN2_SPLIT, SPECIAL_TOKENS, _training_corpus(), vocab_size),
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token=None,
         chat_template=CHAT_TEMPLATE,
     )
+
+
+def qwen_tokenizer(out_dir: str | Path) -> tuple[Path, object, dict[str, int]]:
+    """``out_dir`` created, the tiny Qwen tokenizer and the ids of its special tokens (Qwen2.5-VL, Qwen3-VL)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer()
+    return out, tokenizer, {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+
+
+def text_config(
+    vocab: int, *, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2, intermediate: int = 128
+) -> dict:
+    """The sizes of a tiny language model, named as the families' ``text_config`` names them."""
+    return dict(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=4096,
+    )
+
+
+def save_random_model(model_cls, config, out: Path, *, seed: int, eos, pad: int, dtype: str | None = None) -> None:
+    """A random-weight ``model_cls(config)`` (seeded; cast to ``dtype`` if given), its generation stopping at
+    ``eos``, saved to ``out``."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_cls(config)
+    if dtype is not None:
+        model = model.to(getattr(torch, dtype))
+    model.generation_config.eos_token_id = eos
+    model.generation_config.pad_token_id = pad
+    model.save_pretrained(out)
 
 
 def build_tiny_qwen2_5_vl(
@@ -107,7 +151,6 @@ def build_tiny_qwen2_5_vl(
 
     ``vocab_size`` pads the embedding beyond the trained tokenizer (e.g. 151936 for Qwen2.5's real size).
     """
-    import torch
     from transformers import (
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
@@ -116,21 +159,13 @@ def build_tiny_qwen2_5_vl(
         Qwen2VLVideoProcessor,
     )
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer()
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    out, tokenizer, ids = qwen_tokenizer(out_dir)
     vocab = max(vocab_size or 0, len(tokenizer))
     head_dim = text_hidden // text_heads
+    sizes = dict(hidden=text_hidden, layers=text_layers, heads=text_heads, kv_heads=text_kv_heads)
     config = Qwen2_5_VLConfig(
         text_config=dict(
-            vocab_size=vocab,
-            hidden_size=text_hidden,
-            intermediate_size=text_intermediate,
-            num_hidden_layers=text_layers,
-            num_attention_heads=text_heads,
-            num_key_value_heads=text_kv_heads,
-            max_position_embeddings=4096,
+            **text_config(vocab, **sizes, intermediate=text_intermediate),
             rope_scaling={"type": "mrope", "mrope_section": [head_dim // 4, head_dim // 8, head_dim // 8]},
             tie_word_embeddings=True,
             bos_token_id=ids["<|endoftext|>"],
@@ -156,11 +191,8 @@ def build_tiny_qwen2_5_vl(
         vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
     )
-    torch.manual_seed(seed)
-    model = Qwen2_5_VLForConditionalGeneration(config).to(getattr(torch, dtype))
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(out)
+    model_cls = Qwen2_5_VLForConditionalGeneration
+    save_random_model(model_cls, config, out, seed=seed, eos=ids["<|im_end|>"], pad=ids["<|endoftext|>"], dtype=dtype)
 
     processor = Qwen2_5_VLProcessor(
         image_processor=Qwen2VLImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16),

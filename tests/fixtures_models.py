@@ -16,34 +16,18 @@ LLAMA3_SPLIT = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3
 @lru_cache(maxsize=2)
 def llama3_like_tokenizer(special_tokens: tuple[str, ...] = ()):
     """A byte-level BPE with Llama-3's digit grouping whose vocabulary has every 1-, 2- and 3-digit string."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
+    from cogip_tasks.tiny_model import bpe_tokenizer
+
     numbers = [f"{i:03d}" for i in range(1000)] + [f"{i:02d}" for i in range(100)]
     words = ["high 7.234 very low 0.415 medium negative -2.000 positive neutral score label image"] * 20
-    trainer = trainers.BpeTrainer(
-        vocab_size=2400,
-        special_tokens=list(special_tokens),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(numbers * 3 + words, trainer)
+    tok = bpe_tokenizer(LLAMA3_SPLIT, list(special_tokens), numbers * 3 + words, vocab_size=2400)
     return PreTrainedTokenizerFast(tokenizer_object=tok)
 
 
 def build_tiny_qwen3_vl(out_dir, *, seed: int = 0):
     """A random-weight Qwen3-VL (dense) with the tiny Qwen tokenizer, loadable by lmms-eval's ``qwen3_vl``."""
-    from pathlib import Path
-
-    import torch
     from transformers import (
         Qwen2VLImageProcessorFast,
         Qwen3VLConfig,
@@ -52,22 +36,13 @@ def build_tiny_qwen3_vl(out_dir, *, seed: int = 0):
         Qwen3VLVideoProcessor,
     )
 
-    from cogip_tasks.tiny_model import CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer
+    from cogip_tasks.tiny_model import CHAT_TEMPLATE, qwen_tokenizer, save_random_model, text_config
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer()
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    out, tokenizer, ids = qwen_tokenizer(out_dir)
     config = Qwen3VLConfig(
         text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            **text_config(len(tokenizer)),
             head_dim=16,
-            max_position_embeddings=4096,
             rope_parameters={
                 "rope_type": "default",
                 "rope_theta": 10000.0,
@@ -97,11 +72,9 @@ def build_tiny_qwen3_vl(out_dir, *, seed: int = 0):
         vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=True,
     )
-    torch.manual_seed(seed)
-    model = Qwen3VLForConditionalGeneration(config)
-    model.generation_config.eos_token_id = ids["<|im_end|>"]
-    model.generation_config.pad_token_id = ids["<|endoftext|>"]
-    model.save_pretrained(out)
+    save_random_model(
+        Qwen3VLForConditionalGeneration, config, out, seed=seed, eos=ids["<|im_end|>"], pad=ids["<|endoftext|>"]
+    )
     image_processor = Qwen2VLImageProcessorFast(
         patch_size=16, merge_size=2, temporal_patch_size=2, min_pixels=32 * 32 * 4, max_pixels=32 * 32 * 16
     )
@@ -116,27 +89,12 @@ def build_tiny_qwen3_vl(out_dir, *, seed: int = 0):
 
 def _bpe_tokenizer(split_regex: str, special_tokens: list[str], **kwargs):
     """A byte-level BPE (tokenizers) over answer-shaped text, with the given pre-tokeniser split and specials."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from cogip_tasks.tiny_model import _training_corpus
+    from cogip_tasks.tiny_model import _training_corpus, bpe_tokenizer
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(split_regex), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
     numbers = [f"{i:03d}" for i in range(1000)] + [f"{i:02d}" for i in range(100)]
-    trainer = trainers.BpeTrainer(
-        vocab_size=2400,
-        special_tokens=special_tokens,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_training_corpus() + numbers * 3, trainer)
+    tok = bpe_tokenizer(split_regex, special_tokens, _training_corpus() + numbers * 3, vocab_size=2400)
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
 
@@ -163,10 +121,9 @@ def build_tiny_gemma3(out_dir, *, seed: int = 0):
     """A random-weight Gemma-3 (SigLIP tower + projector + Gemma-3 LM) loadable by lmms-eval's ``gemma3``."""
     from pathlib import Path
 
-    import torch
     from transformers import Gemma3Config, Gemma3ForConditionalGeneration, Gemma3ImageProcessor, Gemma3Processor
 
-    from cogip_tasks.tiny_model import _QWEN2_SPLIT  # Gemma splits digits one per token too
+    from cogip_tasks.tiny_model import _QWEN2_SPLIT, save_random_model, text_config  # Gemma: digits one per token
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,14 +155,8 @@ def build_tiny_gemma3(out_dir, *, seed: int = 0):
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
     config = Gemma3Config(
         text_config=dict(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+            **text_config(len(tokenizer)),
             head_dim=16,
-            max_position_embeddings=4096,
             sliding_window=64,
             pad_token_id=ids["<pad>"],
             bos_token_id=ids["<bos>"],
@@ -224,11 +175,8 @@ def build_tiny_gemma3(out_dir, *, seed: int = 0):
         eoi_token_index=ids["<end_of_image>"],
         image_token_index=ids["<image_soft_token>"],
     )
-    torch.manual_seed(seed)
-    model = Gemma3ForConditionalGeneration(config)
-    model.generation_config.eos_token_id = [ids["<eos>"], ids["<end_of_turn>"]]
-    model.generation_config.pad_token_id = ids["<pad>"]
-    model.save_pretrained(out)
+    eos = [ids["<eos>"], ids["<end_of_turn>"]]
+    save_random_model(Gemma3ForConditionalGeneration, config, out, seed=seed, eos=eos, pad=ids["<pad>"])
     image_processor = Gemma3ImageProcessor(size={"height": 56, "width": 56})
     Gemma3Processor(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=GEMMA3_TEMPLATE, image_seq_length=4
@@ -255,8 +203,9 @@ def build_tiny_llama_vision(out_dir, *, seed: int = 0):
     token), loadable by lmms-eval's ``llama_vision``."""
     from pathlib import Path
 
-    import torch
     from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaImageProcessor, MllamaProcessor
+
+    from cogip_tasks.tiny_model import save_random_model, text_config
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -278,16 +227,9 @@ def build_tiny_llama_vision(out_dir, *, seed: int = 0):
         chat_template=LLAMA_VISION_TEMPLATE,
     )
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in specials}
-    vocab = len(tokenizer)
     config = MllamaConfig(
         text_config=dict(
-            vocab_size=vocab,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
+            **text_config(len(tokenizer)),
             cross_attention_layers=[1],
             pad_token_id=ids["<|finetune_right_pad_id|>"],
             bos_token_id=ids["<|begin_of_text|>"],
@@ -309,11 +251,8 @@ def build_tiny_llama_vision(out_dir, *, seed: int = 0):
         ),
         image_token_index=ids["<|image|>"],
     )
-    torch.manual_seed(seed)
-    model = MllamaForConditionalGeneration(config)
-    model.generation_config.eos_token_id = ids["<|eot_id|>"]
-    model.generation_config.pad_token_id = ids["<|finetune_right_pad_id|>"]
-    model.save_pretrained(out)
+    pad = ids["<|finetune_right_pad_id|>"]
+    save_random_model(MllamaForConditionalGeneration, config, out, seed=seed, eos=ids["<|eot_id|>"], pad=pad)
     image_processor = MllamaImageProcessor(size={"height": 28, "width": 28}, max_image_tiles=2)
     MllamaProcessor(
         image_processor=image_processor, tokenizer=tokenizer, chat_template=LLAMA_VISION_TEMPLATE
