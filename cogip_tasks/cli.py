@@ -345,11 +345,13 @@ def preflight(folders: list[tuple[TaskFolder, list[Dimension]]]) -> str | None:
 
 
 def _mask_secrets(args: list[str]) -> None:
-    """Mask $HF_TOKEN and every ``--model_args`` value that a published file would drop, on the whole console."""
-    from .model_args import console_secrets, mask_console
+    """Mask, for the rest of the process (loguru included, which lmms-eval reconfigures), what the entry wrapper
+    masks: $HF_TOKEN and what ``args`` holds that no line may echo. A model's local folder is no secret: error
+    messages keep naming its path."""
+    from .entry import console_secrets
+    from .model_args import mask_console
 
-    values = [*_option_values(args, "--model_args"), *_option_values(args, "--model-args")]
-    mask_console([os.environ.get("HF_TOKEN", ""), *(s for v in values for s in console_secrets(v))])
+    mask_console(console_secrets(args))
 
 
 class _QuietTraceback:

@@ -186,6 +186,7 @@ def test_cogip_eval_masks_model_args_secrets_on_the_console(tmp_path):
     )
     assert done.returncode == 1 and "RuntimeError" in done.stderr and "args" in done.stdout
     assert secret not in done.stdout + done.stderr
+    assert "/nonexistent/model" in done.stderr  # a local model folder is no secret: messages keep its path
 
 
 def test_parse_model_args_reads_as_lmms_eval_does():
