@@ -159,7 +159,10 @@ def evaluation_inputs(wrapper, dataset_dir, monkeypatch, task_name: str = "cogip
     monkeypatch.setenv("COGIP_DATASET", str(dataset_dir))
     monkeypatch.setenv("LMMS_EVAL_PLUGINS", "cogip_tasks")
     kind = "simple" if wrapper.is_simple else "chat"
-    task = get_task_dict([task_name], TaskManager(model_name="qwen2_5_vl"), task_type=kind)[task_name]
+    # CogIP's task folder only (the plugin adds it): indexing lmms-eval's thousands of bundled task YAMLs took
+    # seconds per call and plays no part in the request.
+    tasks = TaskManager(include_defaults=False, model_name="qwen2_5_vl")
+    task = get_task_dict([task_name], tasks, task_type=kind)[task_name]
     task.build_all_requests(limit=1, rank=0, world_size=1)
     instance = task.instances[0]
     wrapper.task_dict = {task_name: task.dataset}
