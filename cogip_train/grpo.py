@@ -23,6 +23,8 @@ from .rewards import CLOSENESS, REWARDS
 
 GRPO_RECIPE = "paper-grpo"  # cogip_train/recipes/paper-grpo/: the release's finetune_grpo.sh
 PLOT = "reward_curve.png"
+#: GRPO settings that GRPOConfig takes as they are, under the same names.
+GRPO_CONFIG_FIELDS = ("num_generations", "max_completion_length", "temperature", "top_p", "beta")
 
 
 def check_grpo_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -198,16 +200,9 @@ def grpo_config(
     from .trainer import trainer_options
 
     shared = trainer_options(config_from(vars(args)), str(args.output_dir), bf16=bf16, use_cpu=use_cpu)
-    grpo = dict(
-        # --grad-accum as given (what check_grpo_args counts completions with); --global-batch-size is SFT's
-        gradient_accumulation_steps=args.grad_accum,
-        num_generations=args.num_generations,
-        max_completion_length=args.max_completion_length,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        beta=args.beta,
-        reward_weights=weights,
-    )
+    grpo = {name: getattr(args, name) for name in GRPO_CONFIG_FIELDS}
+    # --grad-accum as given (what check_grpo_args counts completions with); --global-batch-size is SFT's
+    grpo.update(gradient_accumulation_steps=args.grad_accum, reward_weights=weights)
     return GRPOConfig(**{**shared, **grpo, **overrides})
 
 

@@ -120,7 +120,7 @@ def test_grpo_and_sft_take_the_shared_trainer_options_from_one_list(tmp_path):
     common += ["--epochs", "2", "--max-steps", "9", "--learning-rate", "0.002", "--lr-scheduler", "linear"]
     common += ["--warmup", "5", "--weight-decay", "0.1", "--logging-steps", "2", "--save-steps", "7"]
     common += ["--save-total-limit", "2", "--seed", "3", "--no-gradient-checkpointing"]
-    grpo_args = resolve([*common, "--method", "grpo", "--grad-accum", "3"]).args
+    grpo_args = resolve([*common, "--method", "grpo", "--grad-accum", "3", "--temperature", "0.7", "--beta", "0"]).args
     sft_args = resolve([*common, "--global-batch-size", "8"]).args
     grpo = grpo_config(grpo_args, [1.0, 0.0, 0.0], bf16=False, use_cpu=True, overrides={})
     sft = training_arguments(config_from(vars(sft_args)), str(tmp_path / "o"), bf16=False, processes=1, use_cpu=True)
@@ -129,6 +129,7 @@ def test_grpo_and_sft_take_the_shared_trainer_options_from_one_list(tmp_path):
     assert (grpo.warmup_steps, grpo.seed, grpo.data_seed, grpo.save_steps, grpo.max_steps) == (5, 3, 3, 7, 9)
     assert grpo.gradient_checkpointing is False and grpo.remove_unused_columns is False
     assert (grpo.gradient_accumulation_steps, sft.gradient_accumulation_steps) == (3, 4)
+    assert (grpo.temperature, grpo.beta, grpo.num_generations, grpo.reward_weights) == (0.7, 0.0, 2, [1.0, 0.0, 0.0])
 
 
 def test_grpo_prompts_are_the_evaluation_requests_token_for_token(tiny_qwen_dir, sample_dataset_dir):
