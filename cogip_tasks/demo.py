@@ -40,6 +40,9 @@ from .threads import apply_cpu_threads
 
 CPU_ARGS = "device=cpu,device_map=cpu"
 MAX_SEED = 2**32 - 1  # numpy's seed range (the sample data, the tiny model and cogip-train are seeded with it)
+#: Upper bounds of the demo's sizes: far above a demo's needs, below a typo that would run for days (1e9 items).
+MAX_ITEMS = 10_000
+MAX_STEPS = 100_000
 #: The quick demo's images: 64x64 procedural images become 56x56, i.e. 4 visual tokens.
 QUICK_PIXELS = "max_pixels=12544,min_pixels=3136"
 #: The aligned demo's images: upscaled to 112x112, 16 visual tokens (with 4, and the benchmark's ~450-token
@@ -223,6 +226,13 @@ def before_after_table(before: dict[str, dict[str, Summary]], after: dict[str, d
     return "\n".join(lines)
 
 
+def output_folder(text: str) -> Path:
+    """``-o``: a folder path; an empty one (which would be the current folder) is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must not be empty, got {text!r}")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CogIPArgumentParser(
         prog="cogip-demo",
@@ -232,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-o",
         "--output-dir",
-        type=Path,
+        type=output_folder,
         default=Path("cogip_demo"),
         aliases=["--workdir"],
         help="where the sample data, models, results and leaderboard go",
@@ -266,10 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     apply_verbosity(args)
-    for name in ("n_train", "n_test", "steps"):
+    for name, most in (("n_train", MAX_ITEMS), ("n_test", MAX_ITEMS), ("steps", MAX_STEPS)):
         value = getattr(args, name)
-        if value is not None and value < 2:
-            parser.error(f"--{name.replace('_', '-')} must be at least 2, got {value}")
+        if value is not None and not 2 <= value <= most:
+            parser.error(f"--{name.replace('_', '-')} must be from 2 to {most}, got {value}")
+    if args.pretrained is not None and not pretrained_ok(args.pretrained):
+        # it becomes pretrained=<value> in --model_args: a comma would add arguments, a URL may carry a token
+        parser.error("argument --pretrained: expected a Hub id (org/name) or a local model folder")
     if not 0 <= args.seed <= MAX_SEED:
         parser.error(f"--seed must be from 0 to {MAX_SEED} (numpy's seed range), got {args.seed}")
     if args.pretrained and not args.quick:
@@ -277,6 +290,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise CogIPError(f"--output-dir {args.output_dir}: exists and is not a folder; choose another")
     n_test = args.n_test or (8 if args.quick else 32)
+    from .files import output_lock
+
+    with output_lock(args.output_dir, command="cogip-demo"):  # two demos into one folder: the second fails at once
+        return run_demo(args, n_test, threads)
+
+
+def pretrained_ok(value: str) -> bool:
+    """``--pretrained``: a Hub id as published (:func:`cogip_tasks.model_args.published_value`) or a local folder,
+    and no character that lmms-eval's ``--model_args`` would read as another argument."""
+    from .model_args import published_value
+
+    if any(c in value for c in ",=\n\r") or not value.strip():
+        return False
+    return Path(value).expanduser().is_dir() or published_value("pretrained", value) == value.strip()
+
+
+def check_output_files(folder: Path) -> None:
+    """The demo rewrites files in its output folder: a FIFO or a device there would block a write forever."""
+    import stat
+
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        try:
+            mode = path.stat().st_mode
+        except OSError as err:
+            raise CogIPError(f"{path}: cannot read it ({err.strerror or type(err).__name__})") from None
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise CogIPError(f"{path}: not a regular file (a FIFO, a device or a socket) in --output-dir; remove it")
+
+
+def run_demo(args: argparse.Namespace, n_test: int, threads: int) -> int:
+    check_output_files(args.output_dir)
     start = time.perf_counter()
     args.output_dir.mkdir(parents=True, exist_ok=True)
     print(

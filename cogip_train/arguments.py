@@ -51,7 +51,9 @@ MAX_SEED = 2**32 - 1  # numpy's seed range, which the Trainer seeds too
 #: A --config file larger than this is not a recipe.
 MAX_CONFIG_BYTES = 1 << 20
 SOURCES = ("default", "recipe", "config", "flag")
-#: TrainingArguments options that cogip-train sets from an option of its own: passing them through is refused.
+#: TrainingArguments options that cogip-train sets itself (``cogip_train.trainer.training_arguments``, TRL's
+#: GRPOConfig in ``cogip_train.grpo``): passing one through would silently replace the run's own setting (and the
+#: run identity and train_log.json would record the other value), so it is refused, naming what to use instead.
 OWN_TRAINER_OPTIONS = {
     "bf16": "--dtype",
     "fp16": "--dtype",
@@ -59,7 +61,24 @@ OWN_TRAINER_OPTIONS = {
     "warmup_steps": "--warmup",
     "use_cpu": "--model-args device=cpu",
     "output_dir": "--output-dir",
+    "per_device_train_batch_size": "--batch-size",
+    "gradient_accumulation_steps": "--grad-accum",
+    "num_train_epochs": "--epochs",
+    "lr_scheduler_type": "--lr-scheduler",
+    "gradient_checkpointing_kwargs": "--gradient-checkpointing",
+    "save_strategy": "--save-steps",
+    "seed": "--seed",
+    "data_seed": "--seed",
+    "resume_from_checkpoint": "--resume",
+    "remove_unused_columns": "nothing (cogip-train's collator needs every column)",
+    "average_tokens_across_devices": "--loss (the loss decides how tokens are averaged)",
 }
+#: Pass-through options that would publish the run (the Trainer pushes checkpoints, with their unscrubbed
+#: training_args.bin, to the Hub): refused; publish a finished run's folder deliberately instead.
+PUBLISHING_PREFIXES = ("push_to_hub", "hub_")
+#: Pass-through options that name a JSON file the Trainer reads: read here, through the one reader of user files
+#: (a FIFO or /dev/zero would hang it, a bad file would fail after the model loads), and passed on as a dict.
+FILE_OPTIONS = ("deepspeed", "fsdp_config", "accelerator_config")
 
 
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -113,8 +132,24 @@ def reward_weights_type(text: str) -> dict[str, float]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def nonempty(kind: type) -> Callable[[str], Any]:
+    """An argparse ``type`` for a path or a value that names something: an empty or blank text is refused (an
+    empty --output-dir would be the current folder, an empty --dataset the default dataset)."""
+
+    def parse(text: str) -> Any:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"must not be empty, got {text!r}")
+        return kind(text)
+
+    return parse
+
+
 #: Field -> the argparse ``type`` that checks it (the dataclasses give the plain type; these add the ranges).
 CHECKS: dict[str, Callable[[str], Any]] = {
+    "output_dir": nonempty(Path),
+    "dataset": nonempty(str),
+    "model_args": nonempty(str),
+    "resume": nonempty(str),
     "max_samples": POSITIVE_INT,
     "min_pixels": POSITIVE_INT,
     "max_pixels": POSITIVE_INT,
@@ -319,6 +354,7 @@ def _take_config(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list
 
 
 MAX_YAML_NODES = 100_000
+MAX_YAML_INT_BITS = 14_000  # about 4,200 decimal digits
 
 
 def _nodes(data: Any) -> int:
@@ -327,6 +363,8 @@ def _nodes(data: Any) -> int:
     while stack and count <= MAX_YAML_NODES:
         item = stack.pop()
         count += 1
+        if isinstance(item, int) and item.bit_length() > MAX_YAML_INT_BITS:
+            raise ValueError("an integer longer than 4,300 digits")  # not even printable (Python's limit)
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
@@ -346,11 +384,15 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
         raise CogIPError(f"{what} {err}") from None
     try:
         data = yaml.safe_load(text)
-    except (RecursionError, yaml.YAMLError) as err:
+    except (RecursionError, ValueError, yaml.YAMLError) as err:  # ValueError: an int past Python's 4,300 digits
         raise CogIPError(f"{what} {path}: cannot read it: {' '.join(str(err).split())[:300]}") from None
     if data is None:
         return {}
-    if _nodes(data) > MAX_YAML_NODES:  # anchors and aliases (a "billion laughs") would expand when used
+    try:
+        nodes = _nodes(data)
+    except ValueError as err:
+        raise CogIPError(f"{what} {path}: {err}") from None
+    if nodes > MAX_YAML_NODES:  # anchors and aliases (a "billion laughs") would expand when used
         raise CogIPError(f"{what} {path}: more than {MAX_YAML_NODES} values once its aliases are expanded")
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise CogIPError(f"{what} {path}: not a YAML mapping of option names to values")
@@ -469,7 +511,7 @@ def resolve(argv: Sequence[str] | None = None, description: str | None = None) -
     return Resolved(args, sources, trainer_args, trainer_sources, files)
 
 
-def trainer_overrides(resolved: Resolved, trainer_class: type) -> dict[str, Any]:
+def trainer_overrides(resolved: Resolved, trainer_class: type, *, installed: bool = True) -> dict[str, Any]:
     """The passed-through options as keyword arguments of ``trainer_class`` (``TrainingArguments`` or TRL's
     ``GRPOConfig``), parsed by ``HfArgumentParser`` against its fields: an unknown option or a bad value is a
     usage error (exit 2); an option cogip-train sets from its own flag is refused, naming that flag."""
@@ -482,6 +524,11 @@ def trainer_overrides(resolved: Resolved, trainer_class: type) -> dict[str, Any]
         name = arg[2:].partition("=")[0].replace("-", "_") if arg.startswith("--") else None
         if name in OWN_TRAINER_OPTIONS:
             error(f"argument --{name.replace('_', '-')}: set by cogip-train; use {OWN_TRAINER_OPTIONS[name]}")
+        if name is not None and name.startswith(PUBLISHING_PREFIXES):
+            error(
+                f"argument --{name.replace('_', '-')}: cogip-train does not push to the Hub (the Trainer would "
+                "publish every checkpoint as it is, arguments included); upload the finished run yourself"
+            )
     parser = HfArgumentParser(trainer_class, prog="cogip-train")
     parser.error = error
     for action in parser._actions:
@@ -490,13 +537,66 @@ def trainer_overrides(resolved: Resolved, trainer_class: type) -> dict[str, Any]
     namespace, unknown = parser.parse_known_args(resolved.trainer_args)
     if unknown:
         what = f"neither a cogip-train nor a {trainer_class.__name__} option"
-        error(f"unrecognized arguments: {' '.join(unknown)} ({what})")
-    return {k: v for k, v in vars(namespace).items() if v is not _UNSET}
+        names = [a[2:].partition("=")[0].replace("-", "_") for a in unknown if a.startswith("--")]
+        sources = {resolved.trainer_sources.get(n) for n in names}
+        origin = [resolved.files[s] for s in ("config", "recipe") if s in sources and s in resolved.files]
+        where = f"; from {', '.join(origin)}" if origin else ""
+        error(f"unrecognized arguments: {' '.join(unknown)} ({what}{where})")
+    overrides = {k: v for k, v in vars(namespace).items() if v is not _UNSET}
+    if "report_to" in overrides:
+        overrides["report_to"] = _report_to(overrides["report_to"], error, installed)
+    for name in FILE_OPTIONS:
+        if isinstance(overrides.get(name), str):
+            overrides[name] = _json_option(name, overrides[name])
+    return overrides
+
+
+def _report_to(value: Any, error: Callable[[str], Any], installed: bool = True) -> Any:
+    """``--report-to``: integrations the Trainer knows and that are installed, checked before the model loads
+    (the Trainer checks only when it is built); ``all`` is refused: it would report to every installed service,
+    online ones included, without naming them."""
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    names = [value] if isinstance(value, str) else list(value or [])
+    names = [n.strip() for name in names for n in str(name).split(",") if n.strip()]
+    for name in names:
+        if name == "all":
+            error("argument --report-to: 'all' would report to every installed integration; name them")
+        if name != "none" and name not in INTEGRATION_TO_CALLBACK:
+            known = ", ".join([*sorted(INTEGRATION_TO_CALLBACK), "none"])
+            error(f"argument --report-to: {name[:60]!r} is not an integration ({known})")
+        if installed and name != "none" and name not in get_available_reporting_integrations():
+            error(f"argument --report-to: {name!r} is not installed")
+    return names if len(names) != 1 else names[0]
+
+
+def _json_option(name: str, value: str) -> dict:
+    """A passed-through option naming a JSON file (``--deepspeed ds.json``), or inline JSON: the mapping, read by
+    the one reader of user files; the Trainer gets the dict and never opens the file itself."""
+    from cogip_tasks.files import parse_json, read_user_json
+
+    flag = f"--{name.replace('_', '-')}"
+    try:
+        data = (
+            parse_json(value, f"{flag} (inline JSON)")
+            if value.lstrip().startswith("{")
+            else read_user_json(value, what=f"{flag} file")
+        )
+    except CogIPError as err:
+        raise CogIPError(f"{flag}: {err}") from None
+    if not isinstance(data, dict):
+        raise CogIPError(f"{flag} {value}: expected a JSON object, found a {type(data).__name__}")
+    return data
 
 
 def print_config(resolved: Resolved, trainer_class: type | None = None) -> str:
     """Every resolved setting as JSON: ``{"settings": {name: {"value", "source"}}, "trainer": {...}, "files"}``."""
     import json
+
+    from cogip_tasks.model_args import argv_secrets, mask_text
+
+    from .outputs import shareable_options
 
     args = vars(resolved.args)
     settings = {
@@ -508,9 +608,11 @@ def print_config(resolved: Resolved, trainer_class: type | None = None) -> str:
     if trainer_class is not None:
         trainer = {
             name: {"value": _plain(value), "source": resolved.trainer_sources.get(name, "flag")}
-            for name, value in trainer_overrides(resolved, trainer_class).items()
+            for name, value in shareable_options(trainer_overrides(resolved, trainer_class, installed=False)).items()
         }
-    return json.dumps({"settings": settings, "trainer": trainer, "files": resolved.files}, indent=2)
+    text = json.dumps({"settings": settings, "trainer": trainer, "files": resolved.files}, indent=2)
+    # a --config file's model_args may hold a credential the console masking (argv only) does not know
+    return mask_text(text, argv_secrets(["--model-args", str(args.get("model_args") or "")]))
 
 
 def _plain(value: Any) -> Any:

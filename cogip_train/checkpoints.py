@@ -63,6 +63,21 @@ def checkpoint_problem(path: Path) -> str | None:
             missing.append("adapter_model.safetensors (or model.safetensors)")
     if missing:
         return f"not a complete checkpoint: missing {', '.join(missing)}"
+    import stat
+
+    from cogip_tasks.files import read_user_json
+
+    for file in sorted(path.rglob("*")):  # a FIFO or a device would block or never end the reads below
+        try:
+            mode = file.stat().st_mode
+        except OSError as err:
+            return f"{file.relative_to(path)}: cannot read it ({err.strerror or type(err).__name__})"
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return f"{file.relative_to(path)}: not a regular file (a FIFO, a device or a socket)"
+    try:  # bounded first (size, nesting depth): the Trainer's loader below reads with plain json
+        read_user_json(path / "trainer_state.json", what="trainer state")
+    except CogIPError as err:
+        return f"trainer_state.json does not load: {err}"
     from transformers import TrainerState
 
     try:  # the Trainer's own loader, so anything it would refuse is refused here

@@ -76,9 +76,10 @@ def check_args(
     if problems:
         parser.error(problems[0])
     text = args.dimensions
+    spec = dataset_spec(args.dataset)  # the benchmark the dataset holds; a bad manifest is bad input (exit 1)
     try:
-        args.dimensions = parse_dimensions(text, dataset_spec(args.dataset))  # the benchmark the dataset holds
-    except (ValueError, CogIPError) as err:
+        args.dimensions = parse_dimensions(text, spec)
+    except ValueError as err:
         parser.error(f"argument --dimensions: {err}")
     if not args.dimensions:
         parser.error(f"argument --dimensions: no dimension named in {text!r}")
@@ -254,7 +255,7 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
         "global_batch_size": config.batch_size * processes * training_args.gradient_accumulation_steps,
         "lrs": config.learning_rates(),
         "resumed_from": resume,
-        "trainer_overrides": {k: str(v) for k, v in overrides.items()},
+        "trainer_overrides": overrides,  # shared only as cogip_train.outputs.shareable_options publishes them
         "saved_dtype": str(prepared.load_dtype),
     }
     result = train_and_log(

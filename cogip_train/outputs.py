@@ -15,6 +15,7 @@ the trainable parameters of each part.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,8 @@ def shareable_settings(settings: dict[str, Any], output_dir: Path) -> dict[str, 
         out["dataset"] = shareable_source(dataset_source(out["dataset"]))
     if "output_dir" in out:
         out["output_dir"] = Path(out["output_dir"]).name
+    if isinstance(out.get("trainer_overrides"), dict):
+        out["trainer_overrides"] = shareable_options(out["trainer_overrides"])
     resumed = out.get("resumed_from")
     if isinstance(resumed, str):
         path = Path(resumed).resolve()
@@ -76,6 +79,31 @@ def shareable_settings(settings: dict[str, Any], output_dir: Path) -> dict[str, 
             else f"local:{path.name}"
         )
     return out
+
+
+#: A passed-through Trainer option's value that may be shared: a number, a boolean, or a plain word (an enum such
+#: as ``tensorboard`` or ``adamw_torch``). Anything else (a path, a URL, free text, a mapping) is ``<removed>``.
+_SHAREABLE_WORD = re.compile(r"[A-Za-z0-9_.+-]{1,64}")
+
+
+def shareable_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Passed-through Trainer options as they may be shared (train_log.json, cards, ``--print-config``): an
+    allow-list of value kinds, never a value of an option named like a credential (``hub_token``)."""
+    from cogip_tasks.model_args import REMOVED, argv_secrets
+
+    def shared(name: str, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [shared(name, v) for v in value]
+        if hasattr(value, "value") and not isinstance(value, (int, float, str, bool)):
+            value = value.value  # the Trainer's enums
+        if argv_secrets([f"--{name}", "credential"]):  # a credential-named option
+            return REMOVED
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        text = str(value)
+        return text if _SHAREABLE_WORD.fullmatch(text) and not argv_secrets([text]) else REMOVED
+
+    return {str(name): shared(str(name), value) for name, value in options.items()}
 
 
 def use_bf16(choice: str) -> bool:

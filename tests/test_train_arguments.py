@@ -102,7 +102,7 @@ def test_trainer_options_pass_through_from_flags_and_config(tmp_path, capsys):
         bf16=False,
         processes=1,
         use_cpu=True,
-        **trainer_overrides(resolved, TrainingArguments),
+        **trainer_overrides(resolved, TrainingArguments, installed=False),  # a run also needs tensorboard installed
     )
     assert (made.report_to, made.adam_beta2, made.num_train_epochs) == (["tensorboard"], 0.95, 3.0)
     unchanged = training_arguments(config_from(vars(resolve(REQUIRED).args)), str(tmp_path / "p"), bf16=False,

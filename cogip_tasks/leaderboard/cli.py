@@ -194,9 +194,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     files = submission_files(args.submissions)
-    check_outputs_apart([args.out], [*args.submissions, *files])
+    cache_dir = None if args.no_cache else args.cache_dir or default_cache_dir()
+    # the cache is read as well as written: the site may neither be it nor hold it (it would be published)
+    check_outputs_apart([args.out], [*args.submissions, *files, *([cache_dir] if cache_dir else [])])
     truth = ground_truth(args.dataset)
-    cache = VerificationCache(None if args.no_cache else args.cache_dir or default_cache_dir())
+    cache = VerificationCache(cache_dir)
     with output_lock(args.out, command="cogip-leaderboard build"):
         return build_site(args, files, truth, cache)
 

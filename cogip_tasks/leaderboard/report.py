@@ -546,12 +546,12 @@ def owned_files(out: Path) -> set[str]:
     Only names a build can write are believed (never ``..``, never a path outside the site). A leaderboard.json
     from before listings existed owns the three pages and the plots it lists.
     """
-    import json
+    from ..files import UserFileError, read_user_json
 
-    try:
-        listing = json.loads((out / "leaderboard.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return set()
+    try:  # the one reader of user files: a FIFO or a link to /dev/zero in the site folder is refused, not read
+        listing = read_user_json(out / "leaderboard.json", what="site listing")
+    except UserFileError:
+        return set()  # none, or unreadable: it owns nothing, and the build refuses a folder holding its pages
     if not isinstance(listing, dict) or not isinstance(listing.get("rows"), list):
         return set()
     names = listing.get("files")
@@ -581,6 +581,8 @@ def write_site(board: Leaderboard, out_dir: str | Path, plots: dict[str, bytes])
     import shutil
 
     out = Path(out_dir)
+    if out.is_symlink():  # the site is swapped in whole by renames: at the folder the link names, the link kept
+        out = Path(os.path.realpath(out))
     owned = owned_files(out) if out.is_dir() else set()
     listing = to_json(board)
     existing = _files_under(out) if out.is_dir() else []
