@@ -178,31 +178,14 @@ def train(args: argparse.Namespace, resolved: Resolved | None = None) -> int:
     (score and image) are checked; a run that stops before its first optimizer step leaves ``--output-dir``
     as it found it.
     """
-    from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
-    from .wrappers import check_tuning, with_pixel_bounds, wrapper_spec
+    from .checkpoints import identity_callback
+    from .run_start import start_run
 
-    spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
-    check_tuning(spec, {"llm": args.tune_llm, "vision": args.tune_vision, "merger": args.tune_merger})
-    sources = resolved.sources if resolved else {}
-    if spec.pixel_args is None and "recipe" in (sources.get("min_pixels"), sources.get("max_pixels")):
-        # The recipe's image bounds are Qwen's; a wrapper with its own fixed image size takes none.
-        print(
-            f"--recipe {args.recipe}: --model {args.model} takes no image pixel bounds; its processor's size is used",
-            file=sys.stderr,
-        )
-        args.min_pixels = args.max_pixels = None
-    model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
-    resume = resolve_resume(args.resume, args.output_dir)
-    identity = run_identity(args, model_args)  # every setting that changes what the run learns
-    if resume is not None:
-        check_resume_identity(resume, identity)
-    check_output_dir(args.output_dir, resuming=resume is not None)
+    begun = start_run(args, resolved.sources if resolved else None)
+    spec, model_args, resume, identity, bf16 = begun.spec, begun.model_args, begun.resume, begun.identity, begun.bf16
     # Passed-through TrainingArguments options (--report-to, --adam-beta2, ...): checked before anything loads.
     overrides = trainer_overrides(resolved, trainer_class("sft")) if resolved else {}
     dimensions = args.dimensions
-    bf16 = use_bf16(args.dtype)
-    # The wrapper creates an Accelerator before the Trainer does; both must agree on mixed precision.
-    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"
 
     from cogip_tasks.model_args import scrub_model_args
 

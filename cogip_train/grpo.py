@@ -208,19 +208,12 @@ def grpo_config(
 
 def run_grpo(args: argparse.Namespace, resolved: Any = None) -> int:
     """Check every input, load through the lmms-eval wrapper, run TRL's GRPO, save as the SFT path does."""
-    from .checkpoints import check_output_dir, check_resume_identity, identity_callback, resolve_resume, run_identity
-    from .outputs import run_summary, save_outputs, train_and_log, use_bf16, write_log
-    from .wrappers import with_pixel_bounds, wrapper_spec
+    from .checkpoints import identity_callback
+    from .outputs import run_summary, save_outputs, train_and_log, write_log
+    from .run_start import start_run
 
-    spec = wrapper_spec(args.model)  # unsupported wrappers fail here, before anything is loaded
-    model_args = with_pixel_bounds(spec, args.model_args, args.min_pixels, args.max_pixels)
-    resume = resolve_resume(args.resume, args.output_dir)
-    identity = run_identity(args, model_args)  # every setting that changes what the run learns
-    if resume is not None:
-        check_resume_identity(resume, identity)
-    check_output_dir(args.output_dir, resuming=resume is not None)
-    bf16 = use_bf16(args.dtype)
-    os.environ["ACCELERATE_MIXED_PRECISION"] = "bf16" if bf16 else "no"  # the wrapper's Accelerator agrees
+    begun = start_run(args, getattr(resolved, "sources", None))
+    spec, model_args, resume, identity, bf16 = begun.spec, begun.model_args, begun.resume, begun.identity, begun.bf16
 
     import torch
     from trl import GRPOConfig

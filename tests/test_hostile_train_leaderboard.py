@@ -329,3 +329,19 @@ def test_a_second_demo_into_a_held_folder_fails_at_once(tmp_path, capsys):
 
     with output_lock(tmp_path / "demo", command="cogip-demo"):
         check_run(main, ["--quick", "-o", str(tmp_path / "demo")], tmp_path, capsys, 1, "in use by pid", "cogip-demo")
+
+
+@pytest.mark.parametrize("method", ["sft", "grpo"])
+def test_both_methods_refuse_a_part_the_wrapper_cannot_lora_before_loading(
+    method, sample_dataset_dir, tmp_path, no_model, capsys
+):
+    """SFT and GRPO start through one check (cogip_train.run_start): Gemma-3's projector has no linear layer."""
+    from cogip_train.cli import main
+
+    argv = [
+        "--method", method, "--model", "gemma3", "--model_args", f"pretrained={tmp_path / 'no-model'},device=cpu",
+        "--dataset", str(sample_dataset_dir), "--dimensions", "aesthetics", "--max-samples", "2",
+        "--tune-merger", "lora", "--output-dir", str(tmp_path / "out"),
+    ]  # fmt: skip
+    check_run(main, argv, tmp_path, capsys, 1, "--tune-merger lora", "cogip-train")
+    assert not (tmp_path / "out").exists()
