@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import offline_env
+from fixtures.hostile import regular_files, run_in_process
 
 BIN = Path(sys.executable).parent
 
@@ -219,36 +220,6 @@ def test_every_cli_answers_bad_input_with_one_named_line(bad_files, tmp_path):
 SECRET = "sk_live_DO_NOT_PRINT_42"
 
 
-def _run_in_process(main, argv: list[str], limit_s: int = 120) -> int:
-    import signal
-
-    def stop(*_):
-        raise TimeoutError(f"still running after {limit_s} s (a hang)")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(limit_s)
-    try:
-        try:
-            code = main(argv)
-        except SystemExit as exit_:
-            code = exit_.code
-        return 0 if code is None else int(code)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    import stat
-
-    found = {}
-    for path in root.rglob("*"):
-        if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
-            continue
-        found[path.relative_to(root).as_posix()] = path.read_bytes()
-    return found
-
-
 def _dataset_with(folder: Path, rows: list[dict]) -> Path:
     import datasets
 
@@ -437,7 +408,7 @@ def test_every_command_refuses_every_class_of_bad_input_in_one_line(hostile, mon
 
     failures = []
     for klass, prog, argv, env, named in _bad_input_cases(hostile):
-        before = _files(hostile["root"])
+        before = regular_files(hostile["root"])
         with monkeypatch.context() as m:
             for key in ("COGIP_DATASET", "COGIP_PARSER"):
                 m.delenv(key, raising=False)
@@ -445,7 +416,7 @@ def test_every_command_refuses_every_class_of_bad_input_in_one_line(hostile, mon
                 m.setenv(key, value)
             start = time.monotonic()
             try:
-                code = _run_in_process(_main_of(prog), argv)
+                code = run_in_process(_main_of(prog), argv)
             except Exception as err:  # noqa: BLE001  a traceback would have reached the user: a failure here
                 code = f"raised {type(err).__name__}: {err}"
             seconds = time.monotonic() - start
@@ -463,7 +434,7 @@ def test_every_command_refuses_every_class_of_bad_input_in_one_line(hostile, mon
             problems.append("a traceback")
         if SECRET in text:
             problems.append("the secret was printed")
-        after = _files(hostile["root"])
+        after = regular_files(hostile["root"])
         lost = [rel for rel, data in before.items() if after.get(rel) != data]
         if lost:
             problems.append(f"changed or lost: {lost[:3]}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import pytest
 
 from cogip_tasks.dimensions import SPEC_PATH as BUILTIN_SPEC_FILE
 from conftest import offline_env
+from fixtures.hostile import regular_files, run_in_process
 from fixtures.release import write_synthetic_release
 from hub_upload.release import read_release
 from hub_upload.standin import write_standin_images
@@ -45,34 +45,6 @@ def _main(prog: str):
     from hub_upload.cli import main as upload_main
 
     return {"cogip-eval": eval_main, "cogip-upload": upload_main, "cogip-gen": gen_main}[prog]
-
-
-def _run_in_process(main, argv: list[str], limit_s: int = 60) -> int:
-    def stop(*_):
-        raise TimeoutError(f"still running after {limit_s} s (a hang)")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(limit_s)
-    try:
-        try:
-            code = main(argv)
-        except SystemExit as exit_:
-            code = exit_.code
-        return 0 if code is None else int(code)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    import stat
-
-    found = {}
-    for path in root.rglob("*"):
-        if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
-            continue
-        found[path.relative_to(root).as_posix()] = path.read_bytes()
-    return found
 
 
 def _error_lines(err: str) -> list[str]:
@@ -394,14 +366,14 @@ CASES: list[Case] = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input_is_one_named_line_and_changes_nothing(case: Case, arena, monkeypatch, capsys):
-    before = _snapshot(arena["root"])
+    before = regular_files(arena["root"])
     for key in ENV_KEYS:
         monkeypatch.delenv(key, raising=False)
     for key, value in case.env(arena).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    code = _run_in_process(_main(case.prog), case.argv(arena))
+    code = run_in_process(_main(case.prog), case.argv(arena))
     out = capsys.readouterr()
     named = case.named(arena) if callable(case.named) else case.named
     lines = _error_lines(out.err)
@@ -410,7 +382,7 @@ def test_hostile_input_is_one_named_line_and_changes_nothing(case: Case, arena, 
     assert named in lines[0], lines[0]
     assert "Traceback" not in out.out + out.err
     assert SECRET not in out.out + out.err
-    assert _snapshot(arena["root"]) == before
+    assert regular_files(arena["root"]) == before
 
 
 def test_a_parquet_footer_claiming_too_many_rows_is_refused_before_datasets_reads_it(arena, monkeypatch):
@@ -466,7 +438,7 @@ def test_the_output_path_lock_is_released_and_leaves_no_file(arena, tmp_path, mo
     out = tmp_path / "new" / "results"
     monkeypatch.setenv("COGIP_DATASET", str(arena["data"]))
     monkeypatch.setenv("COGIP_PARSER", "nonsense")
-    assert _run_in_process(main, _eval(arena, "--tasks", "cogip", "--output_path", str(out))) == 1
+    assert run_in_process(main, _eval(arena, "--tasks", "cogip", "--output_path", str(out))) == 1
     assert "nonsense" in capsys.readouterr().err
     assert not lock_path(out).exists() and not (tmp_path / "new").exists()
 
@@ -474,7 +446,7 @@ def test_the_output_path_lock_is_released_and_leaves_no_file(arena, tmp_path, mo
 def test_python_m_cogip_eval_refuses_an_output_inside_the_dataset(arena, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(arena["data"], data)
-    before = _snapshot(data)
+    before = regular_files(data)
     proc = subprocess.run(
         [sys.executable, "-m", "cogip_tasks.cli", *_eval(arena, "--tasks", "cogip", "--output_path", str(data))],
         env=offline_env(COGIP_DATASET=str(data)),
@@ -484,7 +456,7 @@ def test_python_m_cogip_eval_refuses_an_output_inside_the_dataset(arena, tmp_pat
     )
     assert proc.returncode == 1 and proc.stderr.strip().startswith("cogip-eval: error: "), proc.stderr
     assert len(_error_lines(proc.stderr)) == 1 and "output is the input" in proc.stderr
-    assert _snapshot(data) == before and os.listdir(tmp_path) == ["data"]
+    assert regular_files(data) == before and os.listdir(tmp_path) == ["data"]
 
 
 @pytest.mark.slow  # runs lmms-eval (a model that fails to load): ~30 CPU seconds

@@ -10,45 +10,19 @@ at the boundary; the fix covers the class, the row is one member of it.
 from __future__ import annotations
 
 import os
-import signal
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from fixtures.hostile import regular_files, run_in_process
+
 SECRET = "hf_H3secretTOKEN12345"
-
-
-def files_under(root: Path) -> dict[str, bytes]:
-    found = {}
-    for path in root.rglob("*"):
-        if path.is_symlink() or not stat.S_ISREG(path.lstat().st_mode):
-            continue
-        found[path.relative_to(root).as_posix()] = path.read_bytes()
-    return found
-
-
-def run_in_process(main: Callable, argv: list[str], limit_s: int = 60) -> int:
-    def stop(*_):
-        raise TimeoutError(f"still running after {limit_s} s (a hang)")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(limit_s)
-    try:
-        try:
-            code = main(argv)
-        except SystemExit as exit_:
-            code = exit_.code
-        return 0 if code is None else int(code)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def check_run(main, argv, root: Path, capsys, code: int, named: str | None, prog: str) -> str:
     """Run, then assert the contract; the console text."""
-    before = files_under(root)
+    before = regular_files(root)
     got = run_in_process(main, argv)
     out = capsys.readouterr()
     text = out.out + out.err
@@ -58,7 +32,7 @@ def check_run(main, argv, root: Path, capsys, code: int, named: str | None, prog
     if code:
         assert len(errors) == 1 and errors[0].startswith(f"{prog}: error: "), text[-2000:]
         assert named in errors[0], errors[0]
-    after = files_under(root)
+    after = regular_files(root)
     assert {rel: data for rel, data in after.items() if rel in before} == before
     assert not [rel for rel, data in after.items() if SECRET.encode() in data and before.get(rel) != data]
     return text

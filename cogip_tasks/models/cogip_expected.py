@@ -346,15 +346,7 @@ class CogIPExpected(Qwen2_5_VL):
             logits_to_keep=keep,
             **extra,
         ).logits
-        out = {}
-        for i, js in nodes.items():
-            path = paths[i]
-            out[i] = {}
-            for j in js:
-                row = logits[i, keep - len(path) - 1 + j].float()
-                tokens = wanted[i][path[:j]]
-                out[i][path[:j]] = dict(zip(tokens, (row[tokens] - torch.logsumexp(row, -1)).tolist()))
-        return out
+        return _branch_log_probs(logits, nodes, paths, wanted, keep)
 
     @torch.no_grad()
     def _cached_pass(
@@ -418,15 +410,21 @@ class CogIPExpected(Qwen2_5_VL):
             ).logits
         finally:
             cache.crop(cached - cache.get_seq_length())  # back to generate's cache for the next round
-        out = {}
-        for i, js in nodes.items():
-            path = paths[i]
-            out[i] = {}
-            for j in js:
-                row = logits[i, keep - len(path) - 1 + j].float()
-                tokens = wanted[i][path[:j]]
-                out[i][path[:j]] = dict(zip(tokens, (row[tokens] - torch.logsumexp(row, -1)).tolist()))
-        return out
+        return _branch_log_probs(logits, nodes, paths, wanted, keep)
+
+
+def _branch_log_probs(logits, nodes: dict, paths: dict, wanted: dict, keep: int) -> dict:
+    """Per row ``i`` and branch prefix ``path[:j]``: the log-probabilities of the wanted next tokens, read from
+    the last ``keep`` positions' ``logits`` (both passes, full and cached, lay their rows out this way)."""
+    out = {}
+    for i, js in nodes.items():
+        path = paths[i]
+        out[i] = {}
+        for j in js:
+            row = logits[i, keep - len(path) - 1 + j].float()
+            tokens = wanted[i][path[:j]]
+            out[i][path[:j]] = dict(zip(tokens, (row[tokens] - torch.logsumexp(row, -1)).tolist()))
+    return out
 
 
 def _reusable_cache(out):
