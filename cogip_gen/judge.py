@@ -40,6 +40,7 @@ next answers are appended.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -405,9 +406,16 @@ def run_judge(
     if todo:
         for image in dict.fromkeys(item[v] for _, item, v in todo):
             check_image(out / image)
+        made = [p for p in [report_dir, *report_dir.parents] if not p.exists()]
         report_dir.mkdir(parents=True, exist_ok=True)  # an unusable --output-dir fails before the model loads
         _repair_tail(answers_file)
-        lm = _load_judge(model, args, batch_size, force_simple)
+        try:
+            lm = _load_judge(model, args, batch_size, force_simple)
+        except BaseException:
+            for folder in made:  # a judge that never loaded leaves no empty folder behind
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
         chunk_size = chunk_size or max(16, 4 * batch_size)
         with tqdm(total=len(todo), desc="judging images", disable=not progress) as bar:
             for start in range(0, len(todo), chunk_size):

@@ -487,3 +487,18 @@ def test_a_full_disk_while_recording_answers_is_one_line_naming_the_file():
     with pytest.raises(judge_module.JudgeError) as err:
         judge_module.append_answers(Path("/dev/full"), [{"answer": "x" * 100_000}])
     assert str(err.value).startswith("/dev/full: cannot write the answers (No space left on device)")
+
+
+def test_a_judge_that_fails_to_load_leaves_no_empty_report_folder(tmp_path, monkeypatch, capsys):
+    from cogip_tasks.model_args import ModelArgsError
+
+    make_folder(tmp_path, {"a": "one"}, dimension="aesthetics")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+    def load(*_args, **_kwargs):
+        raise ModelArgsError("--model scripted: no such checkpoint")
+
+    monkeypatch.setattr(judge_module, "load_lmms_model", load)
+    assert main(["judge", str(tmp_path), *JUDGE_ARGS, "--quiet"]) == 1
+    one_line_error(capsys, "no such checkpoint")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no judge/ folder
