@@ -86,7 +86,7 @@ def _cases(root: Path) -> dict[str, tuple]:
         ),
         "cogip-train": (
             "cogip_train.cli:main",
-            "cogip_train.checkpoints.check_output_dir",
+            "cogip_train.run_start.check_output_dir",  # patched where the run calls it
             "before",
             ["--model_args", "pretrained=x", "--output-dir", "run"],
             ["run"],
